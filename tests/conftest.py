@@ -1,0 +1,3 @@
+"""Shared fixtures for the packseal test suite."""
+
+pytest_plugins = ["sigstore_local.plugin"]
