@@ -1,0 +1,61 @@
+"""RFC 8785 canonical JSON: the one byte form packseal signs and accepts.
+
+Signatures cover bytes, not objects. Accepting only the canonical form means
+there is exactly one byte string per document, so what was signed, what is
+stored and what is parsed cannot drift apart (no duplicate keys read two
+ways, no whitespace or escapes to smuggle differences through).
+"""
+
+import json
+from typing import Any
+
+import rfc8785
+
+from attest.errors import CanonicalJSONError
+
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+"""Largest document parsed. A manifest of 100 000 files is about 15 MB."""
+
+
+def canonical_json(value: Any) -> bytes:
+    """Serialise `value` as RFC 8785 canonical JSON."""
+    try:
+        return rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError as err:
+        raise CanonicalJSONError(f"cannot serialise as canonical JSON: {err}") from err
+
+
+def parse_canonical_json(data: bytes, *, what: str) -> Any:
+    """Parse `data`, refusing anything but one canonical JSON document.
+
+    `what` names the document in error messages (for example a file path).
+    """
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise CanonicalJSONError(
+            f"{what}: {len(data)} bytes is over the {MAX_DOCUMENT_BYTES} byte limit"
+        )
+    try:
+        value = json.loads(data, object_pairs_hook=_refuse_duplicate_keys)
+    except _DuplicateKey as err:
+        raise CanonicalJSONError(f"{what}: duplicate key {err.key!r}") from None
+    except RecursionError:
+        raise CanonicalJSONError(f"{what}: JSON nested too deeply") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CanonicalJSONError(f"{what}: not valid JSON ({err})") from None
+    if canonical_json(value) != data:
+        raise CanonicalJSONError(f"{what}: JSON is not in RFC 8785 canonical form")
+    return value
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result

@@ -1,0 +1,235 @@
+"""The bundle manifest: every file of a bundle with its digest, size and mode.
+
+Pure data and the rules every manifest obeys, whoever made it. The walker in
+`signing.bundle` builds one from disk; `manifest_from_statement` reads one
+from a signed Statement. Both construct a `Manifest`, so a manifest that
+breaks a rule (an unsafe path, a collision, an unsorted list) cannot exist
+in memory, whichever side it came from.
+"""
+
+import hashlib
+import posixpath
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from attest.canonical import canonical_json
+from attest.errors import ManifestError, StatementError
+from attest.statement import SHA256_HEX, Statement, Subject
+
+BUNDLE_MANIFEST_PREDICATE_TYPE = "https://packseal.dev/bundle-manifest/v1"
+SIGNATURE_DIR = ".packseal"
+"""Where a directory bundle keeps its signatures; never part of its manifest."""
+
+_MAX_FILE_SIZE = 2**53
+"""Sizes travel through protobuf's double-precision Struct; above this they would round."""
+_UNSAFE_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A regular file: its content digest, size and whether it is executable."""
+
+    path: str
+    sha256: str
+    size: int
+    executable: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "type": "file",
+            "sha256": self.sha256,
+            "size": self.size,
+            "executable": self.executable,
+        }
+
+
+@dataclass(frozen=True)
+class SymlinkEntry:
+    """A symbolic link, recorded by its target and never followed."""
+
+    path: str
+    target: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "type": "symlink", "target": self.target}
+
+
+Entry = FileEntry | SymlinkEntry
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Entries sorted by the UTF-8 bytes of their paths; every rule checked on construction."""
+
+    entries: tuple[Entry, ...]
+
+    def __post_init__(self) -> None:
+        for entry in self.entries:
+            _check_entry(entry)
+        _check_order(self.entries)
+        _check_collisions(entry.path for entry in self.entries)
+
+    @classmethod
+    def from_entries(cls, entries: Iterable[Entry]) -> "Manifest":
+        """Build a manifest from entries in any order."""
+        return cls(tuple(sorted(entries, key=lambda e: e.path.encode())))
+
+    @cached_property
+    def digest(self) -> str:
+        """The tree digest: sha256 of the canonical JSON of the entry list, in hex."""
+        return hashlib.sha256(canonical_json(self.to_json()["files"])).hexdigest()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"files": [entry.to_json() for entry in self.entries]}
+
+    @classmethod
+    def from_json(cls, value: Any) -> "Manifest":
+        """Read the predicate form strictly: unknown or missing fields are refused."""
+        if not isinstance(value, dict) or set(value) != {"files"} or not isinstance(value["files"], list):
+            raise ManifestError("manifest predicate must be an object with exactly a 'files' list")
+        return cls(tuple(_entry_from_json(item, index) for index, item in enumerate(value["files"])))
+
+
+def manifest_statement(name: str, manifest: Manifest) -> Statement:
+    """The Statement that a bundle is signed as: subject = (bundle name, tree digest)."""
+    return Statement(
+        subjects=(Subject(name=name, sha256=manifest.digest),),
+        predicate_type=BUNDLE_MANIFEST_PREDICATE_TYPE,
+        predicate=manifest.to_json(),
+    )
+
+
+def manifest_from_statement(data: bytes, *, what: str) -> tuple[Statement, Manifest]:
+    """Parse a signed manifest Statement and check its subject is the manifest's tree digest."""
+    statement = Statement.from_bytes(data, what=what, predicate_type=BUNDLE_MANIFEST_PREDICATE_TYPE)
+    try:
+        manifest = Manifest.from_json(statement.predicate)
+    except ManifestError as err:
+        raise ManifestError(f"{what}: {err}") from None
+    if len(statement.subjects) != 1 or statement.subjects[0].sha256 != manifest.digest:
+        raise StatementError(f"{what}: subject digest is not the tree digest of its file list")
+    return statement, manifest
+
+
+def check_path(path: str) -> None:
+    """Refuse a path an installer could not write safely and identically on every OS."""
+    if not path:
+        raise ManifestError("empty path")
+    if _UNSAFE_CHARACTERS.search(path):
+        raise ManifestError(f"{path!r}: control character or backslash in path")
+    if path.startswith("/"):
+        raise ManifestError(f"{path!r}: absolute path")
+    parts = path.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise ManifestError(f"{path!r}: empty, '.' or '..' path component")
+    if parts[0] == SIGNATURE_DIR:
+        raise ManifestError(f"{path!r}: {SIGNATURE_DIR}/ cannot be part of a manifest")
+    if not unicodedata.is_normalized("NFC", path):
+        raise ManifestError(f"{path!r}: path is not in Unicode NFC form")
+
+
+def check_link_target(path: str, target: str) -> None:
+    """Refuse a link target that leaves the bundle or points into its signatures."""
+    if not target or _UNSAFE_CHARACTERS.search(target) or target.startswith("/"):
+        raise ManifestError(f"{path!r}: symlink target {target!r} is empty, absolute or unsafe")
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+    first = resolved.split("/")[0]
+    if first == "..":
+        raise ManifestError(f"{path!r}: symlink target {target!r} leaves the bundle")
+    if first == SIGNATURE_DIR:
+        raise ManifestError(f"{path!r}: symlink target {target!r} points into {SIGNATURE_DIR}/")
+
+
+def _check_entry(entry: Entry) -> None:
+    check_path(entry.path)
+    if isinstance(entry, SymlinkEntry):
+        check_link_target(entry.path, entry.target)
+        return
+    if not SHA256_HEX.fullmatch(entry.sha256):
+        raise ManifestError(f"{entry.path!r}: sha256 must be 64 lowercase hex digits")
+    if not 0 <= entry.size <= _MAX_FILE_SIZE:
+        raise ManifestError(f"{entry.path!r}: size {entry.size} out of range")
+
+
+def _check_order(entries: tuple[Entry, ...]) -> None:
+    for before, after in zip(entries, entries[1:]):
+        if before.path == after.path:
+            raise ManifestError(f"{after.path!r}: duplicate path")
+        if before.path.encode() > after.path.encode():
+            raise ManifestError(f"{after.path!r}: entries are not sorted by path")
+
+
+def _check_collisions(paths: Iterable[str]) -> None:
+    """Refuse two names that a case-insensitive or normalising file system would merge.
+
+    Parent directories count too: `Docs/a` and `docs/b` would land in one
+    directory on macOS or Windows, and a file `lib` beside `LIB/x` would not
+    fit at all.
+    """
+    seen: dict[str, str] = {}
+    for path in paths:
+        parts = path.split("/")
+        for depth in range(1, len(parts) + 1):
+            name = "/".join(parts[:depth])
+            folded = unicodedata.normalize("NFC", name.casefold())
+            other = seen.setdefault(folded, name)
+            if other != name:
+                raise ManifestError(f"{name!r} and {other!r} collide after case-folding")
+
+
+_FILE_KEYS = {"path", "type", "sha256", "size", "executable"}
+_SYMLINK_KEYS = {"path", "type", "target"}
+
+
+def _entry_from_json(item: Any, index: int) -> Entry:
+    where = f"files[{index}]"
+    if not isinstance(item, dict):
+        raise ManifestError(f"{where}: entry must be an object")
+    kind = item.get("type")
+    if kind == "file" and set(item) == _FILE_KEYS:
+        path, sha256, size, executable = item["path"], item["sha256"], item["size"], item["executable"]
+        if (
+            isinstance(path, str)
+            and isinstance(sha256, str)
+            and type(size) is int
+            and isinstance(executable, bool)
+        ):
+            return FileEntry(path=path, sha256=sha256, size=size, executable=executable)
+    elif kind == "symlink" and set(item) == _SYMLINK_KEYS:
+        if isinstance(item["path"], str) and isinstance(item["target"], str):
+            return SymlinkEntry(path=item["path"], target=item["target"])
+    raise ManifestError(f"{where}: not a valid file or symlink entry")
+
+
+def differences(signed: Manifest, actual: Manifest) -> list[str]:
+    """Every way `actual` departs from `signed`, one line per path, sorted by path."""
+    expected = {entry.path: entry for entry in signed.entries}
+    found = {entry.path: entry for entry in actual.entries}
+    problems = []
+    for path in sorted(expected.keys() | found.keys(), key=str.encode):
+        problem = _difference(expected.get(path), found.get(path))
+        if problem:
+            problems.append(f"{problem}: {path}")
+    return problems
+
+
+def _difference(expected: Entry | None, found: Entry | None) -> str | None:
+    if found is None:
+        return "missing"
+    if expected is None:
+        return "extra"
+    if type(expected) is not type(found):
+        return "type changed"
+    if isinstance(expected, SymlinkEntry):
+        return None if expected == found else "link target changed"
+    assert isinstance(found, FileEntry)
+    if (expected.sha256, expected.size) != (found.sha256, found.size):
+        return "changed"
+    if expected.executable != found.executable:
+        return "executable bit changed"
+    return None
