@@ -1,0 +1,55 @@
+"""Streaming sha256 of a file, in constant memory.
+
+One buffer is reused for every read (`readinto`), so hashing a 4 GiB file
+costs a megabyte of memory and no allocation per chunk; the loop runs at
+the speed of `hashlib` itself.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from typing import BinaryIO
+
+_CHUNK_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FileDigest:
+    """The sha256 (hex) and size in bytes of a file's content."""
+
+    sha256: str
+    size: int
+
+
+def digest_stream(stream: BinaryIO) -> FileDigest:
+    """Hash `stream` from its current position to its end."""
+    hasher = hashlib.sha256()
+    buffer = bytearray(_CHUNK_BYTES)
+    view = memoryview(buffer)
+    size = 0
+    while count := stream.readinto(view):
+        hasher.update(view[:count])
+        size += count
+    return FileDigest(sha256=hasher.hexdigest(), size=size)
+
+
+class DigestingReader:
+    """A read-only stream that hashes every byte read through it.
+
+    Verifying a file's signature reads it once; wrapping the stream yields
+    its sha256 from that same read, instead of reading the file twice.
+    """
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._hasher = hashlib.sha256()
+        self._size = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self._stream.read(size)
+        self._hasher.update(data)
+        self._size += len(data)
+        return data
+
+    def digest(self) -> FileDigest:
+        """The digest of everything read so far."""
+        return FileDigest(sha256=self._hasher.hexdigest(), size=self._size)

@@ -1,0 +1,95 @@
+"""Write results so that a failure leaves nothing behind.
+
+A signature beside a manifest it does not cover, or half a key pair, is
+worse than nothing: every writer here either completes or removes what it
+had started.
+"""
+
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from signing.errors import OutputError
+
+
+def create_exclusively(files: Mapping[Path, tuple[bytes, int]]) -> None:
+    """Create each path with its bytes and mode; refuse if any path exists already."""
+    for path in files:
+        if os.path.lexists(path):
+            raise OutputError(f"{path}: already exists; refusing to overwrite it")
+    created: list[Path] = []
+    try:
+        for path, (data, mode) in files.items():
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+            created.append(path)
+            with os.fdopen(descriptor, "wb") as stream:
+                stream.write(data)
+    except OSError as err:
+        _remove(created)
+        raise OutputError(f"{err.filename or path}: cannot write: {err.strerror or err}") from None
+
+
+def replace_together(files: Mapping[Path, bytes]) -> None:
+    """Replace every file with its new bytes, or leave all of them as they were.
+
+    Every new file is written in full beside its destination first; only
+    then are they renamed into place, each rename atomic. Missing parent
+    directories are created, and removed again on failure.
+    """
+    made_directories = _make_parents({path.parent for path in files})
+    staged: dict[Path, Path] = {}
+    try:
+        for path, data in files.items():
+            staged[path] = _stage(path, data)
+        for path, temporary in staged.items():
+            os.replace(temporary, path)
+    except OSError as err:
+        _remove(staged.values())
+        for directory in reversed(made_directories):
+            _remove_directory(directory)
+        raise OutputError(f"{err.filename or path}: cannot write: {err.strerror or err}") from None
+
+
+def _make_parents(directories: set[Path]) -> list[Path]:
+    made: list[Path] = []
+    for directory in sorted(directories):
+        missing = [d for d in (directory, *directory.parents) if not d.exists()][::-1]
+        for parent in missing:
+            try:
+                parent.mkdir()
+            except OSError as err:
+                for done in reversed(made):
+                    _remove_directory(done)
+                raise OutputError(f"{parent}: cannot create directory: {err.strerror or err}") from None
+            made.append(parent)
+    return made
+
+
+def _stage(path: Path, data: bytes) -> Path:
+    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(name, 0o644)
+    except OSError:
+        _remove([Path(name)])
+        raise
+    return Path(name)
+
+
+def _remove(paths: Iterable[Path]) -> None:
+    for path in paths:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def _remove_directory(directory: Path) -> None:
+    try:
+        directory.rmdir()
+    except OSError:
+        pass
