@@ -1,0 +1,185 @@
+"""minisign keys and signatures through `py-minisign`, byte-compatible with minisign 0.11.
+
+Keys and signature files are exactly the stock tool's: a key pair made here
+signs with `minisign -S`, and a signature made here verifies with
+`minisign -V`. Signatures are prehashed (BLAKE2b), as minisign 0.11 makes
+them; legacy (`minisign -l`) signatures are still accepted at verification,
+as minisign itself accepts them.
+
+Trusted keys never come from the bundle: a `MinisignKeyring` is built from
+the installer's own key files, and a signature names the key it needs by id.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import minisign
+
+from signing.errors import KeyFileError, OutputError, SignatureError, SigningError, TrustPolicyError
+from signing.files import create_exclusively
+
+SIGNATURE_SUFFIX = ".minisig"
+
+# The scrypt cost stock `minisign -G` uses (libsodium's "sensitive" limits).
+_SCRYPT_OPSLIMIT = 33_554_432
+_SCRYPT_MEMLIMIT = 1_073_741_824
+_MAX_KEY_FILE_BYTES = 4096
+_MAX_SIGNATURE_FILE_BYTES = 4096
+
+
+def key_id(key: minisign.PublicKey | minisign.Signature) -> str:
+    """A key id as minisign prints it: 16 hex digits of the little-endian key number.
+
+    py-minisign has no public accessor for the key number, hence the private fields.
+    """
+    raw = key._key_id if isinstance(key, minisign.Signature) else key._keynum_pk.key_id
+    return raw[::-1].hex().upper()
+
+
+@dataclass(frozen=True)
+class KeyPairFiles:
+    """Where `generate_key_pair` wrote a key pair."""
+
+    secret_key: Path
+    public_key: Path
+    key_id: str
+
+
+def generate_key_pair(directory: Path, name: str, password: str | None) -> KeyPairFiles:
+    """Write `NAME.key` (mode 0600) and `NAME.pub` in `directory`; never overwrite.
+
+    With a password the secret key is encrypted with the same scrypt cost as
+    stock minisign; `None` writes it unencrypted, like `minisign -G -W`.
+    """
+    if not name or "/" in name or name.startswith("."):
+        raise OutputError(f"{name!r}: a key name must be a plain file name")
+    pair = minisign.KeyPair.generate()
+    if password is not None:
+        pair.secret_key.encrypt(password, opslimit=_SCRYPT_OPSLIMIT, memlimit=_SCRYPT_MEMLIMIT)
+    identifier = key_id(pair.public_key)
+    pair.public_key.untrusted_comment = f"minisign public key {identifier}"
+    files = KeyPairFiles(directory / f"{name}.key", directory / f"{name}.pub", identifier)
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(f"{directory}: cannot create directory: {err.strerror or err}") from None
+    create_exclusively(
+        {
+            files.secret_key: (bytes(pair.secret_key) + b"\n", 0o600),
+            files.public_key: (bytes(pair.public_key) + b"\n", 0o644),
+        }
+    )
+    pair.secret_key.wipe()
+    return files
+
+
+def read_secret_key(path: Path) -> minisign.SecretKey:
+    """Parse a minisign secret key file; it may still be encrypted (see `unlock`)."""
+    data = _read_small_file(path, _MAX_KEY_FILE_BYTES, "key")
+    try:
+        return minisign.SecretKey.from_bytes(data)
+    except minisign.Error as err:
+        if _parses_as(minisign.PublicKey, data):
+            raise KeyFileError(f"{path}: this is a minisign public key; a secret key is needed") from None
+        raise KeyFileError(f"{path}: not a minisign secret key ({err})") from None
+
+
+def unlock(secret_key: minisign.SecretKey, password: str, *, path: Path) -> None:
+    """Decrypt an encrypted secret key in place; a wrong password is refused."""
+    try:
+        secret_key.decrypt(password)
+    except minisign.Error:
+        raise KeyFileError(f"{path}: wrong password for this minisign secret key") from None
+
+
+def read_public_key(path: Path) -> minisign.PublicKey:
+    """Parse a minisign public key file, as written by `minisign -G` or `packseal keygen`."""
+    data = _read_small_file(path, _MAX_KEY_FILE_BYTES, "key")
+    try:
+        return minisign.PublicKey.from_bytes(data)
+    except minisign.Error as err:
+        if _parses_as(minisign.SecretKey, data):
+            raise KeyFileError(f"{path}: this is a minisign secret key; a public key is needed") from None
+        raise KeyFileError(f"{path}: not a minisign public key ({err})") from None
+
+
+def sign(secret_key: minisign.SecretKey, content: bytes | BinaryIO, trusted_comment: str) -> bytes:
+    """A prehashed minisign signature over `content`, as the bytes of a `.minisig` file."""
+    try:
+        signature = secret_key.sign(content, prehash=True, trusted_comment=trusted_comment)
+    except minisign.Error as err:
+        raise SigningError(f"trusted comment {trusted_comment!r}: {err}") from None
+    return bytes(signature) + b"\n"
+
+
+@dataclass(frozen=True)
+class MinisignSigner:
+    """Who signed, as far as minisign can say: a trusted key id and its trusted comment."""
+
+    key_id: str
+    trusted_comment: str
+
+    def __str__(self) -> str:
+        return f"minisign key {self.key_id}"
+
+
+class MinisignKeyring:
+    """The minisign public keys an installer trusts, looked up by key id."""
+
+    def __init__(self, keys: Iterable[minisign.PublicKey]) -> None:
+        self._keys = {key_id(key): key for key in keys}
+        if not self._keys:
+            raise TrustPolicyError("no trusted minisign public key was given")
+
+    @classmethod
+    def from_files(cls, paths: Iterable[Path]) -> "MinisignKeyring":
+        return cls(read_public_key(path) for path in paths)
+
+    @property
+    def key_ids(self) -> frozenset[str]:
+        return frozenset(self._keys)
+
+    def verify(self, content: bytes | BinaryIO, signature_file: Path) -> MinisignSigner:
+        """Verify a `.minisig` file over `content` with the key its key id names.
+
+        Raises `SignatureError` when the file is unreadable or malformed,
+        names an untrusted key, or the signature or trusted comment does not
+        verify.
+        """
+        try:
+            data = _read_small_file(signature_file, _MAX_SIGNATURE_FILE_BYTES, "signature")
+            signature = minisign.Signature.from_bytes(data)
+        except (KeyFileError, minisign.Error) as err:
+            raise SignatureError(f"{signature_file}: not a minisign signature ({err})") from None
+        identifier = key_id(signature)
+        key = self._keys.get(identifier)
+        if key is None:
+            raise SignatureError(f"{signature_file}: signed by key {identifier}, which is not trusted")
+        try:
+            key.verify(content, signature)
+        except minisign.Error:
+            raise SignatureError(
+                f"{signature_file}: signature or trusted comment does not verify with key {identifier}"
+            ) from None
+        return MinisignSigner(key_id=identifier, trusted_comment=signature.trusted_comment)
+
+
+def _parses_as(kind: type[minisign.PublicKey] | type[minisign.SecretKey], data: bytes) -> bool:
+    try:
+        kind.from_bytes(data)
+    except minisign.Error:
+        return False
+    return True
+
+
+def _read_small_file(path: Path, limit: int, what: str) -> bytes:
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read(limit + 1)
+    except OSError as err:
+        raise KeyFileError(f"{path}: cannot read {what} file: {err.strerror or err}") from None
+    if len(data) > limit:
+        raise KeyFileError(f"{path}: too large for a minisign {what} file")
+    return data
