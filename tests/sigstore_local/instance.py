@@ -1,0 +1,70 @@
+"""Assembles the services into one running instance and the handle tests use."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import ClassVar
+
+from sigstore_local.ca import CertificateAuthority
+from sigstore_local.ctlog import CertificateTransparencyLog
+from sigstore_local.fulcio import Fulcio
+from sigstore_local.oidc import EMAIL_ISSUER, GITHUB_ISSUER, TokenIssuer
+from sigstore_local.rekor import TransparencyLog
+from sigstore_local.server import SigstoreServer
+from sigstore_local.trust import write_trust_files
+
+
+@dataclass(frozen=True)
+class SigstoreInstance:
+    """A running local Sigstore: its URL, trust files, and token minting for its issuers."""
+
+    github_issuer: ClassVar[str] = GITHUB_ISSUER
+    email_issuer: ClassVar[str] = EMAIL_ISSUER
+
+    url: str
+    trust_config: Path
+    trusted_root: Path
+    token_issuer: TokenIssuer = field(repr=False)
+
+    def mint_token(self, identity: str, *, valid_for: timedelta = timedelta(minutes=5)) -> str:
+        """An identity token for the email `identity` from `email_issuer`."""
+        return self.token_issuer.mint_email(identity, valid_for)
+
+    def mint_github_token(
+        self,
+        *,
+        repository: str,
+        ref: str,
+        sha: str,
+        workflow_path: str = ".github/workflows/release.yml",
+        event_name: str = "push",
+    ) -> str:
+        """A GitHub Actions token; the certificate identity becomes
+        ``https://github.com/{repository}/{workflow_path}@{ref}``."""
+        return self.token_issuer.mint_github(
+            repository=repository,
+            ref=ref,
+            sha=sha,
+            workflow_path=workflow_path,
+            event_name=event_name,
+        )
+
+
+@contextmanager
+def running_instance(directory: Path) -> Iterator[SigstoreInstance]:
+    """Start an instance with fresh keys, its trust files in `directory`; stop it on exit."""
+    token_issuer, ct_log, rekor = TokenIssuer(), CertificateTransparencyLog(), TransparencyLog()
+    authority = CertificateAuthority(ct_log)
+    server = SigstoreServer(Fulcio(token_issuer, authority), rekor)
+    trusted_root, trust_config = write_trust_files(
+        directory, server.url, authority, ct_log.key, rekor.key
+    )
+    server.start()
+    try:
+        yield SigstoreInstance(server.url, trust_config, trusted_root, token_issuer)
+    finally:
+        server.stop()
