@@ -30,6 +30,14 @@ def parse_canonical_json(data: bytes, *, what: str) -> Any:
 
     `what` names the document in error messages (for example a file path).
     """
+    value = parse_json(data, what=what)
+    if canonical_json(value) != data:
+        raise CanonicalJSONError(f"{what}: JSON is not in RFC 8785 canonical form")
+    return value
+
+
+def parse_json(data: bytes, *, what: str) -> Any:
+    """Parse JSON made by other tools: any layout, but no duplicate keys and within limits."""
     if len(data) > MAX_DOCUMENT_BYTES:
         raise CanonicalJSONError(
             f"{what}: {len(data)} bytes is over the {MAX_DOCUMENT_BYTES} byte limit"
@@ -42,8 +50,6 @@ def parse_canonical_json(data: bytes, *, what: str) -> Any:
         raise CanonicalJSONError(f"{what}: JSON nested too deeply") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CanonicalJSONError(f"{what}: not valid JSON ({err})") from None
-    if canonical_json(value) != data:
-        raise CanonicalJSONError(f"{what}: JSON is not in RFC 8785 canonical form")
     return value
 
 

@@ -16,7 +16,7 @@ from in_toto_attestation.v1.resource_descriptor import ResourceDescriptor
 from in_toto_attestation.v1.statement import STATEMENT_TYPE_URI
 from in_toto_attestation.v1.statement import Statement as _InTotoStatement
 
-from attest.canonical import canonical_json, parse_canonical_json
+from attest.canonical import canonical_json, parse_canonical_json, parse_json
 from attest.errors import StatementError
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -62,23 +62,34 @@ class Statement:
     @classmethod
     def from_bytes(cls, data: bytes, *, what: str, predicate_type: str) -> "Statement":
         """Parse canonical bytes, refusing any other Statement type or predicate type."""
-        document = parse_canonical_json(data, what=what)
-        if not isinstance(document, dict) or document.get("_type") != STATEMENT_TYPE_URI:
-            raise StatementError(f"{what}: not an in-toto Statement v1 (_type must be {STATEMENT_TYPE_URI})")
-        if document.get("predicateType") != predicate_type:
+        document = _checked_statement(parse_canonical_json(data, what=what), what=what)
+        if document["predicateType"] != predicate_type:
             raise StatementError(
-                f"{what}: predicateType is {document.get('predicateType')!r}, expected {predicate_type!r}"
+                f"{what}: predicateType is {document['predicateType']!r}, expected {predicate_type!r}"
             )
-        try:
-            proto = json_format.ParseDict(document, statement_pb2.Statement())
-            _InTotoStatement.copy_from_pb(proto).validate()
-        except (json_format.ParseError, ValueError) as err:
-            raise StatementError(f"{what}: invalid in-toto Statement: {err}") from None
         return cls(
             subjects=tuple(_parse_subject(s, what=what) for s in document["subject"]),
             predicate_type=predicate_type,
             predicate=document["predicate"],
         )
+
+
+def statement_subjects(data: bytes, *, what: str) -> tuple[Subject, ...]:
+    """The sha256 subjects of a Statement made by another tool (any JSON layout, any predicate)."""
+    document = _checked_statement(parse_json(data, what=what), what=what)
+    return tuple(_parse_subject(s, what=what) for s in document["subject"])
+
+
+def _checked_statement(document: Any, *, what: str) -> dict[str, Any]:
+    """Refuse a document that the in-toto Statement v1 schema does not accept."""
+    if not isinstance(document, dict) or document.get("_type") != STATEMENT_TYPE_URI:
+        raise StatementError(f"{what}: not an in-toto Statement v1 (_type must be {STATEMENT_TYPE_URI})")
+    try:
+        proto = json_format.ParseDict(document, statement_pb2.Statement())
+        _InTotoStatement.copy_from_pb(proto).validate()
+    except (json_format.ParseError, ValueError) as err:
+        raise StatementError(f"{what}: invalid in-toto Statement: {err}") from None
+    return document
 
 
 def _parse_subject(subject: dict[str, Any], *, what: str) -> Subject:

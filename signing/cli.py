@@ -8,17 +8,18 @@ missing bundle). Every error is one line on stderr, `packseal: error: ...`.
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from attest.errors import AttestError
+from signing.backends import BundleVerifier
 from signing.backends import minisign as minisign_backend
 from signing.errors import BundleError, KeyFileError, PacksealError, TrustPolicyError
 from signing.policy import TrustPolicy
-from signing.sign import sign_with_minisign
+from signing.sign import sign_with_minisign, sign_with_sigstore
 from signing.verify import Verdict, verify_bundle
 
 PASSWORD_ENVIRONMENT_VARIABLE = "PACKSEAL_PASSWORD"
@@ -61,18 +62,50 @@ def keygen(output_dir: Path, name: str, no_password: bool, password_file: Path |
     return 0
 
 
+def _sigstore_instance_options(command: Callable[..., int]) -> Callable[..., int]:
+    """--staging and --trust-config: which Sigstore to sign with or verify against."""
+    command = click.option("--staging", is_flag=True, help="Use Sigstore's staging instance.")(command)
+    return click.option(
+        "--trust-config",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="A Sigstore ClientTrustConfig JSON (trusted root and signing config) for a private instance.",
+    )(command)
+
+
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--minisign-key", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--minisign-key", type=click.Path(dir_okay=False, path_type=Path), help="Sign with this minisign key.")
 @click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--trusted-comment", help="Default: bundle name, digest and time.")
-def sign(path: Path, minisign_key: Path, password_file: Path | None, trusted_comment: str | None) -> int:
-    """Sign a bundle directory or a single file with a minisign secret key."""
-    secret_key = minisign_backend.read_secret_key(minisign_key)
-    if secret_key.is_encrypted():
-        minisign_backend.unlock(secret_key, _password(password_file, confirm=False), path=minisign_key)
-    with secret_key:
-        signed = sign_with_minisign(path, secret_key, trusted_comment=trusted_comment)
+@click.option("--trusted-comment", help="minisign: default is bundle name, digest and time.")
+@click.option("--sigstore", "use_sigstore", is_flag=True, help="Sign keylessly with Sigstore.")
+@click.option("--identity-token", help="Sigstore: the OIDC token; default is the CI's ambient credential.")
+@_sigstore_instance_options
+def sign(
+    path: Path,
+    minisign_key: Path | None,
+    password_file: Path | None,
+    trusted_comment: str | None,
+    use_sigstore: bool,
+    identity_token: str | None,
+    staging: bool,
+    trust_config: Path | None,
+) -> int:
+    """Sign a bundle directory or a single file, with minisign or Sigstore."""
+    if (minisign_key is None) == (not use_sigstore):
+        raise click.UsageError("give exactly one of --minisign-key and --sigstore")
+    if use_sigstore:
+        from signing.backends import sigstore as sigstore_backend
+
+        with _errors_as_usage(TrustPolicyError):
+            instance = sigstore_backend.SigstoreInstance(staging=staging, trust_config=trust_config)
+        signed = sign_with_sigstore(path, instance, sigstore_backend.identity_token(identity_token, instance))
+    else:
+        assert minisign_key is not None
+        secret_key = minisign_backend.read_secret_key(minisign_key)
+        if secret_key.is_encrypted():
+            minisign_backend.unlock(secret_key, _password(password_file, confirm=False), path=minisign_key)
+        with secret_key:
+            signed = sign_with_minisign(path, secret_key, trusted_comment=trusted_comment)
     click.echo(f"signed {signed.path} (sha256:{signed.digest})")
     for written in signed.written:
         click.echo(f"  wrote {written}")
@@ -88,15 +121,55 @@ def sign(path: Path, minisign_key: Path, password_file: Path | None, trusted_com
     type=click.Path(dir_okay=False, path_type=Path),
     help="A trusted minisign public key; repeat for several (key rotation).",
 )
+@click.option("--certificate-identity", help="Sigstore: the exact signer identity (certificate SAN).")
+@click.option("--certificate-identity-regexp", help="Sigstore: a regexp the whole identity must match.")
+@click.option("--certificate-oidc-issuer", help="Sigstore: the exact OIDC issuer.")
+@click.option("--certificate-oidc-issuer-regexp", help="Sigstore: a regexp the whole issuer must match.")
+@click.option("--github-repository", help="Sigstore: the GitHub repository (owner/name) that signed.")
+@click.option("--github-ref", help="Sigstore: the Git ref the workflow ran on.")
+@click.option("--github-sha", help="Sigstore: the commit the workflow ran on.")
+@click.option("--github-workflow-trigger", help="Sigstore: the event that triggered the workflow.")
+@click.option("--offline", is_flag=True, help="Sigstore: no network; the trusted root shipped with sigstore.")
+@click.option("--trusted-root", type=click.Path(dir_okay=False, path_type=Path), help="Sigstore: a trusted root JSON.")
+@_sigstore_instance_options
 @click.option("--signature", type=click.Path(dir_okay=False, path_type=Path), help="Signature stored elsewhere.")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 def verify_bundle_command(
-    path: Path, minisign_pubkeys: tuple[Path, ...], signature: Path | None, as_json: bool
+    path: Path,
+    minisign_pubkeys: tuple[Path, ...],
+    offline: bool,
+    trusted_root: Path | None,
+    staging: bool,
+    trust_config: Path | None,
+    signature: Path | None,
+    as_json: bool,
+    **identity: str | None,
 ) -> int:
     """Verify a bundle before installing it; exit 0 only when it is verified."""
     with _errors_as_usage(KeyFileError, TrustPolicyError, BundleError):
-        policy = TrustPolicy(minisign_backend.MinisignKeyring.from_files(minisign_pubkeys))
-        verdict = verify_bundle(path, policy, signature=signature)
+        verifiers: list[BundleVerifier] = []
+        if minisign_pubkeys:
+            verifiers.append(minisign_backend.MinisignKeyring.from_files(minisign_pubkeys))
+        if any(value is not None for value in identity.values()):
+            from signing.backends import sigstore as sigstore_backend
+
+            instance = sigstore_backend.SigstoreInstance(
+                staging=staging, trust_config=trust_config, trusted_root=trusted_root, offline=offline
+            )
+            policy = sigstore_backend.SigstoreIdentityPolicy(
+                identity=identity["certificate_identity"],
+                identity_regexp=identity["certificate_identity_regexp"],
+                issuer=identity["certificate_oidc_issuer"],
+                issuer_regexp=identity["certificate_oidc_issuer_regexp"],
+                github_repository=identity["github_repository"],
+                github_ref=identity["github_ref"],
+                github_sha=identity["github_sha"],
+                github_workflow_trigger=identity["github_workflow_trigger"],
+            )
+            verifiers.append(sigstore_backend.SigstoreVerifier(instance, policy))
+        if signature is not None and len(verifiers) > 1:
+            raise TrustPolicyError("--signature is ambiguous when more than one signing system is trusted")
+        verdict = verify_bundle(path, TrustPolicy(tuple(verifiers)), signature=signature)
     click.echo(json.dumps(verdict.to_json(), indent=2) if as_json else _summary(verdict))
     return 0 if verdict.verified else EXIT_FAILED
 

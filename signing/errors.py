@@ -32,3 +32,7 @@ class SigningError(PacksealError):
 
 class SignatureError(PacksealError):
     """A signature does not verify; `verify_bundle` reports it as a failed check."""
+
+
+class IdentityError(PacksealError):
+    """No usable identity for Sigstore keyless signing: no token, or a malformed one."""

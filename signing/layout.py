@@ -53,6 +53,10 @@ class DirectoryLayout:
     def manifest_sigstore(self) -> Path:
         return self.signature_dir / ("manifest" + SIGSTORE_SUFFIX)
 
+    def manifest_signatures(self) -> set[Path]:
+        """Every signature file over `manifest.json`, one per signing system."""
+        return {self.manifest_minisig, self.manifest_sigstore}
+
     def unexpected_entries(self) -> list[str]:
         """What `.packseal/` holds beyond the known regular files, as one line each."""
         try:

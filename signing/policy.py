@@ -1,16 +1,26 @@
-"""The trust policy: who an installer accepts as the signer of a bundle.
+"""The trust policy: which signing systems, and which signers in each, an installer trusts.
 
-Trust comes from the installer, never from the bundle. A policy that
-trusts nobody cannot be built, so verification cannot pass by default.
+Trust comes from the installer, never from the bundle. A policy is a set of
+verifiers that must all pass (a bundle may be required to carry both a
+minisign and a Sigstore signature); a policy that trusts nobody cannot be
+built, so verification cannot pass by default.
 """
 
 from dataclasses import dataclass
 
-from signing.backends.minisign import MinisignKeyring
+from signing.backends import BundleVerifier
+from signing.errors import TrustPolicyError
 
 
 @dataclass(frozen=True)
 class TrustPolicy:
-    """The signers an installer trusts: for now, a keyring of minisign public keys."""
+    """Every signing system the installer requires, each with the signers it trusts."""
 
-    minisign_keys: MinisignKeyring
+    verifiers: tuple[BundleVerifier, ...]
+
+    def __post_init__(self) -> None:
+        if not self.verifiers:
+            raise TrustPolicyError(
+                "no trusted signer given: pass --minisign-pubkey, or --certificate-identity "
+                "and --certificate-oidc-issuer (or their -regexp forms)"
+            )

@@ -16,8 +16,7 @@ from typing import Any, TypeVar
 from attest.canonical import MAX_DOCUMENT_BYTES
 from attest.errors import AttestError
 from attest.manifest import SIGNATURE_DIR, Manifest, differences, manifest_from_statement
-from signing.bundle import directory_manifest, open_regular_file, read_regular_file
-from signing.digest import DigestingReader
+from signing.bundle import directory_manifest, read_regular_file
 from signing.errors import BundleError, PacksealError
 from signing.layout import MANIFEST_NAME, DirectoryLayout, FileLayout
 from signing.policy import TrustPolicy
@@ -126,9 +125,12 @@ class _DirectoryVerification(_Verification):
 
     def _signature(self, layout: DirectoryLayout) -> tuple[bytes, str]:
         statement = read_regular_file(layout.manifest, MAX_DOCUMENT_BYTES)
-        signer = self.policy.minisign_keys.verify(statement, self.signature or layout.manifest_minisig)
-        self.signer = str(signer)
-        return statement, f"{MANIFEST_NAME} signed by trusted {signer} ({signer.trusted_comment})"
+        signers = [
+            verifier.verify_statement(statement, self.signature or verifier.statement_signature(layout))
+            for verifier in self.policy.verifiers
+        ]
+        self.signer = "; ".join(str(signer) for signer in signers)
+        return statement, f"{MANIFEST_NAME} signed by " + "; ".join(signer.detail for signer in signers)
 
     def _statement(self, statement: bytes) -> tuple[Manifest, str]:
         _, manifest = manifest_from_statement(statement, what=f"{SIGNATURE_DIR}/{MANIFEST_NAME}")
@@ -146,13 +148,14 @@ class _FileVerification(_Verification):
         self.check("signature", self._signature)
 
     def _signature(self) -> tuple[None, str]:
-        signature = self.signature or FileLayout(self.path).minisig
-        try:
-            with open_regular_file(self.path) as stream:
-                reader = DigestingReader(stream)
-                signer = self.policy.minisign_keys.verify(reader, signature)
-        except OSError as err:
-            raise BundleError(f"{self.path}: {err.strerror or err}") from None
-        self.signer = str(signer)
-        self.digest = reader.digest().sha256
-        return None, f"signed by trusted {signer} ({signer.trusted_comment})"
+        layout = FileLayout(self.path)
+        results = [
+            verifier.verify_file(self.path, self.signature or verifier.file_signature(layout))
+            for verifier in self.policy.verifiers
+        ]
+        digests = {digest.sha256 for _, digest in results}
+        if len(digests) != 1:
+            raise BundleError(f"{self.path}: changed while it was being verified")
+        self.digest = digests.pop()
+        self.signer = "; ".join(str(signer) for signer, _ in results)
+        return None, "signed by " + "; ".join(signer.detail for signer, _ in results)

@@ -17,10 +17,11 @@ from typing import BinaryIO
 
 import minisign
 
-from signing.errors import KeyFileError, OutputError, SignatureError, SigningError, TrustPolicyError
+from signing.bundle import open_regular_file
+from signing.digest import DigestingReader, FileDigest
+from signing.errors import BundleError, KeyFileError, OutputError, SignatureError, SigningError, TrustPolicyError
 from signing.files import create_exclusively
-
-SIGNATURE_SUFFIX = ".minisig"
+from signing.layout import DirectoryLayout, FileLayout
 
 # The scrypt cost stock `minisign -G` uses (libsodium's "sensitive" limits).
 _SCRYPT_OPSLIMIT = 33_554_432
@@ -124,6 +125,10 @@ class MinisignSigner:
     def __str__(self) -> str:
         return f"minisign key {self.key_id}"
 
+    @property
+    def detail(self) -> str:
+        return f"trusted {self}, trusted comment: {self.trusted_comment}"
+
 
 class MinisignKeyring:
     """The minisign public keys an installer trusts, looked up by key id."""
@@ -141,7 +146,26 @@ class MinisignKeyring:
     def key_ids(self) -> frozenset[str]:
         return frozenset(self._keys)
 
-    def verify(self, content: bytes | BinaryIO, signature_file: Path) -> MinisignSigner:
+    def statement_signature(self, layout: DirectoryLayout) -> Path:
+        return layout.manifest_minisig
+
+    def file_signature(self, layout: FileLayout) -> Path:
+        return layout.minisig
+
+    def verify_statement(self, statement: bytes, signature: Path) -> MinisignSigner:
+        return self._verify(statement, signature)
+
+    def verify_file(self, path: Path, signature: Path) -> tuple[MinisignSigner, FileDigest]:
+        """Verify, and hash the file in the same single read."""
+        try:
+            with open_regular_file(path) as stream:
+                reader = DigestingReader(stream)
+                signer = self._verify(reader, signature)
+        except OSError as err:
+            raise BundleError(f"{path}: {err.strerror or err}") from None
+        return signer, reader.digest()
+
+    def _verify(self, content: bytes | BinaryIO | DigestingReader, signature_file: Path) -> MinisignSigner:
         """Verify a `.minisig` file over `content` with the key its key id names.
 
         Raises `SignatureError` when the file is unreadable or malformed,

@@ -1,0 +1,364 @@
+"""Sigstore keyless signing and verification, through the `sigstore` package.
+
+Everything cryptographic (Fulcio certificate, SCT, Rekor inclusion proof,
+checkpoint, SET, DSSE) is sigstore-python's; this module chooses the
+instance, obtains the identity, states the policy, and turns sigstore's
+errors into one line that names the check that failed.
+
+Importing this module imports `sigstore` (about half a second), so nothing
+imports it unless Sigstore is actually used.
+"""
+
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from cryptography import x509
+from cryptography.x509.oid import ObjectIdentifier
+from sigstore.dsse import Statement as DSSEStatement
+from sigstore.errors import Error as SigstoreError
+from sigstore.errors import VerificationError
+from sigstore.hashes import Hashed
+from sigstore.models import Bundle, ClientTrustConfig, TrustedRoot
+from sigstore.oidc import IdentityToken, Issuer, detect_credential
+from sigstore.sign import SigningContext
+from sigstore.verify import Verifier
+from sigstore.verify import policy as sigstore_policy
+from sigstore_models.common.v1 import HashAlgorithm
+
+from attest.errors import AttestError
+from attest.statement import statement_subjects
+from signing.bundle import file_digest
+from signing.digest import FileDigest
+from signing.layout import DirectoryLayout, FileLayout
+from signing.errors import IdentityError, PacksealError, SignatureError, SigningError, TrustPolicyError
+
+T = TypeVar("T")
+
+_OIDC_ISSUER_OID = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
+_IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
+_MAX_BUNDLE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SigstoreInstance:
+    """Which Sigstore to use: production (default), staging, or a private one.
+
+    `trust_config` is a `ClientTrustConfig` JSON file (trusted root and
+    signing config); `trusted_root` a bare trusted root, enough to verify.
+    `offline` verifies with the trusted root shipped inside `sigstore` (or
+    the one given) and makes no network call.
+    """
+
+    staging: bool = False
+    trust_config: Path | None = None
+    trusted_root: Path | None = None
+    offline: bool = False
+
+    def __post_init__(self) -> None:
+        if self.staging and (self.trust_config or self.trusted_root):
+            raise TrustPolicyError("--staging excludes --trust-config and --trusted-root")
+
+    def signing_context(self) -> SigningContext:
+        return SigningContext.from_trust_config(self.client_trust_config())
+
+    def verifier(self) -> Verifier:
+        if self.trusted_root is not None:
+            path = self.trusted_root
+            return Verifier(trusted_root=_load(path, "trusted root", lambda _: TrustedRoot.from_file(str(path))))
+        return Verifier(trusted_root=self.client_trust_config().trusted_root)
+
+    def client_trust_config(self) -> ClientTrustConfig:
+        if self.trust_config is not None:
+            return _load(self.trust_config, "Sigstore trust config", lambda data: ClientTrustConfig.from_json(data.decode()))
+        try:
+            if self.staging:
+                return ClientTrustConfig.staging(offline=self.offline)
+            return ClientTrustConfig.production(offline=self.offline)
+        except SigstoreError as err:
+            raise TrustPolicyError(f"cannot load the Sigstore trusted root: {_one_line(err)}") from None
+
+
+def identity_token(explicit: str | None, instance: SigstoreInstance) -> IdentityToken:
+    """The OIDC identity to sign as: given, else the CI's ambient credential, else a browser flow.
+
+    The ambient credential (`id`) covers GitHub Actions (with `id-token:
+    write`), GitLab, Buildkite, Google Cloud and others. The interactive flow
+    runs only on a terminal; without any of the three, signing is refused.
+    """
+    try:
+        raw = explicit or detect_credential()
+        if raw:
+            return IdentityToken(raw)
+        if sys.stdin.isatty():
+            return Issuer(instance.client_trust_config().signing_config.get_oidc_url()).identity_token()
+    except SigstoreError as err:
+        raise IdentityError(f"identity token: {_one_line(err)}") from None
+    raise IdentityError(
+        "no identity for keyless signing: pass --identity-token, run in CI with an OIDC "
+        "credential (GitHub Actions: permissions id-token: write), or run on a terminal"
+    )
+
+
+def sign_statement(statement: bytes, instance: SigstoreInstance, token: IdentityToken) -> bytes:
+    """A Sigstore bundle (v0.3, DSSE) over in-toto Statement bytes, exactly as given."""
+    with instance.signing_context().signer(token, cache=False) as signer:
+        bundle = _signing_step(lambda: signer.sign_dsse(DSSEStatement(statement)))
+    return bundle.to_json().encode()
+
+
+def sign_digest(digest: FileDigest, instance: SigstoreInstance, token: IdentityToken) -> bytes:
+    """A Sigstore bundle (v0.3, hashedrekord) over a file's sha256, as `sigstore sign` makes."""
+    with instance.signing_context().signer(token, cache=False) as signer:
+        bundle = _signing_step(lambda: signer.sign_artifact(_hashed(digest)))
+    return bundle.to_json().encode()
+
+
+@dataclass(frozen=True)
+class SigstoreSigner:
+    """The identity (certificate SAN) and OIDC issuer a Sigstore bundle was signed by."""
+
+    identity: str
+    issuer: str
+
+    def __str__(self) -> str:
+        return f"sigstore {self.identity}"
+
+    @property
+    def detail(self) -> str:
+        return f"Sigstore certificate for {self.identity}, issuer {self.issuer}; chain, SCT and log inclusion verified"
+
+
+@dataclass(frozen=True)
+class SigstoreIdentityPolicy:
+    """Whom to trust: an identity and an issuer, each exact or an anchored regexp.
+
+    There is no "any signer" mode: one of identity / identity_regexp and one
+    of issuer / issuer_regexp are required. The GitHub claims, when given,
+    must each match exactly (sigstore-python's `verify github` policies).
+    A regexp must match the whole value (`re.fullmatch`), so
+    `https://github.com/acme/.*` cannot be satisfied by a longer prefix trick
+    such as `https://github.com/acme/pack@evil` unless the pattern allows it.
+    """
+
+    identity: str | None = None
+    identity_regexp: str | None = None
+    issuer: str | None = None
+    issuer_regexp: str | None = None
+    github_repository: str | None = None
+    github_ref: str | None = None
+    github_sha: str | None = None
+    github_workflow_trigger: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.identity is None) == (self.identity_regexp is None):
+            raise TrustPolicyError(
+                "give exactly one of --certificate-identity and --certificate-identity-regexp"
+            )
+        if (self.issuer is None) == (self.issuer_regexp is None):
+            raise TrustPolicyError(
+                "give exactly one of --certificate-oidc-issuer and --certificate-oidc-issuer-regexp"
+            )
+        for pattern in (self.identity_regexp, self.issuer_regexp):
+            if pattern is not None:
+                _compile(pattern)
+
+    def sigstore_policy(self) -> sigstore_policy.VerificationPolicy:
+        """The composed sigstore-python policy; each part checks one thing."""
+        parts: list[sigstore_policy.VerificationPolicy] = [
+            sigstore_policy.OIDCIssuer(self.issuer) if self.issuer else _IssuerPattern(self.issuer_regexp or ""),
+            _ExactIdentity(self.identity) if self.identity else _IdentityPattern(self.identity_regexp or ""),
+        ]
+        claims = [
+            (sigstore_policy.GitHubWorkflowRepository, self.github_repository),
+            (sigstore_policy.GitHubWorkflowRef, self.github_ref),
+            (sigstore_policy.GitHubWorkflowSHA, self.github_sha),
+            (sigstore_policy.GitHubWorkflowTrigger, self.github_workflow_trigger),
+        ]
+        parts += [claim(value) for claim, value in claims if value is not None]
+        return sigstore_policy.AllOf(parts)
+
+
+class SigstoreVerifier:
+    """Verifies Sigstore bundles against one instance's trusted root and one identity policy."""
+
+    def __init__(self, instance: SigstoreInstance, policy: SigstoreIdentityPolicy) -> None:
+        self._instance = instance
+        self._policy = policy
+
+    def statement_signature(self, layout: DirectoryLayout) -> Path:
+        return layout.manifest_sigstore
+
+    def file_signature(self, layout: FileLayout) -> Path:
+        return layout.sigstore
+
+    def verify_statement(self, statement: bytes, bundle_file: Path) -> SigstoreSigner:
+        """Verify a DSSE bundle whose payload must be exactly `statement`."""
+        bundle = _read_bundle(bundle_file)
+        payload_type, payload = _verified(bundle_file, lambda: self._verifier().verify_dsse(bundle, self._policy.sigstore_policy()))
+        if payload_type != _IN_TOTO_PAYLOAD_TYPE or payload != statement:
+            raise SignatureError(f"{bundle_file}: manifest: the signed DSSE payload is not this manifest Statement")
+        return _signer_of(bundle)
+
+    def verify_file(self, path: Path, bundle_file: Path) -> tuple[SigstoreSigner, FileDigest]:
+        """Verify a file against a message-signature bundle, or a DSSE Statement naming its sha256."""
+        bundle = _read_bundle(bundle_file)
+        digest = file_digest(path)
+        if bundle._dsse_envelope is None:
+            _verified(
+                bundle_file,
+                lambda: self._verifier().verify_artifact(_hashed(digest), bundle, self._policy.sigstore_policy()),
+            )
+        else:
+            _, payload = _verified(bundle_file, lambda: self._verifier().verify_dsse(bundle, self._policy.sigstore_policy()))
+            try:
+                subjects = statement_subjects(payload, what=f"{bundle_file}: DSSE payload")
+            except AttestError as err:
+                raise SignatureError(str(err)) from None
+            if digest.sha256 not in {subject.sha256 for subject in subjects}:
+                raise SignatureError(f"{bundle_file}: subject digest: no subject of the Statement is sha256:{digest.sha256}")
+        return _signer_of(bundle), digest
+
+    def _verifier(self) -> Verifier:
+        try:
+            return self._instance.verifier()
+        except SigstoreError as err:
+            raise SignatureError(f"cannot load the trusted root: {_one_line(err)}") from None
+
+
+def _verified(bundle_file: Path, verification: Callable[[], T]) -> T:
+    """Run a sigstore verification; report a failure as one line naming the failed check."""
+    try:
+        return verification()
+    except _PolicyMismatch as err:
+        raise SignatureError(f"{bundle_file}: {err.check}: {err}") from None
+    except (SigstoreError, ValueError) as err:
+        message = _one_line(err)
+        raise SignatureError(f"{bundle_file}: {_failed_check(message)}: {message}") from None
+
+
+class _PolicyMismatch(VerificationError):
+    """Raised by packseal's own policies, so the verdict can name the failed check."""
+
+    def __init__(self, check: str, message: str) -> None:
+        super().__init__(message)
+        self.check = check
+
+
+class _ExactIdentity:
+    def __init__(self, identity: str) -> None:
+        self._identity = identity
+
+    def verify(self, cert: x509.Certificate) -> None:
+        sans = _identities(cert)
+        if self._identity not in sans:
+            raise _PolicyMismatch("identity", f"certificate identity {sorted(sans)} is not {self._identity!r}")
+
+
+class _IdentityPattern:
+    def __init__(self, pattern: str) -> None:
+        self._pattern = pattern
+        self._regexp = _compile(pattern)
+
+    def verify(self, cert: x509.Certificate) -> None:
+        sans = _identities(cert)
+        if not any(self._regexp.fullmatch(san) for san in sans):
+            raise _PolicyMismatch("identity", f"certificate identity {sorted(sans)} does not fully match {self._pattern!r}")
+
+
+class _IssuerPattern:
+    def __init__(self, pattern: str) -> None:
+        self._pattern = pattern
+        self._regexp = _compile(pattern)
+
+    def verify(self, cert: x509.Certificate) -> None:
+        issuer = _issuer_of(cert)
+        if not self._regexp.fullmatch(issuer):
+            raise _PolicyMismatch("issuer", f"certificate OIDC issuer {issuer!r} does not fully match {self._pattern!r}")
+
+
+def _identities(cert: x509.Certificate) -> set[str]:
+    """The certificate's SAN values, as sigstore-python's `Identity` policy reads them."""
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    values: set[str] = set(san.get_values_for_type(x509.RFC822Name))
+    values.update(san.get_values_for_type(x509.UniformResourceIdentifier))
+    return values
+
+
+def _issuer_of(cert: x509.Certificate) -> str:
+    try:
+        extension = cert.extensions.get_extension_for_oid(_OIDC_ISSUER_OID).value
+    except x509.ExtensionNotFound:
+        return ""
+    return extension.value.decode(errors="replace")  # type: ignore[attr-defined]
+
+
+def _signer_of(bundle: Bundle) -> SigstoreSigner:
+    cert = bundle.signing_certificate
+    return SigstoreSigner(identity=", ".join(sorted(_identities(cert))), issuer=_issuer_of(cert))
+
+
+# sigstore reports every failure as a VerificationError; its message says
+# which step failed. These prefixes map a message to the check it names.
+_CHECK_OF_MESSAGE = (
+    ("certificate chain", ("failed to build", "certificate chain", "cert is not valid", "Key usage", "Extended usage")),
+    ("sct", ("SCT", "signed certificate timestamp")),
+    ("issuer", ("OIDCIssuer", "issuer")),
+    ("identity", ("SANs do not match",)),
+    ("github claims", ("GitHub", "Workflow")),
+    ("log inclusion", ("invalid log entry", "inclusion", "checkpoint", "transparency log", "SET", "time")),
+    ("signature", ("Signature is invalid", "signature", "DSSE", "digest mismatch")),
+)
+
+
+def _failed_check(message: str) -> str:
+    for check, markers in _CHECK_OF_MESSAGE:
+        if any(marker in message for marker in markers):
+            return check
+    return "bundle"
+
+
+def _signing_step(sign: Callable[[], Bundle]) -> Bundle:
+    """Sign; a failure names sigstore's error type, since some carry no message (FulcioClientError)."""
+    try:
+        return sign()
+    except (SigstoreError, ValueError) as err:
+        raise SigningError(f"Sigstore signing failed: {type(err).__name__}: {_one_line(err) or 'no detail'}") from None
+
+
+def _hashed(digest: FileDigest) -> Hashed:
+    return Hashed(algorithm=HashAlgorithm.SHA2_256, digest=bytes.fromhex(digest.sha256))
+
+
+def _read_bundle(path: Path) -> Bundle:
+    return _load(path, "Sigstore bundle", Bundle.from_json, error=SignatureError)
+
+
+def _load(
+    path: Path, what: str, parse: Callable[[bytes], T], error: type[PacksealError] = TrustPolicyError
+) -> T:
+    """Read and parse a small Sigstore JSON file, reporting any failure as one line."""
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read(_MAX_BUNDLE_BYTES + 1)
+        if len(data) > _MAX_BUNDLE_BYTES:
+            raise ValueError(f"over {_MAX_BUNDLE_BYTES} bytes")
+        return parse(data)
+    except OSError as err:
+        raise error(f"{path}: cannot read {what}: {err.strerror or err}") from None
+    except (SigstoreError, ValueError, UnicodeDecodeError) as err:
+        raise error(f"{path}: not a valid {what}: {_one_line(err)}") from None
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as err:
+        raise TrustPolicyError(f"{pattern!r}: not a valid regular expression ({err})") from None
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())
