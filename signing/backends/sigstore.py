@@ -18,6 +18,9 @@ from typing import TypeVar
 
 from cryptography import x509
 from cryptography.x509.oid import ObjectIdentifier
+from requests import RequestException
+from sigstore._internal.fulcio.client import FulcioClientError
+from sigstore._internal.rekor import RekorClientError
 from sigstore.dsse import Statement as DSSEStatement
 from sigstore.errors import Error as SigstoreError
 from sigstore.errors import VerificationError
@@ -105,14 +108,14 @@ def identity_token(explicit: str | None, instance: SigstoreInstance) -> Identity
 
 def sign_statement(statement: bytes, instance: SigstoreInstance, token: IdentityToken) -> bytes:
     """A Sigstore bundle (v0.3, DSSE) over in-toto Statement bytes, exactly as given."""
-    with instance.signing_context().signer(token, cache=False) as signer:
+    with instance.signing_context().signer(token) as signer:
         bundle = _signing_step(lambda: signer.sign_dsse(DSSEStatement(statement)))
     return bundle.to_json().encode()
 
 
 def sign_digest(digest: FileDigest, instance: SigstoreInstance, token: IdentityToken) -> bytes:
     """A Sigstore bundle (v0.3, hashedrekord) over a file's sha256, as `sigstore sign` makes."""
-    with instance.signing_context().signer(token, cache=False) as signer:
+    with instance.signing_context().signer(token) as signer:
         bundle = _signing_step(lambda: signer.sign_artifact(_hashed(digest)))
     return bundle.to_json().encode()
 
@@ -325,7 +328,7 @@ def _signing_step(sign: Callable[[], Bundle]) -> Bundle:
     """Sign; a failure names sigstore's error type, since some carry no message (FulcioClientError)."""
     try:
         return sign()
-    except (SigstoreError, ValueError) as err:
+    except (SigstoreError, ValueError, FulcioClientError, RekorClientError, RequestException) as err:
         raise SigningError(f"Sigstore signing failed: {type(err).__name__}: {_one_line(err) or 'no detail'}") from None
 
 
