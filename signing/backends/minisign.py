@@ -13,7 +13,7 @@ the installer's own key files, and a signature names the key it needs by id.
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import minisign
 
@@ -78,13 +78,7 @@ def generate_key_pair(directory: Path, name: str, password: str | None) -> KeyPa
 
 def read_secret_key(path: Path) -> minisign.SecretKey:
     """Parse a minisign secret key file; it may still be encrypted (see `unlock`)."""
-    data = _read_small_file(path, _MAX_KEY_FILE_BYTES, "key")
-    try:
-        return minisign.SecretKey.from_bytes(data)
-    except minisign.Error as err:
-        if _parses_as(minisign.PublicKey, data):
-            raise KeyFileError(f"{path}: this is a minisign public key; a secret key is needed") from None
-        raise KeyFileError(f"{path}: not a minisign secret key ({err})") from None
+    return _read_key(path, minisign.SecretKey)
 
 
 def unlock(secret_key: minisign.SecretKey, password: str, *, path: Path) -> None:
@@ -97,13 +91,7 @@ def unlock(secret_key: minisign.SecretKey, password: str, *, path: Path) -> None
 
 def read_public_key(path: Path) -> minisign.PublicKey:
     """Parse a minisign public key file, as written by `minisign -G` or `packseal keygen`."""
-    data = _read_small_file(path, _MAX_KEY_FILE_BYTES, "key")
-    try:
-        return minisign.PublicKey.from_bytes(data)
-    except minisign.Error as err:
-        if _parses_as(minisign.SecretKey, data):
-            raise KeyFileError(f"{path}: this is a minisign secret key; a public key is needed") from None
-        raise KeyFileError(f"{path}: not a minisign public key ({err})") from None
+    return _read_key(path, minisign.PublicKey)
 
 
 def sign(secret_key: minisign.SecretKey, content: bytes | BinaryIO, trusted_comment: str) -> bytes:
@@ -188,6 +176,24 @@ class MinisignKeyring:
                 f"{signature_file}: signature or trusted comment does not verify with key {identifier}"
             ) from None
         return MinisignSigner(key_id=identifier, trusted_comment=signature.trusted_comment)
+
+
+_KEY_KINDS = {minisign.SecretKey: "secret", minisign.PublicKey: "public"}
+KeyT = TypeVar("KeyT", minisign.SecretKey, minisign.PublicKey)
+
+
+def _read_key(path: Path, kind: type[KeyT]) -> KeyT:
+    """Parse a key file of `kind`; say so plainly when it is the other kind of key."""
+    data = _read_small_file(path, _MAX_KEY_FILE_BYTES, "key")
+    try:
+        return kind.from_bytes(data)
+    except minisign.Error as err:
+        other_kind = minisign.PublicKey if kind is minisign.SecretKey else minisign.SecretKey
+        if _parses_as(other_kind, data):
+            raise KeyFileError(
+                f"{path}: this is a minisign {_KEY_KINDS[other_kind]} key; a {_KEY_KINDS[kind]} key is needed"
+            ) from None
+        raise KeyFileError(f"{path}: not a minisign {_KEY_KINDS[kind]} key ({err})") from None
 
 
 def _parses_as(kind: type[minisign.PublicKey] | type[minisign.SecretKey], data: bytes) -> bool:

@@ -172,8 +172,8 @@ class SigstoreIdentityPolicy:
     def sigstore_policy(self) -> sigstore_policy.VerificationPolicy:
         """The composed sigstore-python policy; each part checks one thing."""
         parts: list[sigstore_policy.VerificationPolicy] = [
-            sigstore_policy.OIDCIssuer(self.issuer) if self.issuer else _IssuerPattern(self.issuer_regexp or ""),
-            _ExactIdentity(self.identity) if self.identity else _IdentityPattern(self.identity_regexp or ""),
+            sigstore_policy.OIDCIssuer(self.issuer) if self.issuer else _issuer_matches(self.issuer_regexp or ""),
+            _identity_is(self.identity) if self.identity else _identity_matches(self.identity_regexp or ""),
         ]
         claims = [
             (sigstore_policy.GitHubWorkflowRepository, self.github_repository),
@@ -251,36 +251,40 @@ class _PolicyMismatch(VerificationError):
         self.check = check
 
 
-class _ExactIdentity:
-    def __init__(self, identity: str) -> None:
-        self._identity = identity
+class _CertificateField:
+    """One certificate field, which must hold a value the policy accepts.
+
+    Used for what sigstore-python's policies lack (anchored regexps) and for
+    the exact identity, so that a refusal names its check: "identity" or
+    "issuer".
+    """
+
+    def __init__(
+        self, check: str, read: Callable[[x509.Certificate], set[str]], accepts: Callable[[str], object], wanted: str
+    ) -> None:
+        self._check = check
+        self._read = read
+        self._accepts = accepts
+        self._wanted = wanted
 
     def verify(self, cert: x509.Certificate) -> None:
-        sans = _identities(cert)
-        if self._identity not in sans:
-            raise _PolicyMismatch("identity", f"certificate identity {sorted(sans)} is not {self._identity!r}")
+        values = self._read(cert)
+        if not any(self._accepts(value) for value in values):
+            raise _PolicyMismatch(self._check, f"certificate {self._check} {sorted(values)} is not {self._wanted}")
 
 
-class _IdentityPattern:
-    def __init__(self, pattern: str) -> None:
-        self._pattern = pattern
-        self._regexp = _compile(pattern)
-
-    def verify(self, cert: x509.Certificate) -> None:
-        sans = _identities(cert)
-        if not any(self._regexp.fullmatch(san) for san in sans):
-            raise _PolicyMismatch("identity", f"certificate identity {sorted(sans)} does not fully match {self._pattern!r}")
+def _identity_is(identity: str) -> _CertificateField:
+    return _CertificateField("identity", _identities, identity.__eq__, repr(identity))
 
 
-class _IssuerPattern:
-    def __init__(self, pattern: str) -> None:
-        self._pattern = pattern
-        self._regexp = _compile(pattern)
+def _identity_matches(pattern: str) -> _CertificateField:
+    return _CertificateField("identity", _identities, _compile(pattern).fullmatch, f"a full match of {pattern!r}")
 
-    def verify(self, cert: x509.Certificate) -> None:
-        issuer = _issuer_of(cert)
-        if not self._regexp.fullmatch(issuer):
-            raise _PolicyMismatch("issuer", f"certificate OIDC issuer {issuer!r} does not fully match {self._pattern!r}")
+
+def _issuer_matches(pattern: str) -> _CertificateField:
+    return _CertificateField(
+        "issuer", lambda cert: {_issuer_of(cert)}, _compile(pattern).fullmatch, f"a full match of {pattern!r}"
+    )
 
 
 def _identities(cert: x509.Certificate) -> set[str]:
