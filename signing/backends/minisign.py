@@ -156,6 +156,10 @@ class MinisignKeyring:
     def _verify(self, content: bytes | BinaryIO | DigestingReader, signature_file: Path) -> MinisignSigner:
         """Verify a `.minisig` file over `content` with the key its key id names.
 
+        The file must be exactly the encoding of what it decodes to: py-minisign
+        alone would accept a bare CR as a line break and ignore base64 padding
+        bits, so one signature would have many byte forms.
+
         Raises `SignatureError` when the file is unreadable or malformed,
         names an untrusted key, or the signature or trusted comment does not
         verify.
@@ -165,6 +169,11 @@ class MinisignKeyring:
             signature = minisign.Signature.from_bytes(data)
         except (KeyFileError, minisign.Error) as err:
             raise SignatureError(f"{signature_file}: not a minisign signature ({err})") from None
+        if data not in (bytes(signature), bytes(signature) + b"\n"):
+            raise SignatureError(
+                f"{signature_file}: not in minisign's exact encoding (stray carriage return, "
+                "non-zero base64 padding bits or trailing bytes)"
+            )
         identifier = key_id(signature)
         key = self._keys.get(identifier)
         if key is None:
