@@ -31,7 +31,11 @@ def parse_canonical_json(data: bytes, *, what: str) -> Any:
     `what` names the document in error messages (for example a file path).
     """
     value = parse_json(data, what=what)
-    if canonical_json(value) != data:
+    try:
+        canonical = canonical_json(value)
+    except CanonicalJSONError as err:
+        raise CanonicalJSONError(f"{what}: {err}") from None
+    if canonical != data:
         raise CanonicalJSONError(f"{what}: JSON is not in RFC 8785 canonical form")
     return value
 
@@ -43,7 +47,9 @@ def parse_json(data: bytes, *, what: str) -> Any:
             f"{what}: {len(data)} bytes is over the {MAX_DOCUMENT_BYTES} byte limit"
         )
     try:
-        value = json.loads(data, object_pairs_hook=_refuse_duplicate_keys)
+        value = json.loads(data, object_pairs_hook=_refuse_duplicate_keys, parse_constant=_refuse_constant)
+    except _NotJSON as err:
+        raise CanonicalJSONError(f"{what}: {err} is not JSON") from None
     except _DuplicateKey as err:
         raise CanonicalJSONError(f"{what}: duplicate key {err.key!r}") from None
     except RecursionError:
@@ -51,6 +57,14 @@ def parse_json(data: bytes, *, what: str) -> Any:
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CanonicalJSONError(f"{what}: not valid JSON ({err})") from None
     return value
+
+
+class _NotJSON(Exception):
+    """Python's json accepts NaN and Infinity; JSON (RFC 8259) does not."""
+
+
+def _refuse_constant(name: str) -> None:
+    raise _NotJSON(name)
 
 
 class _DuplicateKey(Exception):

@@ -24,8 +24,8 @@ BUNDLE_MANIFEST_PREDICATE_TYPE = "https://packseal.dev/bundle-manifest/v1"
 SIGNATURE_DIR = ".packseal"
 """Where a directory bundle keeps its signatures; never part of its manifest."""
 
-_MAX_FILE_SIZE = 2**53
-"""Sizes travel through protobuf's double-precision Struct; above this they would round."""
+_MAX_FILE_SIZE = 2**53 - 1
+"""Sizes travel through protobuf's double-precision Struct and RFC 8785 numbers: exact up to here."""
 _UNSAFE_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\\]")
 
 
@@ -127,8 +127,8 @@ def check_path(path: str) -> None:
     parts = path.split("/")
     if any(part in ("", ".", "..") for part in parts):
         raise ManifestError(f"{path!r}: empty, '.' or '..' path component")
-    if parts[0] == SIGNATURE_DIR:
-        raise ManifestError(f"{path!r}: {SIGNATURE_DIR}/ cannot be part of a manifest")
+    if parts[0].casefold() == SIGNATURE_DIR:
+        raise ManifestError(f"{path!r}: {SIGNATURE_DIR}/ cannot be part of a manifest, in any letter case")
     if not unicodedata.is_normalized("NFC", path):
         raise ManifestError(f"{path!r}: path is not in Unicode NFC form")
 
@@ -165,21 +165,23 @@ def _check_order(entries: tuple[Entry, ...]) -> None:
 
 
 def _check_collisions(paths: Iterable[str]) -> None:
-    """Refuse two names that a case-insensitive or normalising file system would merge.
+    """Refuse names that could not all be written, or that a file system would merge.
 
-    Parent directories count too: `Docs/a` and `docs/b` would land in one
-    directory on macOS or Windows, and a file `lib` beside `LIB/x` would not
-    fit at all.
+    Parent directories count: `Docs/a` and `docs/b` would land in one
+    directory on macOS or Windows; an entry `lib` (a file or a link) beside
+    `lib/x` or `LIB/x` would not fit at all, or would lead through a link.
     """
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[str, bool]] = {}
     for path in paths:
         parts = path.split("/")
         for depth in range(1, len(parts) + 1):
-            name = "/".join(parts[:depth])
+            name, is_entry = "/".join(parts[:depth]), depth == len(parts)
             folded = unicodedata.normalize("NFC", name.casefold())
-            other = seen.setdefault(folded, name)
+            other, other_is_entry = seen.setdefault(folded, (name, is_entry))
             if other != name:
                 raise ManifestError(f"{name!r} and {other!r} collide after case-folding")
+            if other_is_entry != is_entry:
+                raise ManifestError(f"{name!r} is both an entry and the directory of another entry")
 
 
 _FILE_KEYS = {"path", "type", "sha256", "size", "executable"}

@@ -88,7 +88,7 @@ def _checked_statement(document: Any, *, what: str) -> dict[str, Any]:
         proto = json_format.ParseDict(document, statement_pb2.Statement())
         _InTotoStatement.copy_from_pb(proto).validate()
     except (json_format.ParseError, ValueError) as err:
-        raise StatementError(f"{what}: invalid in-toto Statement: {err}") from None
+        raise StatementError(f"{what}: invalid in-toto Statement: {' '.join(str(err).split())}") from None
     return document
 
 

@@ -80,11 +80,13 @@ class _Walk:
         try:
             raw.encode("utf-8")
         except UnicodeEncodeError:
-            raise BundleError(f"{self._root / raw!r}: file name is not valid UTF-8") from None
+            raise BundleError(f"{str(self._root / raw)!a}: file name is not valid UTF-8") from None
         path = unicodedata.normalize("NFC", raw)
         other = self._raw_name_of.setdefault(path, raw)
         if other != raw:
-            raise BundleError(f"{self._root}: {raw!r} and {other!r} are the same name after NFC normalisation")
+            raise BundleError(
+                f"{self._root}: {raw!a} and {other!a} are the same name after NFC normalisation, {path!r}"
+            )
         return path
 
     def _symlink(self, location: Path, path: str) -> SymlinkEntry:
@@ -111,13 +113,16 @@ def _is_within(path: str, directory: str) -> bool:
     return os.path.commonpath([path, directory]) == directory
 
 
-def open_regular_file(path: Path) -> BinaryIO:
-    """Open for reading without following a link, and refuse anything but a regular file.
+def open_regular_file(path: Path, *, follow_symlinks: bool = False) -> BinaryIO:
+    """Open for reading and refuse anything but a regular file; by default, refuse a link too.
 
     `O_NONBLOCK` keeps a FIFO from blocking the open; `fstat` then refuses it.
+    Files inside a bundle are never followed; files the user names (keys,
+    trust roots) may be links.
     """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW)
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        descriptor = os.open(path, flags)
     except OSError as err:
         if err.errno == errno.ELOOP:
             raise BundleError(f"{path}: symlink, not a regular file") from None
@@ -141,10 +146,10 @@ def _kind_of(mode: int) -> str:
     return next((name for test, name in kinds.items() if test(mode)), "special file")
 
 
-def read_regular_file(path: Path, limit: int) -> bytes:
-    """Read a small regular file whole, refusing links, special files and more than `limit` bytes."""
+def read_regular_file(path: Path, limit: int, *, follow_symlinks: bool = False) -> bytes:
+    """Read a small regular file whole, refusing special files, more than `limit` bytes, and links."""
     try:
-        with open_regular_file(path) as stream:
+        with open_regular_file(path, follow_symlinks=follow_symlinks) as stream:
             size = os.fstat(stream.fileno()).st_size
             if size > limit:
                 raise BundleError(f"{path}: {size} bytes is over the {limit} byte limit")

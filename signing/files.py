@@ -33,22 +33,49 @@ def create_exclusively(files: Mapping[Path, tuple[bytes, int]]) -> None:
 def replace_together(files: Mapping[Path, bytes]) -> None:
     """Replace every file with its new bytes, or leave all of them as they were.
 
-    Every new file is written in full beside its destination first; only
-    then are they renamed into place, each rename atomic. Missing parent
-    directories are created, and removed again on failure.
+    Every new file is written in full beside its destination first; then each
+    is renamed into place (each rename atomic), keeping a hard link to the
+    file it replaces. If a rename fails, the ones already done are rolled
+    back from those links, and directories created for the files are removed.
     """
     made_directories = _make_parents({path.parent for path in files})
     staged: dict[Path, Path] = {}
+    replaced: list[tuple[Path, Path | None]] = []
+    destination = next(iter(files))
     try:
-        for path, data in files.items():
-            staged[path] = _stage(path, data)
-        for path, temporary in staged.items():
-            os.replace(temporary, path)
+        for destination, data in files.items():
+            staged[destination] = _stage(destination, data)
+        for destination, temporary in staged.items():
+            previous = _keep_previous(destination)
+            replaced.append((destination, previous))
+            os.replace(temporary, destination)
     except OSError as err:
+        _roll_back(replaced)
         _remove(staged.values())
         for directory in reversed(made_directories):
             _remove_directory(directory)
-        raise OutputError(f"{err.filename or path}: cannot write: {err.strerror or err}") from None
+        raise OutputError(f"{destination}: cannot write: {err.strerror or err}") from None
+    _remove(previous for _, previous in replaced if previous is not None)
+
+
+def _keep_previous(destination: Path) -> Path | None:
+    """A hard link to the file at `destination`, to restore it; None if there is none."""
+    if not os.path.lexists(destination):
+        return None
+    keep = Path(tempfile.mktemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".previous"))
+    os.link(destination, keep, follow_symlinks=False)
+    return keep
+
+
+def _roll_back(replaced: list[tuple[Path, Path | None]]) -> None:
+    for destination, previous in reversed(replaced):
+        try:
+            if previous is None:
+                os.unlink(destination)
+            else:
+                os.replace(previous, destination)
+        except OSError:
+            pass
 
 
 def _make_parents(directories: set[Path]) -> list[Path]:

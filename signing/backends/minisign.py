@@ -17,7 +17,7 @@ from typing import BinaryIO, TypeVar
 
 import minisign
 
-from signing.bundle import open_regular_file
+from signing.bundle import open_regular_file, read_regular_file
 from signing.digest import DigestingReader, FileDigest
 from signing.errors import BundleError, KeyFileError, OutputError, SignatureError, SigningError, TrustPolicyError
 from signing.files import create_exclusively
@@ -166,8 +166,11 @@ class MinisignKeyring:
         """
         try:
             data = _read_small_file(signature_file, _MAX_SIGNATURE_FILE_BYTES, "signature")
+        except KeyFileError as err:
+            raise SignatureError(str(err)) from None
+        try:
             signature = minisign.Signature.from_bytes(data)
-        except (KeyFileError, minisign.Error) as err:
+        except minisign.Error as err:
             raise SignatureError(f"{signature_file}: not a minisign signature ({err})") from None
         if data not in (bytes(signature), bytes(signature) + b"\n"):
             raise SignatureError(
@@ -215,10 +218,6 @@ def _parses_as(kind: type[minisign.PublicKey] | type[minisign.SecretKey], data: 
 
 def _read_small_file(path: Path, limit: int, what: str) -> bytes:
     try:
-        with open(path, "rb") as stream:
-            data = stream.read(limit + 1)
-    except OSError as err:
-        raise KeyFileError(f"{path}: cannot read {what} file: {err.strerror or err}") from None
-    if len(data) > limit:
-        raise KeyFileError(f"{path}: too large for a minisign {what} file")
-    return data
+        return read_regular_file(path, limit, follow_symlinks=True)
+    except BundleError as err:
+        raise KeyFileError(f"cannot read {what} file {err}") from None

@@ -34,10 +34,10 @@ from sigstore_models.common.v1 import HashAlgorithm
 
 from attest.errors import AttestError
 from attest.statement import statement_subjects
-from signing.bundle import file_digest
+from signing.bundle import file_digest, read_regular_file
 from signing.digest import FileDigest
 from signing.layout import DirectoryLayout, FileLayout
-from signing.errors import IdentityError, PacksealError, SignatureError, SigningError, TrustPolicyError
+from signing.errors import BundleError, IdentityError, PacksealError, SignatureError, SigningError, TrustPolicyError
 
 T = TypeVar("T")
 
@@ -349,13 +349,11 @@ def _load(
 ) -> T:
     """Read and parse a small Sigstore JSON file, reporting any failure as one line."""
     try:
-        with open(path, "rb") as stream:
-            data = stream.read(_MAX_BUNDLE_BYTES + 1)
-        if len(data) > _MAX_BUNDLE_BYTES:
-            raise ValueError(f"over {_MAX_BUNDLE_BYTES} bytes")
+        data = read_regular_file(path, _MAX_BUNDLE_BYTES, follow_symlinks=True)
+    except BundleError as err:
+        raise error(f"cannot read {what}: {err}") from None
+    try:
         return parse(data)
-    except OSError as err:
-        raise error(f"{path}: cannot read {what}: {err.strerror or err}") from None
     except (SigstoreError, ValueError, UnicodeDecodeError) as err:
         raise error(f"{path}: not a valid {what}: {_one_line(err)}") from None
 
