@@ -1,0 +1,107 @@
+"""RFC 8785 canonical JSON: the one byte form written, and the only one accepted."""
+
+import pytest
+
+from attest.canonical import MAX_DOCUMENT_BYTES, canonical_json, parse_canonical_json
+from attest.errors import CanonicalJSONError
+
+WHAT = "doc.json"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"b": 1, "a": 2}, b'{"a":2,"b":1}'),
+        ({"a": {"d": None, "c": [True, False]}}, b'{"a":{"c":[true,false],"d":null}}'),
+        ("caf\u00e9", b'"caf\xc3\xa9"'),
+        ("tab\tquote\"", b'"tab\\tquote\\""'),
+        ({"\u00e9": 1, "z": 2, "Z": 3}, b'{"Z":3,"z":2,"\xc3\xa9":1}'),
+        (1.0, b"1"),
+        (2**53 - 1, b"9007199254740991"),
+        ([], b"[]"),
+    ],
+)
+def test_canonical_json_writes_rfc8785_bytes(value, expected):
+    assert canonical_json(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"files": [{"path": "a", "size": 3}]}, [1, "x", None, True], "\u00e9\U0001f600", -(2**53) + 1, {}],
+)
+def test_parse_reads_back_what_canonical_json_wrote(value):
+    assert parse_canonical_json(canonical_json(value), what=WHAT) == value
+
+
+@pytest.mark.parametrize(
+    "value", [2**53, -(2**53), float("nan"), float("inf"), {1: "non-string key"}, "\ud800"]
+)
+def test_canonical_json_refuses_values_without_a_canonical_form(value):
+    with pytest.raises(CanonicalJSONError):
+        canonical_json(value)
+
+
+REFUSALS = {
+    "duplicate key": (b'{"a":1,"a":1}', "duplicate key 'a'"),
+    "nested duplicate key": (b'{"a":{"b":1,"b":2}}', "duplicate key 'b'"),
+    "duplicate key in a list": (b'[{"x":1,"x":1}]', "duplicate key 'x'"),
+    "space after colon": (b'{"a": 1}', "canonical form"),
+    "leading space": (b" {}", "canonical form"),
+    "trailing newline": (b"{}\n", "canonical form"),
+    "keys out of order": (b'{"b":1,"a":2}', "canonical form"),
+    "escaped unicode": (b'"\\u00e9"', "canonical form"),
+    "escaped slash": (b'"\\/"', "canonical form"),
+    "float form of an integer": (b"1.0", "canonical form"),
+    "exponent": (b"1e2", "canonical form"),
+    "negative zero": (b"-0", "canonical form"),
+    "byte order mark": (b"\xef\xbb\xbf{}", None),
+    "UTF-16": ('{"a":1}'.encode("utf-16-le"), None),
+    "invalid UTF-8": (b'"\xff"', "not valid JSON"),
+    "overlong UTF-8": (b'"\xc0\xaf"', "not valid JSON"),
+    "two documents": (b"{}{}", "not valid JSON"),
+    "empty": (b"", "not valid JSON"),
+    "NaN": (b"NaN", None),
+    "integer 2**53": (b"9007199254740992", "9007199254740992"),
+    "integer beyond 2**53": (b"[9007199254740993]", "9007199254740993"),
+    "integer below -2**53": (b"-9007199254740993", "9007199254740993"),
+    "lone surrogate": (b'"\\ud800"', None),
+}
+
+
+@pytest.mark.parametrize(("data", "message"), REFUSALS.values(), ids=REFUSALS.keys())
+def test_parse_refuses_anything_but_one_canonical_document(data, message):
+    with pytest.raises(CanonicalJSONError, match=message):
+        parse_canonical_json(data, what=WHAT)
+
+
+@pytest.mark.parametrize("data", [data for data, _ in REFUSALS.values()], ids=REFUSALS.keys())
+def test_every_refusal_names_the_document_in_one_line(data):
+    """attest.errors: the message "names the document and the field at fault", on one line."""
+    with pytest.raises(CanonicalJSONError) as refused:
+        parse_canonical_json(data, what=WHAT)
+    assert str(refused.value).startswith(f"{WHAT}: ")
+    assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize("data", [b"9007199254740991", b"-9007199254740991"])
+def test_integers_within_2_53_are_accepted(data):
+    assert parse_canonical_json(data, what=WHAT) == int(data)
+
+
+def test_document_of_exactly_the_limit_is_accepted():
+    data = b'"' + b"a" * (MAX_DOCUMENT_BYTES - 2) + b'"'
+    assert len(parse_canonical_json(data, what=WHAT)) == MAX_DOCUMENT_BYTES - 2
+
+
+def test_document_over_the_limit_is_refused_before_parsing():
+    # Deeply nested too: the size refusal must come first, without parsing.
+    with pytest.raises(CanonicalJSONError, match=f"over the {MAX_DOCUMENT_BYTES} byte limit"):
+        parse_canonical_json(b"[" * (MAX_DOCUMENT_BYTES + 1), what=WHAT)
+
+
+@pytest.mark.parametrize("depth", [10_000, 100_000])
+@pytest.mark.parametrize(("opening", "closing"), [("[", "]"), ('{"a":', "}")], ids=["arrays", "objects"])
+def test_deep_nesting_is_a_clear_refusal_not_a_recursion_error(depth, opening, closing):
+    data = (opening * depth + "1" + closing * depth).encode()
+    with pytest.raises(CanonicalJSONError, match="nested too deeply"):
+        parse_canonical_json(data, what=WHAT)

@@ -1,0 +1,400 @@
+"""The bundle manifest: path rules, collisions, strict parsing, the tree digest, differences."""
+
+import copy
+import dataclasses
+import hashlib
+import json
+
+import pytest
+
+from attest.canonical import canonical_json
+from attest.errors import ManifestError, StatementError
+from attest.manifest import (
+    BUNDLE_MANIFEST_PREDICATE_TYPE,
+    FileEntry,
+    Manifest,
+    SymlinkEntry,
+    check_link_target,
+    check_path,
+    differences,
+    manifest_from_statement,
+    manifest_statement,
+)
+from attest.statement import Statement, Subject
+
+SHA_A = "a" * 64
+SHA_B = "b" * 64
+
+
+# --- paths -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path", ["a", "a/b.txt", "dir/.hidden", "sub/.packseal/x", ".packsealx", "...", "a b", "caf\u00e9", "\U0001f600"]
+)
+def test_check_path_accepts_a_plain_relative_path(path):
+    check_path(path)
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("", "empty path"),
+        ("/abs", "absolute path"),
+        ("a/../b", "'..' path component"),
+        ("..", "'..' path component"),
+        ("./a", "'.' or '..' path component"),
+        ("a/.", "'.' or '..' path component"),
+        ("a//b", "empty, '.' or '..'"),
+        ("a/", "empty, '.' or '..'"),
+        ("a\\b", "backslash"),
+        ("a\x00b", "control character"),
+        ("a\nb", "control character"),
+        ("a\x1fb", "control character"),
+        ("a\x7fb", "control character"),
+        (".packseal/x", ".packseal/ cannot be part"),
+        (".packseal", ".packseal/ cannot be part"),
+        ("e\u0301", "not in Unicode NFC"),
+        ("dir/e\u0301.txt", "not in Unicode NFC"),
+    ],
+)
+def test_check_path_refuses(path, message):
+    with pytest.raises(ManifestError, match=message):
+        check_path(path)
+
+
+@pytest.mark.parametrize(
+    ("path", "target"),
+    [
+        ("l", "a"),
+        ("d/l", "../a"),
+        ("d/l", ".."),
+        ("l", "."),
+        ("d/e/l", "../../x"),
+        ("l", "sub/.packseal/x"),
+        ("l", "nonexistent/but/inside"),
+    ],
+)
+def test_check_link_target_accepts_a_target_inside_the_bundle(path, target):
+    check_link_target(path, target)
+
+
+@pytest.mark.parametrize(
+    ("path", "target", "message"),
+    [
+        ("l", "../x", "leaves the bundle"),
+        ("l", "..", "leaves the bundle"),
+        ("l", "a/../../x", "leaves the bundle"),
+        ("d/l", "../../x", "leaves the bundle"),
+        ("l", "/etc/passwd", "absolute"),
+        ("l", "", "empty"),
+        ("l", "a\\b", "unsafe"),
+        ("l", "a\x00", "unsafe"),
+        ("l", ".packseal/manifest.json", "points into .packseal/"),
+        ("l", ".packseal", "points into .packseal/"),
+        ("d/l", "../.packseal/manifest.json", "points into .packseal/"),
+        ("l", "d/../.packseal", "points into .packseal/"),
+    ],
+)
+def test_check_link_target_refuses(path, target, message):
+    with pytest.raises(ManifestError, match=message):
+        check_link_target(path, target)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        FileEntry(path="../x", sha256=SHA_A, size=1, executable=False),
+        SymlinkEntry(path="/abs", target="a"),
+        SymlinkEntry(path="l", target="../x"),
+        FileEntry(path="a", sha256=SHA_A.upper(), size=1, executable=False),
+        FileEntry(path="a", sha256="a" * 63, size=1, executable=False),
+        FileEntry(path="a", sha256="g" * 64, size=1, executable=False),
+        FileEntry(path="a", sha256=SHA_A, size=-1, executable=False),
+        FileEntry(path="a", sha256=SHA_A, size=2**53 + 1, executable=False),
+    ],
+    ids=["dotdot", "absolute", "link out", "upper hex", "short hex", "not hex", "negative size", "size > 2**53"],
+)
+def test_a_manifest_with_a_bad_entry_cannot_be_built(entry):
+    with pytest.raises(ManifestError):
+        Manifest.from_entries([entry])
+
+
+@pytest.mark.parametrize("size", [0, 2**53 - 1])
+def test_every_size_a_manifest_accepts_has_a_digest(file_entry, size):
+    """A manifest that can be built can be digested and signed: the size bound is the JSON one."""
+    manifest = Manifest.from_entries([file_entry(size=size)])
+    assert len(manifest.digest) == 64
+
+
+def test_a_size_beyond_exact_json_integers_is_refused_when_built(file_entry):
+    with pytest.raises(ManifestError, match="out of range"):
+        Manifest.from_entries([file_entry(size=2**53)])
+
+
+# --- collisions, duplicates, order -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("A.txt", "a.txt"),
+        ("Docs/a", "docs/b"),
+        ("\u00df", "ss"),
+        ("stra\u00dfe/x", "STRASSE/y"),
+        ("lib", "LIB/x"),
+        ("\u03a3", "\u03c2"),  # capital sigma and final sigma both fold to sigma
+        ("\u01c5", "\u01c6"),  # title-case and lower-case DZ with caron
+        ("\u00c9t\u00e9", "\u00e9T\u00c9"),
+    ],
+)
+def test_names_equal_after_case_folding_collide(file_entry, first, second):
+    with pytest.raises(ManifestError, match="collide after case-folding"):
+        Manifest.from_entries([file_entry(path=first), file_entry(path=second)])
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        [FileEntry("lib", SHA_A, 1, False), FileEntry("lib/x", SHA_A, 1, False)],
+        [SymlinkEntry("a", "b"), FileEntry("a/x", SHA_A, 1, False), FileEntry("b/x", SHA_A, 1, False)],
+    ],
+    ids=["file is also a directory", "path through a symlink"],
+)
+def test_an_entry_cannot_also_be_the_parent_of_another(entries):
+    """`_check_collisions`: "a file `lib` beside `LIB/x` would not fit at all" -- nor beside `lib/x`."""
+    with pytest.raises(ManifestError):
+        Manifest.from_entries(entries)
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        (FileEntry("a", SHA_A, 1, False), FileEntry("a", SHA_A, 1, False)),
+        (FileEntry("a", SHA_A, 1, False), FileEntry("a", SHA_B, 2, True)),
+        (FileEntry("a", SHA_A, 1, False), SymlinkEntry("a", "b")),
+    ],
+    ids=["same entry twice", "same path, other content", "file and link"],
+)
+def test_duplicate_paths_are_refused(entries):
+    with pytest.raises(ManifestError, match="duplicate path"):
+        Manifest(entries)
+    with pytest.raises(ManifestError, match="duplicate path"):
+        Manifest.from_entries(entries)
+
+
+@pytest.mark.parametrize(("first", "second"), [("b", "a"), ("a", "B"), ("\u00e9", "z"), ("a/b", "a.txt")])
+def test_entries_not_sorted_by_utf8_bytes_are_refused(file_entry, first, second):
+    with pytest.raises(ManifestError, match="not sorted"):
+        Manifest((file_entry(path=first), file_entry(path=second)))
+
+
+def test_from_entries_sorts_by_utf8_bytes(file_entry):
+    paths = ["\u00e9", "z", "a.txt", "B", "a/b"]
+    manifest = Manifest.from_entries(file_entry(path=p) for p in paths)
+    assert [e.path for e in manifest.entries] == ["B", "a.txt", "a/b", "z", "\u00e9"]
+
+
+# --- from_json -------------------------------------------------------------------
+
+
+def _file_json(**changes):
+    entry = {"path": "a", "type": "file", "sha256": SHA_A, "size": 1, "executable": False}
+    entry.update(changes)
+    return {"files": [entry]}
+
+
+def _without(key):
+    value = _file_json()
+    del value["files"][0][key]
+    return value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [],
+        None,
+        {},
+        {"files": {}},
+        {"files": [], "extra": 1},
+        {"files": ["a"]},
+        {"files": [None]},
+        _file_json(extra=1),
+        _without("path"),
+        _without("type"),
+        _without("sha256"),
+        _without("size"),
+        _without("executable"),
+        _file_json(type="directory"),
+        _file_json(type="symlink"),
+        _file_json(path=1),
+        _file_json(sha256=None),
+        _file_json(size="1"),
+        _file_json(size=True),
+        _file_json(size=1.0),
+        _file_json(size=-1),
+        _file_json(executable=1),
+        _file_json(executable="true"),
+        {"files": [{"path": "l", "type": "symlink", "target": 1}]},
+        {"files": [{"path": "l", "type": "symlink"}]},
+        {"files": [{"path": "l", "type": "symlink", "target": "a", "size": 1}]},
+        {"files": [{"path": "l", "type": "symlink", "target": "../x"}]},
+    ],
+    ids=lambda v: json.dumps(v)[:60],
+)
+def test_from_json_refuses_anything_but_exact_entries(value):
+    with pytest.raises(ManifestError):
+        Manifest.from_json(value)
+
+
+def test_from_json_reads_back_to_json(sample_manifest):
+    assert Manifest.from_json(sample_manifest.to_json()) == sample_manifest
+
+
+# --- the tree digest -----------------------------------------------------------
+
+
+def test_digest_is_sha256_of_the_canonical_file_list():
+    manifest = Manifest.from_entries([FileEntry("a", SHA_A, 0, False), SymlinkEntry("l", "a")])
+    file_list = (
+        b'[{"executable":false,"path":"a","sha256":"' + SHA_A.encode() + b'","size":0,"type":"file"},'
+        b'{"path":"l","target":"a","type":"symlink"}]'
+    )
+    assert manifest.digest == hashlib.sha256(file_list).hexdigest()
+
+
+def test_digest_does_not_depend_on_the_order_entries_were_given(sample_manifest):
+    reordered = Manifest.from_entries(reversed(sample_manifest.entries))
+    assert reordered.digest == sample_manifest.digest
+
+
+@pytest.mark.parametrize(
+    ("index", "changes"),
+    [
+        (0, {"path": "README.txt"}),
+        (0, {"sha256": SHA_B}),
+        (0, {"size": 13}),
+        (0, {"executable": True}),
+        (2, {"target": "../README.md"}),
+    ],
+)
+def test_digest_changes_with_any_field(sample_manifest, index, changes):
+    entries = list(sample_manifest.entries)
+    entries[index] = dataclasses.replace(entries[index], **changes)
+    assert Manifest.from_entries(entries).digest != sample_manifest.digest
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda entries: entries[:-1],
+        lambda entries: [*entries, FileEntry("zz", SHA_A, 1, False)],
+        lambda entries: [SymlinkEntry("README.md", "bin/run"), *entries[1:]],
+        lambda entries: [],
+    ],
+    ids=["entry removed", "entry added", "file becomes link", "empty"],
+)
+def test_digest_changes_with_the_entry_list(sample_manifest, change):
+    changed = Manifest.from_entries(change(list(sample_manifest.entries)))
+    assert changed.digest != sample_manifest.digest
+
+
+# --- differences ---------------------------------------------------------------
+
+
+FILE = FileEntry("f", SHA_A, 1, False)
+LINK = SymlinkEntry("l", "f")
+
+
+@pytest.mark.parametrize(
+    ("signed", "actual", "expected"),
+    [
+        ([FILE, LINK], [FILE, LINK], []),
+        ([FILE, LINK], [LINK], ["missing: f"]),
+        ([FILE], [FILE, LINK], ["extra: l"]),
+        ([FILE], [dataclasses.replace(FILE, sha256=SHA_B)], ["changed: f"]),
+        ([FILE], [dataclasses.replace(FILE, size=2)], ["changed: f"]),
+        ([FILE], [SymlinkEntry("f", "l")], ["type changed: f"]),
+        ([LINK], [FileEntry("l", SHA_A, 1, False)], ["type changed: l"]),
+        ([FILE], [dataclasses.replace(FILE, executable=True)], ["executable bit changed: f"]),
+        ([FILE, LINK], [FILE, SymlinkEntry("l", "g")], ["link target changed: l"]),
+        (
+            [FileEntry("b", SHA_A, 1, False), FileEntry("\u00e9", SHA_A, 1, False)],
+            [FileEntry("B", SHA_A, 1, False), FileEntry("a", SHA_A, 1, False)],
+            ["extra: B", "extra: a", "missing: b", "missing: \u00e9"],
+        ),
+    ],
+    ids=["same", "missing", "extra", "content", "size", "file to link", "link to file", "exec bit", "target", "sorted"],
+)
+def test_differences(signed, actual, expected):
+    assert differences(Manifest.from_entries(signed), Manifest.from_entries(actual)) == expected
+
+
+# --- the manifest Statement ------------------------------------------------------
+
+
+def test_manifest_statement_round_trip(sample_manifest, sample_statement_bytes):
+    statement, manifest = manifest_from_statement(sample_statement_bytes, what="m.json")
+    assert manifest == sample_manifest
+    assert statement.subjects == (Subject(name="bundle", sha256=sample_manifest.digest),)
+    assert statement.predicate_type == BUNDLE_MANIFEST_PREDICATE_TYPE
+
+
+def _statement(manifest, subjects=None, predicate_type=BUNDLE_MANIFEST_PREDICATE_TYPE):
+    subjects = subjects or (Subject("bundle", manifest.digest),)
+    return Statement(subjects=subjects, predicate_type=predicate_type, predicate=manifest.to_json()).to_bytes()
+
+
+def _with_document(data, change):
+    document = json.loads(data)
+    change(document)
+    return canonical_json(document)
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "message"),
+    [
+        (lambda m: _statement(m, subjects=(Subject("bundle", SHA_A),)), StatementError, "not the tree digest"),
+        (
+            lambda m: _statement(m, subjects=(Subject("bundle", m.digest), Subject("other", m.digest))),
+            StatementError,
+            "not the tree digest",
+        ),
+        (lambda m: _statement(m, predicate_type="https://slsa.dev/provenance/v1"), StatementError, "predicateType"),
+        (
+            lambda m: _with_document(_statement(m), lambda d: d.update(_type="https://in-toto.io/Statement/v0.1")),
+            StatementError,
+            "_type",
+        ),
+        (
+            lambda m: _with_document(_statement(m), lambda d: d["predicate"]["files"][0].update(path="../x")),
+            ManifestError,
+            "m.json: '../x'",
+        ),
+        (
+            lambda m: _with_document(_statement(m), lambda d: d["predicate"].update(extra=[])),
+            ManifestError,
+            "m.json: manifest predicate",
+        ),
+        (lambda m: _statement(m) + b"\n", Exception, "canonical form"),
+    ],
+    ids=["subject digest", "two subjects", "predicateType", "_type", "unsafe path", "extra predicate key", "not canonical"],
+)
+def test_manifest_from_statement_refuses(sample_manifest, make, error, message):
+    with pytest.raises(error, match=message):
+        manifest_from_statement(make(sample_manifest), what="m.json")
+
+
+def test_changed_manifest_in_statement_no_longer_matches_its_subject(sample_statement_bytes):
+    document = json.loads(sample_statement_bytes)
+    tampered = copy.deepcopy(document)
+    tampered["predicate"]["files"][0]["size"] = 13
+    with pytest.raises(StatementError, match="not the tree digest"):
+        manifest_from_statement(canonical_json(tampered), what="m.json")
+
+
+def test_manifest_statement_names_the_bundle_and_its_digest(sample_manifest):
+    statement = manifest_statement("my-pack", sample_manifest)
+    assert statement.subjects == (Subject("my-pack", sample_manifest.digest),)
+    assert statement.predicate == sample_manifest.to_json()
