@@ -1,0 +1,126 @@
+"""Gather what provenance states: from GitHub Actions, a local checkout, and explicit options.
+
+Every source that is present must agree: an explicit `--source-commit`
+inside a checkout must be its HEAD, `GITHUB_SHA` must be the HEAD of the
+checkout the job built, a repository named twice must normalise to the
+same one. A disagreement is refused rather than resolved, because
+provenance that picks one of two conflicting answers is a guess.
+"""
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from attest.git import Checkout, GitError
+from attest.provenance import (
+    GITHUB_WORKFLOW_BUILD_TYPE,
+    LOCAL_BUILD_TYPE,
+    BuildFacts,
+    ProvenanceError,
+    normalise_repository,
+)
+
+_GITHUB_VARIABLES = (
+    "GITHUB_REPOSITORY",
+    "GITHUB_SHA",
+    "GITHUB_REF",
+    "GITHUB_WORKFLOW_REF",
+    "GITHUB_RUN_ID",
+    "GITHUB_RUN_ATTEMPT",
+    "GITHUB_SERVER_URL",
+    "RUNNER_ENVIRONMENT",
+)
+
+
+@dataclass(frozen=True)
+class ExplicitSource:
+    """What the user stated on the command line; each field optional."""
+
+    repository: str | None = None
+    commit: str | None = None
+    builder_id: str | None = None
+
+
+def gather_build_facts(
+    path: Path, environment: Mapping[str, str], explicit: ExplicitSource, *, allow_dirty: bool = False
+) -> BuildFacts:
+    """The build facts for the bundle at `path`, refusing a dirty or disagreeing source."""
+    checkout = _checkout_containing(path)
+    if checkout is not None and not allow_dirty:
+        checkout.require_clean()
+    github = github_actions_facts(environment)
+    repository = _agreed(
+        "source repository",
+        [explicit.repository, github and github.source_repository, checkout and checkout.origin_url()],
+        normalise_repository,
+    )
+    commit = _agreed("source commit", [explicit.commit, github and github.source_commit, checkout and checkout.head])
+    if github is not None:
+        return BuildFacts(
+            source_repository=repository,
+            source_commit=commit,
+            source_ref=github.source_ref,
+            builder_id=explicit.builder_id or github.builder_id,
+            build_type=github.build_type,
+            invocation_id=github.invocation_id,
+            external_parameters=github.external_parameters,
+            internal_parameters=github.internal_parameters,
+        )
+    if not explicit.builder_id:
+        raise ProvenanceError("outside GitHub Actions, --builder-id is required: name the system that built this")
+    return BuildFacts(
+        source_repository=repository,
+        source_commit=commit,
+        source_ref=checkout.branch() if checkout else None,
+        builder_id=explicit.builder_id,
+        build_type=LOCAL_BUILD_TYPE,
+    )
+
+
+def github_actions_facts(environment: Mapping[str, str]) -> BuildFacts | None:
+    """The facts of a GitHub Actions job, as GitHub's own build provenance states them."""
+    if environment.get("GITHUB_ACTIONS") != "true":
+        return None
+    missing = [name for name in _GITHUB_VARIABLES if not environment.get(name)]
+    if missing:
+        raise ProvenanceError(f"GitHub Actions environment lacks {', '.join(missing)}")
+    server = environment["GITHUB_SERVER_URL"].rstrip("/")
+    repository = f"{server}/{environment['GITHUB_REPOSITORY']}"
+    workflow_path = environment["GITHUB_WORKFLOW_REF"].split("@", 1)[0].split("/", 2)[-1]
+    return BuildFacts(
+        source_repository=repository,
+        source_commit=environment["GITHUB_SHA"],
+        source_ref=environment["GITHUB_REF"],
+        builder_id=f"{server}/actions/runner/{environment['RUNNER_ENVIRONMENT']}",
+        build_type=GITHUB_WORKFLOW_BUILD_TYPE,
+        invocation_id=(
+            f"{repository}/actions/runs/{environment['GITHUB_RUN_ID']}/attempts/{environment['GITHUB_RUN_ATTEMPT']}"
+        ),
+        external_parameters={
+            "workflow": {"ref": environment["GITHUB_REF"], "repository": repository, "path": workflow_path}
+        },
+        internal_parameters={
+            "github": {
+                "event_name": environment.get("GITHUB_EVENT_NAME", ""),
+                "runner_environment": environment["RUNNER_ENVIRONMENT"],
+                "workflow_ref": environment["GITHUB_WORKFLOW_REF"],
+            }
+        },
+    )
+
+
+def _checkout_containing(path: Path) -> Checkout | None:
+    try:
+        return Checkout.containing(path)
+    except GitError:
+        return None
+
+
+def _agreed(what: str, candidates: Iterable[str | None], normalise: Callable[[str], str] = str) -> str:
+    """The one value all present candidates agree on (after `normalise`); refuse none or two."""
+    present = [value for value in candidates if value]
+    if not present:
+        raise ProvenanceError(f"no {what} known: pass --{what.replace(' ', '-')}")
+    if len({normalise(value) for value in present}) > 1:
+        raise ProvenanceError(f"{what} disagrees between sources: {', '.join(sorted(set(present)))}")
+    return present[0]
