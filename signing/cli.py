@@ -5,22 +5,28 @@ refused; 2 the command was asked wrongly (bad option, unusable trusted key,
 missing bundle). Every error is one line on stderr, `packseal: error: ...`.
 """
 
+import functools
 import json
 import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import click
 
+from attest.build_facts import ExplicitSource, gather_build_facts
 from attest.errors import AttestError
-from signing.backends import BundleVerifier
+from signing.backends import BundleSigning, BundleVerifier
 from signing.backends import minisign as minisign_backend
 from signing.errors import BundleError, KeyFileError, PacksealError, TrustPolicyError
+from signing.pins import LockFile, SourcePin
 from signing.policy import TrustPolicy
-from signing.sign import sign_with_minisign, sign_with_sigstore
-from signing.verify import Verdict, verify_bundle
+from signing.sign import SignedBundle, attest_bundle, sign_bundle
+from signing.verify import Verdict, verify_bundle, verify_locked_bundle
 
 PASSWORD_ENVIRONMENT_VARIABLE = "PACKSEAL_PASSWORD"
 
@@ -72,44 +78,98 @@ def _sigstore_instance_options(command: Callable[..., int]) -> Callable[..., int
     )(command)
 
 
-@cli.command()
-@click.argument("path", type=click.Path(path_type=Path))
-@click.option("--minisign-key", type=click.Path(dir_okay=False, path_type=Path), help="Sign with this minisign key.")
-@click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--trusted-comment", help="minisign: default is bundle name, digest and time.")
-@click.option("--sigstore", "use_sigstore", is_flag=True, help="Sign keylessly with Sigstore.")
-@click.option("--identity-token", help="Sigstore: the OIDC token; default is the CI's ambient credential.")
-@_sigstore_instance_options
-def sign(
-    path: Path,
-    minisign_key: Path | None,
-    password_file: Path | None,
-    trusted_comment: str | None,
-    use_sigstore: bool,
-    identity_token: str | None,
-    staging: bool,
-    trust_config: Path | None,
-) -> int:
-    """Sign a bundle directory or a single file, with minisign or Sigstore."""
-    if (minisign_key is None) == (not use_sigstore):
+@dataclass(frozen=True)
+class _SigningOptions:
+    minisign_key: Path | None
+    password_file: Path | None
+    trusted_comment: str | None
+    use_sigstore: bool
+    identity_token: str | None
+    staging: bool
+    trust_config: Path | None
+
+
+def _signing_options(command: Callable[..., int]) -> Callable[..., int]:
+    """The options that choose a signing system and its key or identity, as one argument."""
+    options = [
+        click.option("--minisign-key", type=click.Path(dir_okay=False, path_type=Path), help="Sign with this key."),
+        click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path)),
+        click.option("--trusted-comment", help="minisign: default names the bundle, its digest and the time."),
+        click.option("--sigstore", "use_sigstore", is_flag=True, help="Sign keylessly with Sigstore."),
+        click.option("--identity-token", help="Sigstore: the OIDC token; default is the CI's ambient credential."),
+        _sigstore_instance_options,
+    ]
+    names = [field.name for field in fields(_SigningOptions)]
+
+    @functools.wraps(command)
+    def with_signing(**arguments: Any) -> int:
+        signing = _SigningOptions(**{name: arguments.pop(name) for name in names})
+        return command(signing=signing, **arguments)
+
+    for option in reversed(options):
+        with_signing = option(with_signing)
+    return with_signing
+
+
+@contextmanager
+def _signing(options: _SigningOptions) -> Iterator[BundleSigning]:
+    """The signing system the options name; a minisign secret key is wiped afterwards."""
+    if (options.minisign_key is None) == (not options.use_sigstore):
         raise click.UsageError("give exactly one of --minisign-key and --sigstore")
-    if use_sigstore:
+    if options.use_sigstore:
         from signing.backends import sigstore as sigstore_backend
 
         with _errors_as_usage(TrustPolicyError):
-            instance = sigstore_backend.SigstoreInstance(staging=staging, trust_config=trust_config)
-        signed = sign_with_sigstore(path, instance, sigstore_backend.identity_token(identity_token, instance))
-    else:
-        assert minisign_key is not None
-        secret_key = minisign_backend.read_secret_key(minisign_key)
-        if secret_key.is_encrypted():
-            minisign_backend.unlock(secret_key, _password(password_file, confirm=False), path=minisign_key)
-        with secret_key:
-            signed = sign_with_minisign(path, secret_key, trusted_comment=trusted_comment)
-    click.echo(f"signed {signed.path} (sha256:{signed.digest})")
+            instance = sigstore_backend.SigstoreInstance(staging=options.staging, trust_config=options.trust_config)
+        yield sigstore_backend.SigstoreSigning(instance, sigstore_backend.identity_token(options.identity_token, instance))
+        return
+    assert options.minisign_key is not None
+    secret_key = minisign_backend.read_secret_key(options.minisign_key)
+    if secret_key.is_encrypted():
+        password = _password(options.password_file, confirm=False)
+        minisign_backend.unlock(secret_key, password, path=options.minisign_key)
+    with secret_key:
+        yield minisign_backend.MinisignSigning(secret_key, options.trusted_comment)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@_signing_options
+def sign(path: Path, signing: _SigningOptions) -> int:
+    """Sign a bundle directory or a single file, with minisign or Sigstore."""
+    with _signing(signing) as chosen:
+        _report("signed", sign_bundle(path, chosen))
+    return 0
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@_signing_options
+@click.option("--source-repo", help="The source repository URL (default: from CI or the checkout's origin).")
+@click.option("--source-commit", help="The full source commit (default: from CI or the checkout's HEAD).")
+@click.option("--builder-id", help="Who built it; required outside GitHub Actions.")
+@click.option("--allow-dirty", is_flag=True, help="Attest even when the checkout has uncommitted changes.")
+def attest(
+    path: Path,
+    signing: _SigningOptions,
+    source_repo: str | None,
+    source_commit: str | None,
+    builder_id: str | None,
+    allow_dirty: bool,
+) -> int:
+    """Write and sign SLSA provenance for a bundle: its source repository, commit and builder."""
+    started_on = datetime.now(timezone.utc)
+    explicit = ExplicitSource(repository=source_repo, commit=source_commit, builder_id=builder_id)
+    facts = gather_build_facts(path, os.environ, explicit, allow_dirty=allow_dirty)
+    with _signing(signing) as chosen:
+        _report("attested", attest_bundle(path, facts, chosen, started_on=started_on))
+    return 0
+
+
+def _report(action: str, signed: SignedBundle) -> None:
+    click.echo(f"{action} {signed.path} (sha256:{signed.digest})")
     for written in signed.written:
         click.echo(f"  wrote {written}")
-    return 0
 
 
 @cli.command("verify-bundle")
@@ -133,6 +193,12 @@ def sign(
 @click.option("--trusted-root", type=click.Path(dir_okay=False, path_type=Path), help="Sigstore: a trusted root JSON.")
 @_sigstore_instance_options
 @click.option("--signature", type=click.Path(dir_okay=False, path_type=Path), help="Signature stored elsewhere.")
+@click.option("--source-repo", help="Require provenance from this repository.")
+@click.option("--source-commit", help="Require provenance from this full commit id.")
+@click.option("--source-ref", help="Require provenance naming this ref.")
+@click.option("--builder-id", help="Require provenance from this builder.")
+@click.option("--git-checkout", is_flag=True, help="Also require PATH to be in a clean checkout at the pinned commit.")
+@click.option("--lock", type=click.Path(dir_okay=False, path_type=Path), help="Pins for many bundles (TOML).")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 def verify_bundle_command(
     path: Path,
@@ -142,11 +208,18 @@ def verify_bundle_command(
     staging: bool,
     trust_config: Path | None,
     signature: Path | None,
+    source_repo: str | None,
+    source_commit: str | None,
+    source_ref: str | None,
+    builder_id: str | None,
+    git_checkout: bool,
+    lock: Path | None,
     as_json: bool,
     **identity: str | None,
 ) -> int:
     """Verify a bundle before installing it; exit 0 only when it is verified."""
-    with _errors_as_usage(KeyFileError, TrustPolicyError, BundleError):
+    with _errors_as_usage(KeyFileError, TrustPolicyError, BundleError, AttestError):
+        pin = _source_pin(source_repo, source_commit, source_ref, builder_id, git_checkout, lock)
         verifiers: list[BundleVerifier] = []
         if minisign_pubkeys:
             verifiers.append(minisign_backend.MinisignKeyring.from_files(minisign_pubkeys))
@@ -169,9 +242,32 @@ def verify_bundle_command(
             verifiers.append(sigstore_backend.SigstoreVerifier(instance, policy))
         if signature is not None and len(verifiers) > 1:
             raise TrustPolicyError("--signature is ambiguous when more than one signing system is trusted")
-        verdict = verify_bundle(path, TrustPolicy(tuple(verifiers)), signature=signature)
+        policy = TrustPolicy(tuple(verifiers))
+        if lock is not None:
+            verdict = verify_locked_bundle(path, policy, LockFile.read(lock), signature=signature)
+        else:
+            verdict = verify_bundle(path, policy, signature=signature, pin=pin)
     click.echo(json.dumps(verdict.to_json(), indent=2) if as_json else _summary(verdict))
     return 0 if verdict.verified else EXIT_FAILED
+
+
+def _source_pin(
+    repository: str | None,
+    commit: str | None,
+    ref: str | None,
+    builder_id: str | None,
+    require_checkout: bool,
+    lock: Path | None,
+) -> SourcePin | None:
+    """The pin the --source-* options state; None when they state none."""
+    stated = [repository, commit, ref, builder_id] + ([True] if require_checkout else [])
+    if lock is not None and any(stated):
+        raise TrustPolicyError("--lock excludes --source-repo, --source-commit, --source-ref, --builder-id")
+    if not any(stated):
+        return None
+    if repository is None or commit is None:
+        raise TrustPolicyError("a source pin needs both --source-repo and --source-commit")
+    return SourcePin(repository, commit, ref=ref, builder_id=builder_id, require_checkout=require_checkout)
 
 
 def _summary(verdict: Verdict) -> str:

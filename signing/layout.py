@@ -1,10 +1,14 @@
-"""Where a bundle's signatures live, as ARCHITECTURE.md fixes it.
+"""Where a bundle's statements and signatures live, as ARCHITECTURE.md fixes it.
 
 A directory keeps them in `.packseal/`, which is not part of its manifest;
 so nothing may hide there: any name not listed here, and anything that is
 not a regular file, is refused at verification. A single file keeps them
 beside it, named as the stock tools name them (`X.minisig`,
 `X.sigstore.json`), so those tools verify it without packseal.
+
+Signature names follow one rule per system: minisign appends `.minisig` to
+what it signs; Sigstore appends `.sigstore.json` to a file, and replaces
+the `.json` of a packseal Statement (`manifest.json` → `manifest.sigstore.json`).
 """
 
 import os
@@ -16,24 +20,40 @@ from attest.manifest import SIGNATURE_DIR
 
 MANIFEST_NAME = "manifest.json"
 PROVENANCE_NAME = "provenance.json"
-MINISIGN_SUFFIX = ".minisig"
-SIGSTORE_SUFFIX = ".sigstore.json"
+_MINISIGN_SUFFIX = ".minisig"
+_SIGSTORE_SUFFIX = ".sigstore.json"
+
+
+def minisign_signature(signed: Path) -> Path:
+    """Where the minisign signature of a file or Statement lives."""
+    return signed.with_name(signed.name + _MINISIGN_SUFFIX)
+
+
+def sigstore_bundle(signed: Path, *, statement: bool) -> Path:
+    """Where the Sigstore bundle of a file, or of a packseal Statement, lives."""
+    name = signed.name.removesuffix(".json") if statement else signed.name
+    return signed.with_name(name + _SIGSTORE_SUFFIX)
+
+
+def statement_signatures(statement: Path) -> set[Path]:
+    """Every signature file over a Statement, one per signing system."""
+    return {minisign_signature(statement), sigstore_bundle(statement, statement=True)}
+
 
 KNOWN_SIGNATURE_DIR_FILES = frozenset(
-    {
-        MANIFEST_NAME,
-        MANIFEST_NAME + MINISIGN_SUFFIX,
-        "manifest" + SIGSTORE_SUFFIX,
-        PROVENANCE_NAME,
-        PROVENANCE_NAME + MINISIGN_SUFFIX,
-        "provenance" + SIGSTORE_SUFFIX,
-    }
+    name
+    for statement in (Path(MANIFEST_NAME), Path(PROVENANCE_NAME))
+    for name in (
+        statement.name,
+        minisign_signature(statement).name,
+        sigstore_bundle(statement, statement=True).name,
+    )
 )
 
 
 @dataclass(frozen=True)
 class DirectoryLayout:
-    """The signature files of a directory bundle."""
+    """The Statement files of a directory bundle."""
 
     root: Path
 
@@ -46,16 +66,16 @@ class DirectoryLayout:
         return self.signature_dir / MANIFEST_NAME
 
     @property
+    def provenance(self) -> Path:
+        return self.signature_dir / PROVENANCE_NAME
+
+    @property
     def manifest_minisig(self) -> Path:
-        return self.signature_dir / (MANIFEST_NAME + MINISIGN_SUFFIX)
+        return minisign_signature(self.manifest)
 
     @property
     def manifest_sigstore(self) -> Path:
-        return self.signature_dir / ("manifest" + SIGSTORE_SUFFIX)
-
-    def manifest_signatures(self) -> set[Path]:
-        """Every signature file over `manifest.json`, one per signing system."""
-        return {self.manifest_minisig, self.manifest_sigstore}
+        return sigstore_bundle(self.manifest, statement=True)
 
     def unexpected_entries(self) -> list[str]:
         """What `.packseal/` holds beyond the known regular files, as one line each."""
@@ -77,14 +97,18 @@ class DirectoryLayout:
 
 @dataclass(frozen=True)
 class FileLayout:
-    """The signature files beside a single-file bundle."""
+    """The signature and provenance files beside a single-file bundle."""
 
     path: Path
 
     @property
     def minisig(self) -> Path:
-        return self.path.with_name(self.path.name + MINISIGN_SUFFIX)
+        return minisign_signature(self.path)
 
     @property
     def sigstore(self) -> Path:
-        return self.path.with_name(self.path.name + SIGSTORE_SUFFIX)
+        return sigstore_bundle(self.path, statement=False)
+
+    @property
+    def provenance(self) -> Path:
+        return self.path.with_name(self.path.name + "." + PROVENANCE_NAME)

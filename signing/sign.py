@@ -1,30 +1,34 @@
-"""Sign a bundle: a directory through its manifest Statement, a file directly.
+"""Sign a bundle, or attest its provenance: one path for every signing system.
 
-Everything that can fail (walking and hashing the bundle, parsing the
-comment, obtaining the signature) happens before anything is written, and
-the results are then written together or not at all (`signing.files`).
+A directory is signed through its manifest Statement; a single file
+directly. Provenance is a second Statement beside either. Everything that
+can fail (walking and hashing, building the Statement, obtaining the
+signature) happens before anything is written, and the results are then
+written together or not at all (`signing.files`).
 
-The manifest Statement is deterministic (no time in it), so a minisign and
-a Sigstore signature can both cover the same `manifest.json`. When the
-content changed and `manifest.json` is rewritten, the signatures over the
-old bytes are removed: they could only ever fail.
+Statements are deterministic for the same content (the manifest holds no
+time), so a minisign and a Sigstore signature can cover the same file. When
+a Statement is rewritten with different bytes, the signatures over the old
+bytes are removed: they could only ever fail.
 """
 
-import os
-import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import minisign
 
 from attest.canonical import MAX_DOCUMENT_BYTES
-from attest.manifest import Manifest, manifest_statement
-from signing.backends import minisign as minisign_backend
-from signing.bundle import directory_manifest, file_digest, open_regular_file, read_regular_file
+from attest.manifest import manifest_statement
+from attest.provenance import BuildFacts, provenance_statement
+from attest.statement import Subject
+from signing.backends import BundleSigning
+from signing.backends.minisign import MinisignSigning
+from signing.bundle import directory_manifest, file_digest, read_regular_file
 from signing.errors import BundleError
 from signing.files import replace_together
-from signing.layout import DirectoryLayout, FileLayout
+from signing.layout import DirectoryLayout, FileLayout, statement_signatures
 
 if TYPE_CHECKING:
     from sigstore.oidc import IdentityToken
@@ -41,81 +45,76 @@ class SignedBundle:
     written: tuple[Path, ...]
 
 
+def sign_bundle(path: Path, signing: BundleSigning) -> SignedBundle:
+    """Sign a directory (`.packseal/manifest.json` and its signature) or a single file."""
+    name = path.resolve().name
+    if _is_directory(path):
+        layout = DirectoryLayout(path)
+        manifest = directory_manifest(path)
+        statement = manifest_statement(name, manifest).to_bytes()
+        description = f"bundle {_printable(name)} sha256:{manifest.digest}"
+        return _publish_statement(path, layout.manifest, statement, manifest.digest, description, signing)
+    digest = file_digest(path)
+    signature_path, signature = signing.sign_file(path, digest, f"bundle {_printable(name)} sha256:{digest.sha256}")
+    replace_together({signature_path: signature})
+    return SignedBundle(path, digest.sha256, (signature_path,))
+
+
+def attest_bundle(path: Path, facts: BuildFacts, signing: BundleSigning, *, started_on: datetime) -> SignedBundle:
+    """Write and sign SLSA provenance whose subject is the bundle's digest.
+
+    A directory gets `.packseal/provenance.json`; a file `X` gets
+    `X.provenance.json`; each with its signature beside it.
+    """
+    name = path.resolve().name
+    if _is_directory(path):
+        digest = directory_manifest(path).digest
+        statement_path = DirectoryLayout(path).provenance
+    else:
+        digest = file_digest(path).sha256
+        statement_path = FileLayout(path).provenance
+    statement = provenance_statement(
+        Subject(name=name, sha256=digest), facts, started_on=started_on, finished_on=datetime.now(timezone.utc)
+    ).to_bytes()
+    description = f"provenance {_printable(name)} sha256:{digest} commit:{facts.source_commit}"
+    return _publish_statement(path, statement_path, statement, digest, description, signing)
+
+
 def sign_with_minisign(
     path: Path, secret_key: minisign.SecretKey, *, trusted_comment: str | None = None
 ) -> SignedBundle:
-    """Sign a directory or a single file with an unlocked minisign secret key.
-
-    A directory gets `.packseal/manifest.json` and its `.minisig`; a file
-    gets `PATH.minisig`. The default trusted comment binds the signature to
-    the bundle's name and digest, which minisign shows on verification.
-    """
-    if _is_directory(path):
-        layout = DirectoryLayout(path)
-        manifest, statement = _statement_of(path)
-        comment = trusted_comment or default_trusted_comment(path, manifest.digest)
-        signature = minisign_backend.sign(secret_key, statement, comment)
-        return _publish_statement(layout, manifest, statement, layout.manifest_minisig, signature)
-    digest = file_digest(path).sha256
-    comment = trusted_comment or default_trusted_comment(path, digest)
-    try:
-        with open_regular_file(path) as stream:
-            signature = minisign_backend.sign(secret_key, stream, comment)
-    except OSError as err:
-        raise BundleError(f"{path}: {err.strerror or err}") from None
-    return _publish_file(path, digest, FileLayout(path).minisig, signature)
+    """Sign a directory or file with an unlocked minisign secret key (see `MinisignSigning`)."""
+    return sign_bundle(path, MinisignSigning(secret_key, trusted_comment))
 
 
 def sign_with_sigstore(path: Path, instance: "SigstoreInstance", token: "IdentityToken") -> SignedBundle:
-    """Sign a directory or a single file keylessly, as `token`'s identity.
+    """Sign keylessly as `token`'s identity; a file's bundle is exactly what `sigstore sign` writes."""
+    from signing.backends.sigstore import SigstoreSigning
 
-    A directory gets `.packseal/manifest.json` and `manifest.sigstore.json`
-    (DSSE over the Statement); a file gets `PATH.sigstore.json`, exactly as
-    `sigstore sign` writes it, so `sigstore verify identity PATH` accepts it.
-    """
-    from signing.backends import sigstore as sigstore_backend
-
-    if _is_directory(path):
-        layout = DirectoryLayout(path)
-        manifest, statement = _statement_of(path)
-        bundle = sigstore_backend.sign_statement(statement, instance, token)
-        return _publish_statement(layout, manifest, statement, layout.manifest_sigstore, bundle)
-    digest = file_digest(path)
-    bundle = sigstore_backend.sign_digest(digest, instance, token)
-    return _publish_file(path, digest.sha256, FileLayout(path).sigstore, bundle)
-
-
-def default_trusted_comment(path: Path, digest: str) -> str:
-    """`packseal bundle NAME sha256:DIGEST timestamp:T`, in the printable ASCII minisign allows."""
-    name = ascii(path.resolve().name)[1:-1]
-    return f"packseal bundle {name} sha256:{digest} timestamp:{int(time.time())}"
+    return sign_bundle(path, SigstoreSigning(instance, token))
 
 
 def _is_directory(path: Path) -> bool:
-    if not os.path.lexists(path):
+    if not path.exists():
         raise BundleError(f"{path}: no such file or directory")
     return path.is_dir()
 
 
-def _statement_of(root: Path) -> tuple[Manifest, bytes]:
-    manifest = directory_manifest(root)
-    return manifest, manifest_statement(root.resolve().name, manifest).to_bytes()
+def _printable(name: str) -> str:
+    """The name in the printable ASCII that a minisign trusted comment allows."""
+    return ascii(name)[1:-1]
 
 
 def _publish_statement(
-    layout: DirectoryLayout, manifest: Manifest, statement: bytes, signature_path: Path, signature: bytes
+    path: Path, statement_path: Path, statement: bytes, digest: str, description: str, signing: BundleSigning
 ) -> SignedBundle:
+    signature_path, signature = signing.sign_statement(statement_path, statement, description)
     try:
-        unchanged = read_regular_file(layout.manifest, MAX_DOCUMENT_BYTES) == statement
+        unchanged = read_regular_file(statement_path, MAX_DOCUMENT_BYTES) == statement
     except BundleError:
         unchanged = False
-    replace_together({layout.manifest: statement, signature_path: signature})
+    replace_together({statement_path: statement, signature_path: signature})
     if not unchanged:
-        for stale in layout.manifest_signatures() - {signature_path}:
+        for stale in statement_signatures(statement_path) - {signature_path}:
             stale.unlink(missing_ok=True)
-    return SignedBundle(layout.root, manifest.digest, (layout.manifest, signature_path))
-
-
-def _publish_file(path: Path, digest: str, signature_path: Path, signature: bytes) -> SignedBundle:
-    replace_together({signature_path: signature})
-    return SignedBundle(path, digest, (signature_path,))
+    return SignedBundle(path, digest, (statement_path, signature_path))

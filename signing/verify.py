@@ -15,10 +15,13 @@ from typing import Any, TypeVar
 
 from attest.canonical import MAX_DOCUMENT_BYTES
 from attest.errors import AttestError
+from attest.git import Checkout
 from attest.manifest import SIGNATURE_DIR, Manifest, differences, manifest_from_statement
+from attest.provenance import Provenance, normalise_repository
 from signing.bundle import directory_manifest, read_regular_file
 from signing.errors import BundleError, PacksealError
 from signing.layout import MANIFEST_NAME, DirectoryLayout, FileLayout
+from signing.pins import LockFile, SourcePin
 from signing.policy import TrustPolicy
 
 T = TypeVar("T")
@@ -61,17 +64,30 @@ class Verdict:
         }
 
 
-def verify_bundle(path: Path, policy: TrustPolicy, *, signature: Path | None = None) -> Verdict:
-    """Verify a directory or single-file bundle against `policy`.
+def verify_bundle(
+    path: Path, policy: TrustPolicy, *, signature: Path | None = None, pin: SourcePin | None = None
+) -> Verdict:
+    """Verify a directory or single-file bundle against `policy`, and against `pin` if given.
 
-    `signature` replaces the default signature location (for a signature
-    stored apart from the bundle).
+    `signature` replaces the default location of the bundle's signature (for
+    one stored apart from the bundle). With a `pin`, the bundle must carry
+    provenance signed under the same policy, whose subject is the bundle's
+    digest and whose source is the pinned repository and commit.
     """
     if path.is_dir():
-        return _DirectoryVerification(path, policy, signature).run()
+        return _DirectoryVerification(path, policy, signature, pin).run()
     if path.exists():
-        return _FileVerification(path, policy, signature).run()
+        return _FileVerification(path, policy, signature, pin).run()
     raise BundleError(f"{path}: no such file or directory")
+
+
+def verify_locked_bundle(path: Path, policy: TrustPolicy, lock: LockFile, *, signature: Path | None = None) -> Verdict:
+    """Verify a bundle against its entry in a lock file; a bundle absent from it is refused."""
+    pin = lock.pin_for(path)
+    if pin is None:
+        detail = f"{lock.path}: no [bundle.{path.resolve().name}] entry; an unlocked bundle is refused"
+        return Verdict(path, (Check("lock", False, detail),))
+    return verify_bundle(path, policy, signature=signature, pin=pin)
 
 
 class _Stop(Exception):
@@ -83,6 +99,7 @@ class _Verification:
     path: Path
     policy: TrustPolicy
     signature: Path | None
+    pin: SourcePin | None
     checks: list[Check] = field(default_factory=list)
     digest: str | None = None
     signer: str | None = None
@@ -90,11 +107,17 @@ class _Verification:
     def run(self) -> Verdict:
         try:
             self.steps()
+            if self.pin is not None:
+                self.source_steps(self.pin)
         except _Stop:
             pass
         return Verdict(self.path, tuple(self.checks), self.digest, self.signer)
 
     def steps(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def provenance_path(self) -> Path:
         raise NotImplementedError
 
     def check(self, name: str, step: Callable[[], tuple[T, str]]) -> T:
@@ -107,6 +130,62 @@ class _Verification:
         self.checks.append(Check(name, True, detail))
         return value
 
+    def source_steps(self, pin: SourcePin) -> None:
+        """The bundle is authentic; now prove where it came from."""
+        assert self.digest is not None
+        digest = self.digest
+        if pin.digest is not None:
+            self.check("lock digest", lambda: _expect("bundle digest", digest, pin.digest))
+        provenance = self.check("provenance", self._provenance)
+        self.check("provenance subject", lambda: _subject_names(provenance, digest))
+        self.check(
+            "source repository",
+            lambda: _expect(
+                "source repository",
+                normalise_repository(provenance.source_repository),
+                normalise_repository(pin.repository),
+            ),
+        )
+        self.check("source commit", lambda: _expect("source commit", provenance.source_commit, pin.commit))
+        if pin.ref is not None:
+            self.check("source ref", lambda: _expect("source ref", provenance.source_ref, pin.ref))
+        if pin.builder_id is not None:
+            self.check("builder", lambda: _expect("builder id", provenance.builder_id, pin.builder_id))
+        if pin.require_checkout:
+            self.check("git checkout", lambda: _checkout_at(self.path, pin.commit))
+
+    def _provenance(self) -> tuple[Provenance, str]:
+        try:
+            statement = read_regular_file(self.provenance_path, MAX_DOCUMENT_BYTES)
+        except BundleError as err:
+            raise BundleError(f"{err}: a source pin requires signed provenance") from None
+        signers = [
+            verifier.verify_statement(statement, verifier.statement_signature(self.provenance_path))
+            for verifier in self.policy.verifiers
+        ]
+        provenance = Provenance.from_bytes(statement, what=str(self.provenance_path))
+        return provenance, f"{self.provenance_path.name} signed by " + "; ".join(s.detail for s in signers)
+
+
+def _expect(what: str, actual: str | None, expected: str | None) -> tuple[None, str]:
+    if actual != expected:
+        raise BundleError(f"{what} is {actual!r}, pinned {expected!r}")
+    return None, f"{what} {actual}"
+
+
+def _subject_names(provenance: Provenance, digest: str) -> tuple[None, str]:
+    if digest not in {subject.sha256 for subject in provenance.subjects}:
+        named = ", ".join(f"sha256:{subject.sha256}" for subject in provenance.subjects)
+        raise BundleError(f"provenance is about {named}, not this bundle (sha256:{digest})")
+    return None, f"provenance subject is this bundle, sha256:{digest}"
+
+
+def _checkout_at(path: Path, commit: str) -> tuple[None, str]:
+    checkout = Checkout.containing(path)
+    checkout.require_at(commit)
+    checkout.require_clean()
+    return None, f"{checkout.top} is a clean checkout at {commit}"
+
 
 class _DirectoryVerification(_Verification):
     def steps(self) -> None:
@@ -117,6 +196,10 @@ class _DirectoryVerification(_Verification):
         self.digest = manifest.digest
         self.check("files", lambda: self._files(manifest))
 
+    @property
+    def provenance_path(self) -> Path:
+        return DirectoryLayout(self.path).provenance
+
     def _layout(self, layout: DirectoryLayout) -> tuple[None, str]:
         problems = layout.unexpected_entries()
         if problems:
@@ -126,7 +209,7 @@ class _DirectoryVerification(_Verification):
     def _signature(self, layout: DirectoryLayout) -> tuple[bytes, str]:
         statement = read_regular_file(layout.manifest, MAX_DOCUMENT_BYTES)
         signers = [
-            verifier.verify_statement(statement, self.signature or verifier.statement_signature(layout))
+            verifier.verify_statement(statement, self.signature or verifier.statement_signature(layout.manifest))
             for verifier in self.policy.verifiers
         ]
         self.signer = "; ".join(str(signer) for signer in signers)
@@ -147,10 +230,13 @@ class _FileVerification(_Verification):
     def steps(self) -> None:
         self.check("signature", self._signature)
 
+    @property
+    def provenance_path(self) -> Path:
+        return FileLayout(self.path).provenance
+
     def _signature(self) -> tuple[None, str]:
-        layout = FileLayout(self.path)
         results = [
-            verifier.verify_file(self.path, self.signature or verifier.file_signature(layout))
+            verifier.verify_file(self.path, self.signature or verifier.file_signature(self.path))
             for verifier in self.policy.verifiers
         ]
         digests = {digest.sha256 for _, digest in results}

@@ -1,15 +1,14 @@
-"""Signing systems: one module each, behind the small interface `verify_bundle` uses.
+"""Signing systems: one module each, behind the two small interfaces below.
 
 `minisign` (offline keys) and `sigstore` (keyless, imported only when used)
-both verify the same two things: a signature over a directory's manifest
-Statement bytes, and a signature over a single file.
+both sign and verify the same two things: the bytes of a packseal Statement
+(a directory's manifest, or provenance), and a single file.
 """
 
 from pathlib import Path
 from typing import Protocol
 
 from signing.digest import FileDigest
-from signing.layout import DirectoryLayout, FileLayout
 
 
 class Signer(Protocol):
@@ -25,19 +24,35 @@ class Signer(Protocol):
         ...
 
 
+class BundleSigning(Protocol):
+    """What `sign_bundle` and `attest_bundle` need: a signature, and where it goes."""
+
+    def sign_statement(self, statement_path: Path, statement: bytes, description: str) -> tuple[Path, bytes]:
+        """A signature over Statement bytes that will be stored at `statement_path`.
+
+        `description` (for example `bundle NAME sha256:DIGEST`) is for systems
+        that sign a comment along with the content.
+        """
+        ...
+
+    def sign_file(self, path: Path, digest: FileDigest, description: str) -> tuple[Path, bytes]:
+        """A signature over a single file, whose digest was computed already."""
+        ...
+
+
 class BundleVerifier(Protocol):
     """What `verify_bundle` needs from a signing system the installer trusts."""
 
-    def statement_signature(self, layout: DirectoryLayout) -> Path:
-        """Where a directory keeps this system's signature over its manifest."""
+    def statement_signature(self, statement_path: Path) -> Path:
+        """Where this system keeps its signature over a Statement file."""
         ...
 
-    def file_signature(self, layout: FileLayout) -> Path:
-        """Where a single file keeps this system's signature."""
+    def file_signature(self, path: Path) -> Path:
+        """Where this system keeps its signature over a single file."""
         ...
 
     def verify_statement(self, statement: bytes, signature: Path) -> Signer:
-        """Verify a signature over manifest Statement bytes; raise `SignatureError` if it fails."""
+        """Verify a signature over Statement bytes; raise `SignatureError` if it fails."""
         ...
 
     def verify_file(self, path: Path, signature: Path) -> tuple[Signer, FileDigest]:

@@ -10,6 +10,7 @@ Trusted keys never come from the bundle: a `MinisignKeyring` is built from
 the installer's own key files, and a signature names the key it needs by id.
 """
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from signing.bundle import open_regular_file, read_regular_file
 from signing.digest import DigestingReader, FileDigest
 from signing.errors import BundleError, KeyFileError, OutputError, SignatureError, SigningError, TrustPolicyError
 from signing.files import create_exclusively
-from signing.layout import DirectoryLayout, FileLayout
+from signing.layout import minisign_signature
 
 # The scrypt cost stock `minisign -G` uses (libsodium's "sensitive" limits).
 _SCRYPT_OPSLIMIT = 33_554_432
@@ -104,6 +105,33 @@ def sign(secret_key: minisign.SecretKey, content: bytes | BinaryIO, trusted_comm
 
 
 @dataclass(frozen=True)
+class MinisignSigning:
+    """Signing with an unlocked minisign secret key; prehashed, as minisign 0.11 signs.
+
+    The trusted comment defaults to `packseal DESCRIPTION timestamp:T`, which
+    binds the bundle's name and digest to the signature in a line that stock
+    minisign prints on verification.
+    """
+
+    secret_key: minisign.SecretKey
+    trusted_comment: str | None = None
+
+    def sign_statement(self, statement_path: Path, statement: bytes, description: str) -> tuple[Path, bytes]:
+        return minisign_signature(statement_path), sign(self.secret_key, statement, self._comment(description))
+
+    def sign_file(self, path: Path, digest: FileDigest, description: str) -> tuple[Path, bytes]:
+        try:
+            with open_regular_file(path) as stream:
+                signature = sign(self.secret_key, stream, self._comment(description))
+        except OSError as err:
+            raise BundleError(f"{path}: {err.strerror or err}") from None
+        return minisign_signature(path), signature
+
+    def _comment(self, description: str) -> str:
+        return self.trusted_comment or f"packseal {description} timestamp:{int(time.time())}"
+
+
+@dataclass(frozen=True)
 class MinisignSigner:
     """Who signed, as far as minisign can say: a trusted key id and its trusted comment."""
 
@@ -134,11 +162,11 @@ class MinisignKeyring:
     def key_ids(self) -> frozenset[str]:
         return frozenset(self._keys)
 
-    def statement_signature(self, layout: DirectoryLayout) -> Path:
-        return layout.manifest_minisig
+    def statement_signature(self, statement_path: Path) -> Path:
+        return minisign_signature(statement_path)
 
-    def file_signature(self, layout: FileLayout) -> Path:
-        return layout.minisig
+    def file_signature(self, path: Path) -> Path:
+        return minisign_signature(path)
 
     def verify_statement(self, statement: bytes, signature: Path) -> MinisignSigner:
         return self._verify(statement, signature)

@@ -27,7 +27,7 @@ from sigstore.errors import VerificationError
 from sigstore.hashes import Hashed
 from sigstore.models import Bundle, ClientTrustConfig, TrustedRoot
 from sigstore.oidc import IdentityToken, Issuer, detect_credential
-from sigstore.sign import SigningContext
+from sigstore.sign import Signer, SigningContext
 from sigstore.verify import Verifier
 from sigstore.verify import policy as sigstore_policy
 from sigstore_models.common.v1 import HashAlgorithm
@@ -36,7 +36,7 @@ from attest.errors import AttestError
 from attest.statement import statement_subjects
 from signing.bundle import file_digest, read_regular_file
 from signing.digest import FileDigest
-from signing.layout import DirectoryLayout, FileLayout
+from signing.layout import sigstore_bundle
 from signing.errors import BundleError, IdentityError, PacksealError, SignatureError, SigningError, TrustPolicyError
 
 T = TypeVar("T")
@@ -106,18 +106,32 @@ def identity_token(explicit: str | None, instance: SigstoreInstance) -> Identity
     )
 
 
-def sign_statement(statement: bytes, instance: SigstoreInstance, token: IdentityToken) -> bytes:
-    """A Sigstore bundle (v0.3, DSSE) over in-toto Statement bytes, exactly as given."""
-    with instance.signing_context().signer(token) as signer:
-        bundle = _signing_step(lambda: signer.sign_dsse(DSSEStatement(statement)))
-    return bundle.to_json().encode()
+@dataclass(frozen=True)
+class SigstoreSigning:
+    """Keyless signing as `token`'s identity, on `instance`; every signature is logged in Rekor."""
 
+    instance: SigstoreInstance
+    token: IdentityToken
 
-def sign_digest(digest: FileDigest, instance: SigstoreInstance, token: IdentityToken) -> bytes:
-    """A Sigstore bundle (v0.3, hashedrekord) over a file's sha256, as `sigstore sign` makes."""
-    with instance.signing_context().signer(token) as signer:
-        bundle = _signing_step(lambda: signer.sign_artifact(_hashed(digest)))
-    return bundle.to_json().encode()
+    def sign_statement(self, statement_path: Path, statement: bytes, description: str) -> tuple[Path, bytes]:
+        """A bundle v0.3 with a DSSE envelope over the Statement bytes, exactly as given."""
+        bundle = self._sign(lambda signer: signer.sign_dsse(DSSEStatement(statement)))
+        return sigstore_bundle(statement_path, statement=True), bundle
+
+    def sign_file(self, path: Path, digest: FileDigest, description: str) -> tuple[Path, bytes]:
+        """A bundle v0.3 over the file's sha256 (hashedrekord), as `sigstore sign` makes it."""
+        bundle = self._sign(lambda signer: signer.sign_artifact(_hashed(digest)))
+        return sigstore_bundle(path, statement=False), bundle
+
+    def _sign(self, sign: Callable[[Signer], Bundle]) -> bytes:
+        """Sign; a failure names sigstore's error type, since some carry no message (FulcioClientError)."""
+        try:
+            with self.instance.signing_context().signer(self.token) as signer:
+                return sign(signer).to_json().encode()
+        except (SigstoreError, ValueError, FulcioClientError, RekorClientError, RequestException) as err:
+            raise SigningError(
+                f"Sigstore signing failed: {type(err).__name__}: {_one_line(err) or 'no detail'}"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -192,11 +206,11 @@ class SigstoreVerifier:
         self._instance = instance
         self._policy = policy
 
-    def statement_signature(self, layout: DirectoryLayout) -> Path:
-        return layout.manifest_sigstore
+    def statement_signature(self, statement_path: Path) -> Path:
+        return sigstore_bundle(statement_path, statement=True)
 
-    def file_signature(self, layout: FileLayout) -> Path:
-        return layout.sigstore
+    def file_signature(self, path: Path) -> Path:
+        return sigstore_bundle(path, statement=False)
 
     def verify_statement(self, statement: bytes, bundle_file: Path) -> SigstoreSigner:
         """Verify a DSSE bundle whose payload must be exactly `statement`."""
@@ -326,14 +340,6 @@ def _failed_check(message: str) -> str:
         if any(marker in message for marker in markers):
             return check
     return "bundle"
-
-
-def _signing_step(sign: Callable[[], Bundle]) -> Bundle:
-    """Sign; a failure names sigstore's error type, since some carry no message (FulcioClientError)."""
-    try:
-        return sign()
-    except (SigstoreError, ValueError, FulcioClientError, RekorClientError, RequestException) as err:
-        raise SigningError(f"Sigstore signing failed: {type(err).__name__}: {_one_line(err) or 'no detail'}") from None
 
 
 def _hashed(digest: FileDigest) -> Hashed:

@@ -1,0 +1,76 @@
+"""Source pins: the exact commit (and optionally repository ref, builder, digest) a bundle must come from.
+
+An installer pins a bundle the way a lock file pins a Git dependency: by
+full commit id. An abbreviated id is refused when the pin is made, since
+it is ambiguous and may grow a colliding twin.
+"""
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from attest.git import check_full_commit
+from attest.provenance import normalise_repository
+from attest.statement import SHA256_HEX
+from signing.errors import TrustPolicyError
+
+_MAX_LOCK_BYTES = 4 * 1024 * 1024
+_LOCK_KEYS = {"source_repo", "source_commit", "digest"}
+
+
+@dataclass(frozen=True)
+class SourcePin:
+    """What a bundle's provenance must state, and what else the installer requires."""
+
+    repository: str
+    commit: str
+    ref: str | None = None
+    builder_id: str | None = None
+    digest: str | None = None
+    require_checkout: bool = False
+
+    def __post_init__(self) -> None:
+        check_full_commit(self.commit, what="--source-commit")
+        normalise_repository(self.repository)
+        if self.digest is not None and not SHA256_HEX.fullmatch(self.digest):
+            raise TrustPolicyError(f"pinned digest {self.digest!r} is not a sha256 (64 lowercase hex digits)")
+
+
+@dataclass(frozen=True)
+class LockFile:
+    """Pins for many bundles, read from TOML: `[bundle.NAME]` with source_repo, source_commit, digest."""
+
+    path: Path
+    pins: dict[str, SourcePin]
+
+    @classmethod
+    def read(cls, path: Path) -> "LockFile":
+        try:
+            with open(path, "rb") as stream:
+                data = stream.read(_MAX_LOCK_BYTES + 1)
+            if len(data) > _MAX_LOCK_BYTES:
+                raise TrustPolicyError(f"{path}: lock file over {_MAX_LOCK_BYTES} bytes")
+            document = tomllib.loads(data.decode())
+        except OSError as err:
+            raise TrustPolicyError(f"{path}: cannot read lock file: {err.strerror or err}") from None
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+            raise TrustPolicyError(f"{path}: not a TOML lock file ({err})") from None
+        bundles = document.get("bundle")
+        if set(document) != {"bundle"} or not isinstance(bundles, dict):
+            raise TrustPolicyError(f"{path}: a lock file holds exactly [bundle.NAME] tables")
+        return cls(path, {name: _pin(path, name, table) for name, table in bundles.items()})
+
+    def pin_for(self, bundle: Path) -> SourcePin | None:
+        """The pin of a bundle, by its file or directory name; None when it is not locked."""
+        return self.pins.get(bundle.resolve().name)
+
+
+def _pin(path: Path, name: str, table: object) -> SourcePin:
+    where = f"{path}: [bundle.{name}]"
+    if not isinstance(table, dict) or set(table) != _LOCK_KEYS or not all(isinstance(v, str) for v in table.values()):
+        raise TrustPolicyError(f"{where} must hold exactly the strings {', '.join(sorted(_LOCK_KEYS))}")
+    digest = table["digest"].removeprefix("sha256:")
+    try:
+        return SourcePin(repository=table["source_repo"], commit=table["source_commit"], digest=digest)
+    except (TrustPolicyError, ValueError) as err:
+        raise TrustPolicyError(f"{where}: {err}") from None
