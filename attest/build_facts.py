@@ -51,10 +51,11 @@ def gather_build_facts(
     github = github_actions_facts(environment)
     repository = _agreed(
         "source repository",
-        [explicit.repository, github and github.source_repository, checkout and checkout.origin_url()],
+        "--source-repo",
+        [explicit.repository, github and github.source_repository, checkout and _origin_repository(checkout)],
         normalise_repository,
     )
-    commit = _agreed("source commit", [explicit.commit, github and github.source_commit, checkout and checkout.head])
+    commit = _agreed("source commit", "--source-commit", [explicit.commit, github and github.source_commit, checkout and checkout.head])
     if github is not None:
         return BuildFacts(
             source_repository=repository,
@@ -116,11 +117,22 @@ def _checkout_containing(path: Path) -> Checkout | None:
         return None
 
 
-def _agreed(what: str, candidates: Iterable[str | None], normalise: Callable[[str], str] = str) -> str:
+def _origin_repository(checkout: Checkout) -> str | None:
+    """The checkout's origin, when it is a repository URL (a clone of a local path has none)."""
+    origin = checkout.origin_url()
+    try:
+        return origin if origin and normalise_repository(origin) else None
+    except ProvenanceError:
+        return None
+
+
+def _agreed(
+    what: str, option: str, candidates: Iterable[str | None], normalise: Callable[[str], str] = str
+) -> str:
     """The one value all present candidates agree on (after `normalise`); refuse none or two."""
     present = [value for value in candidates if value]
     if not present:
-        raise ProvenanceError(f"no {what} known: pass --{what.replace(' ', '-')}")
+        raise ProvenanceError(f"no {what} known: pass {option}")
     if len({normalise(value) for value in present}) > 1:
         raise ProvenanceError(f"{what} disagrees between sources: {', '.join(sorted(set(present)))}")
     return present[0]

@@ -138,13 +138,15 @@ def normalise_repository(url: str) -> str:
 
 
 def _split_source_uri(uri: str) -> tuple[str, str | None]:
-    """`git+https://host/owner/name@refs/tags/v1` → (`https://host/owner/name`, `refs/tags/v1`)."""
+    """`git+https://host/owner/name@refs/tags/v1` → (`https://host/owner/name`, `refs/tags/v1`).
+
+    The ref starts at the first `@refs/`: the `@` of `git@host:owner/name` or
+    `ssh://git@host/...` belongs to the repository, and a ref may itself hold
+    an `@` (`refs/heads/release@2025`).
+    """
     text = uri.removeprefix("git+")
-    scheme, _, rest = text.rpartition("://")
-    authority, _, path = rest.partition("/")
-    path, at, ref = path.partition("@")
-    repository = f"{scheme}://{authority}/{path}" if scheme else f"{authority}/{path}"
-    return repository, (ref if at else None)
+    repository, at, ref = text.partition("@refs/")
+    return (repository, "refs/" + ref) if at else (text, None)
 
 
 def _timestamp(moment: datetime) -> Timestamp:
