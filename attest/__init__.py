@@ -1,35 +1,77 @@
-"""Pure data for packseal: canonical JSON, bundle manifests, in-toto Statements.
+"""Pure data for packseal: canonical JSON, bundle manifests, in-toto Statements, provenance, Git.
 
-No keys, no network, nothing from `signing`.
+No keys, no network, nothing from `signing`. Exports load on first use
+(PEP 562), so importing one module does not load protobuf for all of them.
 """
 
-from attest.canonical import canonical_json, parse_canonical_json
-from attest.errors import AttestError, CanonicalJSONError, ManifestError, StatementError
-from attest.manifest import (
-    BUNDLE_MANIFEST_PREDICATE_TYPE,
-    FileEntry,
-    Manifest,
-    SymlinkEntry,
-    differences,
-    manifest_from_statement,
-    manifest_statement,
-)
-from attest.statement import Statement, Subject
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "BUNDLE_MANIFEST_PREDICATE_TYPE",
-    "AttestError",
-    "CanonicalJSONError",
-    "FileEntry",
-    "Manifest",
-    "ManifestError",
-    "Statement",
-    "StatementError",
-    "Subject",
-    "SymlinkEntry",
-    "canonical_json",
-    "differences",
-    "manifest_from_statement",
-    "manifest_statement",
-    "parse_canonical_json",
-]
+_EXPORTS = {
+    "canonical_json": "attest.canonical",
+    "parse_canonical_json": "attest.canonical",
+    "AttestError": "attest.errors",
+    "CanonicalJSONError": "attest.errors",
+    "ManifestError": "attest.errors",
+    "StatementError": "attest.errors",
+    "BUNDLE_MANIFEST_PREDICATE_TYPE": "attest.manifest",
+    "FileEntry": "attest.manifest",
+    "Manifest": "attest.manifest",
+    "SymlinkEntry": "attest.manifest",
+    "differences": "attest.manifest",
+    "manifest_from_statement": "attest.manifest",
+    "manifest_statement": "attest.manifest",
+    "Statement": "attest.statement",
+    "Subject": "attest.statement",
+    "PROVENANCE_PREDICATE_TYPE": "attest.provenance",
+    "BuildFacts": "attest.provenance",
+    "Provenance": "attest.provenance",
+    "ProvenanceError": "attest.provenance",
+    "normalise_repository": "attest.provenance",
+    "provenance_statement": "attest.provenance",
+    "ExplicitSource": "attest.build_facts",
+    "gather_build_facts": "attest.build_facts",
+    "github_actions_facts": "attest.build_facts",
+    "Checkout": "attest.git",
+    "GitError": "attest.git",
+    "check_full_commit": "attest.git",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'attest' has no attribute {name!r}")
+    value = getattr(import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from attest.build_facts import ExplicitSource, gather_build_facts, github_actions_facts
+    from attest.canonical import canonical_json, parse_canonical_json
+    from attest.errors import AttestError, CanonicalJSONError, ManifestError, StatementError
+    from attest.git import Checkout, GitError, check_full_commit
+    from attest.manifest import (
+        BUNDLE_MANIFEST_PREDICATE_TYPE,
+        FileEntry,
+        Manifest,
+        SymlinkEntry,
+        differences,
+        manifest_from_statement,
+        manifest_statement,
+    )
+    from attest.provenance import (
+        PROVENANCE_PREDICATE_TYPE,
+        BuildFacts,
+        Provenance,
+        ProvenanceError,
+        normalise_repository,
+        provenance_statement,
+    )
+    from attest.statement import Statement, Subject

@@ -1,5 +1,9 @@
 """in-toto Statement v1, built with `in-toto-attestation` and stored as canonical JSON.
 
+protobuf and the in-toto types are imported where a Statement is built or
+checked, not with this module: the startup self-check imports it (through
+the manifest model) and must not pay for them.
+
 packseal signs two kinds of Statement (a bundle manifest and SLSA
 provenance); both are read back through `Statement.from_bytes`, which refuses
 anything that is not exactly one canonical, schema-valid Statement of the
@@ -10,15 +14,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf import json_format
-from in_toto_attestation.v1 import statement_pb2
-from in_toto_attestation.v1.resource_descriptor import ResourceDescriptor
-from in_toto_attestation.v1.statement import STATEMENT_TYPE_URI
-from in_toto_attestation.v1.statement import Statement as _InTotoStatement
-
 from attest.canonical import canonical_json, parse_canonical_json, parse_json
 from attest.errors import StatementError
 
+STATEMENT_TYPE_URI = "https://in-toto.io/Statement/v1"
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 """A sha256 digest as written everywhere in packseal: 64 lowercase hex digits."""
 
@@ -45,6 +44,10 @@ class Statement:
 
     def to_bytes(self) -> bytes:
         """The RFC 8785 canonical JSON of this Statement: the bytes that get signed."""
+        from google.protobuf import json_format
+        from in_toto_attestation.v1.resource_descriptor import ResourceDescriptor
+        from in_toto_attestation.v1.statement import Statement as _InTotoStatement
+
         proto = _InTotoStatement(
             subjects=[
                 ResourceDescriptor(name=s.name, digest={"sha256": s.sha256}).pb
@@ -82,6 +85,10 @@ def statement_subjects(data: bytes, *, what: str) -> tuple[Subject, ...]:
 
 def _checked_statement(document: Any, *, what: str) -> dict[str, Any]:
     """Refuse a document that the in-toto Statement v1 schema does not accept."""
+    from google.protobuf import json_format
+    from in_toto_attestation.v1 import statement_pb2
+    from in_toto_attestation.v1.statement import Statement as _InTotoStatement
+
     if not isinstance(document, dict) or document.get("_type") != STATEMENT_TYPE_URI:
         raise StatementError(f"{what}: not an in-toto Statement v1 (_type must be {STATEMENT_TYPE_URI})")
     try:
