@@ -25,6 +25,7 @@ from signing.backends import minisign as minisign_backend
 from signing.errors import BundleError, KeyFileError, PacksealError, TrustPolicyError
 from signing.pins import LockFile, SourcePin
 from signing.policy import TrustPolicy
+from signing.selfcheck_cli import self_group
 from signing.sign import SignedBundle, attest_bundle, sign_bundle
 from signing.verify import Verdict, verify_bundle, verify_locked_bundle
 
@@ -299,6 +300,9 @@ def _password(password_file: Path | None, *, confirm: bool) -> str:
     raise KeyFileError(
         f"a password is needed: use --password-file, set {PASSWORD_ENVIRONMENT_VARIABLE}, or run in a terminal"
     )
+
+
+cli.add_command(self_group, "self")
 
 
 def main() -> None:

@@ -36,3 +36,7 @@ class SignatureError(PacksealError):
 
 class IdentityError(PacksealError):
     """No usable identity for Sigstore keyless signing: no token, or a malformed one."""
+
+
+class SelfCheckError(PacksealError):
+    """The running binary is not the recorded one, or the record cannot be trusted; refuse to start."""
