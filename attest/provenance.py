@@ -2,24 +2,24 @@
 
 The predicate is built and read through `in-toto-attestation`'s SLSA v1
 protobuf types, so both directions follow the published schema (unknown
-fields are refused on reading). The source is recorded the way GitHub's own
+fields are refused on reading); like `attest.statement`, they are imported
+where used, so commands that never touch provenance do not load them. The
+source is recorded the way GitHub's own
 build provenance records it: a resolved dependency
 `git+<repository URL>@<ref>` with digest `{"gitCommit": <full SHA>}`.
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-from google.protobuf import json_format
-from google.protobuf.timestamp_pb2 import Timestamp
-from in_toto_attestation.predicates.provenance.v1 import provenance_pb2
-from in_toto_attestation.v1 import resource_descriptor_pb2
 
 from attest.errors import AttestError, StatementError
 from attest.git import check_full_commit
 from attest.statement import Statement, Subject
+
+if TYPE_CHECKING:
+    from google.protobuf.timestamp_pb2 import Timestamp
 
 PROVENANCE_PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
 GITHUB_WORKFLOW_BUILD_TYPE = "https://actions.github.io/buildtypes/workflow/v1"
@@ -54,6 +54,10 @@ def provenance_statement(
     subject: Subject, facts: BuildFacts, *, started_on: datetime, finished_on: datetime
 ) -> Statement:
     """The provenance Statement for one bundle or file."""
+    from google.protobuf import json_format
+    from in_toto_attestation.predicates.provenance.v1 import provenance_pb2
+    from in_toto_attestation.v1 import resource_descriptor_pb2
+
     source_uri = f"git+{facts.source_repository}" + (f"@{facts.source_ref}" if facts.source_ref else "")
     predicate = provenance_pb2.Provenance(
         build_definition=provenance_pb2.BuildDefinition(
@@ -92,6 +96,9 @@ class Provenance:
 
     @classmethod
     def from_bytes(cls, data: bytes, *, what: str) -> "Provenance":
+        from google.protobuf import json_format
+        from in_toto_attestation.predicates.provenance.v1 import provenance_pb2
+
         statement = Statement.from_bytes(data, what=what, predicate_type=PROVENANCE_PREDICATE_TYPE)
         try:
             predicate = json_format.ParseDict(statement.predicate, provenance_pb2.Provenance())
@@ -149,7 +156,9 @@ def _split_source_uri(uri: str) -> tuple[str, str | None]:
     return (repository, "refs/" + ref) if at else (text, None)
 
 
-def _timestamp(moment: datetime) -> Timestamp:
+def _timestamp(moment: datetime) -> "Timestamp":
+    from google.protobuf.timestamp_pb2 import Timestamp
+
     stamp = Timestamp()
     stamp.FromDatetime(moment)
     return stamp

@@ -308,7 +308,7 @@ cli.add_command(self_group, "self")
 def main() -> None:
     """Entry point of the `packseal` console script."""
     try:
-        code = cli.main(standalone_mode=False)
+        code = cli.main(standalone_mode=False, auto_envvar_prefix="PACKSEAL")
     except click.UsageError as err:
         _fail(err.format_message(), EXIT_USAGE)
     except _UsageFailure as err:
