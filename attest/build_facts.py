@@ -42,12 +42,21 @@ class ExplicitSource:
 
 
 def gather_build_facts(
-    path: Path, environment: Mapping[str, str], explicit: ExplicitSource, *, allow_dirty: bool = False
+    path: Path,
+    environment: Mapping[str, str],
+    explicit: ExplicitSource,
+    *,
+    allow_dirty: bool = False,
+    signature_files: Iterable[Path] = (),
 ) -> BuildFacts:
-    """The build facts for the bundle at `path`, refusing a dirty or disagreeing source."""
+    """The build facts for the bundle at `path`, refusing a dirty or disagreeing source.
+
+    `signature_files` are the files packseal writes beside a single-file
+    bundle; they are not changes to its source.
+    """
     checkout = _checkout_containing(path)
     if checkout is not None and not allow_dirty:
-        checkout.require_clean()
+        checkout.require_clean(besides=signature_files)
     github = github_actions_facts(environment)
     repository = _agreed(
         "source repository",

@@ -9,8 +9,10 @@ digits; SHA-256: 64).
 after the build, and it is not part of any manifest.
 """
 
+import os
 import re
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,8 +53,15 @@ class Checkout:
         object_format = _git(directory, "rev-parse", "--show-object-format")
         return cls(top=Path(top), head=check_full_commit(head, what="HEAD"), object_format=object_format)
 
-    def changes(self) -> list[str]:
-        """Uncommitted changes (modified, staged, untracked), outside any `.packseal/` directory."""
+    def changes(self, *, besides: Iterable[Path] = ()) -> list[str]:
+        """Uncommitted changes (modified, staged, untracked), outside any `.packseal/` directory.
+
+        `besides` names further files that are not changes: the signatures
+        and provenance packseal writes beside a single-file bundle. Only those
+        exact files, never a pattern, so an uncommitted file cannot hide in a
+        bundle by its name.
+        """
+        ignored = {os.path.relpath(os.path.realpath(path), os.path.realpath(self.top)) for path in besides}
         output = _git(self.top, "status", "--porcelain=v1", "-z", "--untracked-files=all", strip=False)
         changed = []
         records = iter(output.split("\0"))
@@ -62,12 +71,12 @@ class Checkout:
             status, path = record[:2], record[3:]
             if status[0] in "RC":
                 next(records, None)  # a rename's source path follows as its own record
-            if SIGNATURE_DIR not in path.split("/"):
+            if SIGNATURE_DIR not in path.split("/") and path not in ignored:
                 changed.append(path)
         return changed
 
-    def require_clean(self) -> None:
-        changes = self.changes()
+    def require_clean(self, *, besides: Iterable[Path] = ()) -> None:
+        changes = self.changes(besides=besides)
         if changes:
             shown = ", ".join(changes[:5]) + (f" and {len(changes) - 5} more" if len(changes) > 5 else "")
             raise GitError(f"{self.top}: worktree has uncommitted changes: {shown}")

@@ -45,6 +45,8 @@ class BuildFacts:
 
     def __post_init__(self) -> None:
         check_full_commit(self.source_commit, what="source commit")
+        if self.source_ref is not None and not self.source_ref.startswith("refs/"):
+            raise ProvenanceError(f"source ref {self.source_ref!r} is not a full ref name (refs/...)")
         if not self.builder_id:
             raise ProvenanceError("a builder id is required")
         normalise_repository(self.source_repository)

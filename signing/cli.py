@@ -24,6 +24,7 @@ from signing.backends import BundleSigning, BundleVerifier
 from signing.backends import minisign as minisign_backend
 from signing.errors import BundleError, KeyFileError, PacksealError, TrustPolicyError
 from signing.pins import LockFile, SourcePin
+from signing.layout import FileLayout
 from signing.policy import TrustPolicy
 from signing.selfcheck_cli import self_group
 from signing.sign import SignedBundle, attest_bundle, sign_bundle
@@ -161,7 +162,8 @@ def attest(
     """Write and sign SLSA provenance for a bundle: its source repository, commit and builder."""
     started_on = datetime.now(timezone.utc)
     explicit = ExplicitSource(repository=source_repo, commit=source_commit, builder_id=builder_id)
-    facts = gather_build_facts(path, os.environ, explicit, allow_dirty=allow_dirty)
+    sidecars = FileLayout(path).signature_files() if path.is_file() else set()
+    facts = gather_build_facts(path, os.environ, explicit, allow_dirty=allow_dirty, signature_files=sidecars)
     with _signing(signing) as chosen:
         _report("attested", attest_bundle(path, facts, chosen, started_on=started_on))
     return 0
@@ -245,7 +247,9 @@ def verify_bundle_command(
             raise TrustPolicyError("--signature is ambiguous when more than one signing system is trusted")
         policy = TrustPolicy(tuple(verifiers))
         if lock is not None:
-            verdict = verify_locked_bundle(path, policy, LockFile.read(lock), signature=signature)
+            verdict = verify_locked_bundle(
+                path, policy, LockFile.read(lock), signature=signature, require_checkout=git_checkout
+            )
         else:
             verdict = verify_bundle(path, policy, signature=signature, pin=pin)
     click.echo(json.dumps(verdict.to_json(), indent=2) if as_json else _summary(verdict))
@@ -261,10 +265,12 @@ def _source_pin(
     lock: Path | None,
 ) -> SourcePin | None:
     """The pin the --source-* options state; None when they state none."""
-    stated = [repository, commit, ref, builder_id] + ([True] if require_checkout else [])
+    stated = [repository, commit, ref, builder_id]
     if lock is not None and any(stated):
-        raise TrustPolicyError("--lock excludes --source-repo, --source-commit, --source-ref, --builder-id")
-    if not any(stated):
+        raise TrustPolicyError("--lock excludes --source-repo, --source-commit, --source-ref and --builder-id")
+    if not any(stated) and not require_checkout:
+        return None
+    if lock is not None:
         return None
     if repository is None or commit is None:
         raise TrustPolicyError("a source pin needs both --source-repo and --source-commit")

@@ -112,3 +112,7 @@ class FileLayout:
     @property
     def provenance(self) -> Path:
         return self.path.with_name(self.path.name + "." + PROVENANCE_NAME)
+
+    def signature_files(self) -> set[Path]:
+        """Every file packseal may write beside this file: signatures, provenance and its signatures."""
+        return {self.minisig, self.sigstore, self.provenance} | statement_signatures(self.provenance)

@@ -9,7 +9,7 @@ exceptions are kept for inputs that make verification impossible to ask for
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -81,13 +81,15 @@ def verify_bundle(
     raise BundleError(f"{path}: no such file or directory")
 
 
-def verify_locked_bundle(path: Path, policy: TrustPolicy, lock: LockFile, *, signature: Path | None = None) -> Verdict:
+def verify_locked_bundle(
+    path: Path, policy: TrustPolicy, lock: LockFile, *, signature: Path | None = None, require_checkout: bool = False
+) -> Verdict:
     """Verify a bundle against its entry in a lock file; a bundle absent from it is refused."""
     pin = lock.pin_for(path)
     if pin is None:
         detail = f"{lock.path}: no [bundle.{path.resolve().name}] entry; an unlocked bundle is refused"
         return Verdict(path, (Check("lock", False, detail),))
-    return verify_bundle(path, policy, signature=signature, pin=pin)
+    return verify_bundle(path, policy, signature=signature, pin=replace(pin, require_checkout=require_checkout))
 
 
 class _Stop(Exception):
@@ -119,6 +121,11 @@ class _Verification:
     @property
     def provenance_path(self) -> Path:
         raise NotImplementedError
+
+    @property
+    def own_files(self) -> set[Path]:
+        """Files packseal wrote for this bundle outside `.packseal/`; not changes to its source."""
+        return set()
 
     def check(self, name: str, step: Callable[[], tuple[T, str]]) -> T:
         """Run one step; record it as passed with its detail, or as failed with the error."""
@@ -152,7 +159,7 @@ class _Verification:
         if pin.builder_id is not None:
             self.check("builder", lambda: _expect("builder id", provenance.builder_id, pin.builder_id))
         if pin.require_checkout:
-            self.check("git checkout", lambda: _checkout_at(self.path, pin.commit))
+            self.check("git checkout", lambda: _checkout_at(self.path, pin.commit, self.own_files))
 
     def _provenance(self) -> tuple[Provenance, str]:
         try:
@@ -180,10 +187,10 @@ def _subject_names(provenance: Provenance, digest: str) -> tuple[None, str]:
     return None, f"provenance subject is this bundle, sha256:{digest}"
 
 
-def _checkout_at(path: Path, commit: str) -> tuple[None, str]:
+def _checkout_at(path: Path, commit: str, own_files: set[Path]) -> tuple[None, str]:
     checkout = Checkout.containing(path)
     checkout.require_at(commit)
-    checkout.require_clean()
+    checkout.require_clean(besides=own_files)
     return None, f"{checkout.top} is a clean checkout at {commit}"
 
 
@@ -233,6 +240,10 @@ class _FileVerification(_Verification):
     @property
     def provenance_path(self) -> Path:
         return FileLayout(self.path).provenance
+
+    @property
+    def own_files(self) -> set[Path]:
+        return FileLayout(self.path).signature_files()
 
     def _signature(self) -> tuple[None, str]:
         results = [
