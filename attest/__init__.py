@@ -4,8 +4,9 @@ No keys, no network, nothing from `signing`. Exports load on first use
 (PEP 562), so importing one module does not load protobuf for all of them.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from attest._lazy import lazy_exports
 
 _EXPORTS = {
     "canonical_json": "attest.canonical",
@@ -38,19 +39,7 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'attest' has no attribute {name!r}")
-    value = getattr(import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
-
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 if TYPE_CHECKING:
     from attest.build_facts import ExplicitSource, gather_build_facts, github_actions_facts

@@ -6,8 +6,9 @@ check_self` at a daemon's startup does not import the rest of packseal,
 and nothing here imports `sigstore` until Sigstore is used.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from attest._lazy import lazy_exports
 
 _EXPORTS = {
     "BundleError": "signing.errors",
@@ -42,19 +43,7 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'signing' has no attribute {name!r}")
-    value = getattr(import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
-
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 if TYPE_CHECKING:
     from signing.backends.minisign import MinisignKeyring, MinisignSigner, MinisignSigning, generate_key_pair
