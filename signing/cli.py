@@ -123,6 +123,7 @@ def _signing(options: _SigningOptions) -> Iterator[BundleSigning]:
 
         with _errors_as_usage(TrustPolicyError):
             instance = sigstore_backend.SigstoreInstance(staging=options.staging, trust_config=options.trust_config)
+            instance.client_trust_config  # noqa: B018 - load it now: a bad trust config is a usage error
         yield sigstore_backend.SigstoreSigning(instance, sigstore_backend.identity_token(options.identity_token, instance))
         return
     assert options.minisign_key is not None

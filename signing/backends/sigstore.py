@@ -13,6 +13,7 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
 
@@ -66,15 +67,17 @@ class SigstoreInstance:
             raise TrustPolicyError("--staging excludes --trust-config and --trusted-root")
 
     def signing_context(self) -> SigningContext:
-        return SigningContext.from_trust_config(self.client_trust_config())
+        return SigningContext.from_trust_config(self.client_trust_config)
 
     def verifier(self) -> Verifier:
         if self.trusted_root is not None:
             path = self.trusted_root
             return Verifier(trusted_root=_load(path, "trusted root", lambda _: TrustedRoot.from_file(str(path))))
-        return Verifier(trusted_root=self.client_trust_config().trusted_root)
+        return Verifier(trusted_root=self.client_trust_config.trusted_root)
 
+    @cached_property
     def client_trust_config(self) -> ClientTrustConfig:
+        """The trusted root and signing config, loaded once; unusable ones are the caller's mistake."""
         if self.trust_config is not None:
             return _load(self.trust_config, "Sigstore trust config", lambda data: ClientTrustConfig.from_json(data.decode()))
         try:
@@ -97,7 +100,7 @@ def identity_token(explicit: str | None, instance: SigstoreInstance) -> Identity
         if raw:
             return IdentityToken(raw)
         if sys.stdin.isatty():
-            return Issuer(instance.client_trust_config().signing_config.get_oidc_url()).identity_token()
+            return Issuer(instance.client_trust_config.signing_config.get_oidc_url()).identity_token()
     except SigstoreError as err:
         raise IdentityError(f"identity token: {_one_line(err)}") from None
     raise IdentityError(
@@ -203,8 +206,12 @@ class SigstoreVerifier:
     """Verifies Sigstore bundles against one instance's trusted root and one identity policy."""
 
     def __init__(self, instance: SigstoreInstance, policy: SigstoreIdentityPolicy) -> None:
-        self._instance = instance
-        self._policy = policy
+        """Load the trusted root now: an unusable one is refused before any bundle is read."""
+        try:
+            self._verifier = instance.verifier()
+        except SigstoreError as err:
+            raise TrustPolicyError(f"cannot load the Sigstore trusted root: {_one_line(err)}") from None
+        self._policy = policy.sigstore_policy()
 
     def statement_signature(self, statement_path: Path) -> Path:
         return sigstore_bundle(statement_path, statement=True)
@@ -215,7 +222,7 @@ class SigstoreVerifier:
     def verify_statement(self, statement: bytes, bundle_file: Path) -> SigstoreSigner:
         """Verify a DSSE bundle whose payload must be exactly `statement`."""
         bundle = _read_bundle(bundle_file)
-        payload_type, payload = _verified(bundle_file, lambda: self._verifier().verify_dsse(bundle, self._policy.sigstore_policy()))
+        payload_type, payload = _verified(bundle_file, lambda: self._verifier.verify_dsse(bundle, self._policy))
         if payload_type != _IN_TOTO_PAYLOAD_TYPE or payload != statement:
             raise SignatureError(f"{bundle_file}: manifest: the signed DSSE payload is not this manifest Statement")
         return _signer_of(bundle)
@@ -227,10 +234,10 @@ class SigstoreVerifier:
         if bundle._dsse_envelope is None:
             _verified(
                 bundle_file,
-                lambda: self._verifier().verify_artifact(_hashed(digest), bundle, self._policy.sigstore_policy()),
+                lambda: self._verifier.verify_artifact(_hashed(digest), bundle, self._policy),
             )
         else:
-            _, payload = _verified(bundle_file, lambda: self._verifier().verify_dsse(bundle, self._policy.sigstore_policy()))
+            _, payload = _verified(bundle_file, lambda: self._verifier.verify_dsse(bundle, self._policy))
             try:
                 subjects = statement_subjects(payload, what=f"{bundle_file}: DSSE payload")
             except AttestError as err:
@@ -238,12 +245,6 @@ class SigstoreVerifier:
             if digest.sha256 not in {subject.sha256 for subject in subjects}:
                 raise SignatureError(f"{bundle_file}: subject digest: no subject of the Statement is sha256:{digest.sha256}")
         return _signer_of(bundle), digest
-
-    def _verifier(self) -> Verifier:
-        try:
-            return self._instance.verifier()
-        except SigstoreError as err:
-            raise SignatureError(f"cannot load the trusted root: {_one_line(err)}") from None
 
 
 def _verified(bundle_file: Path, verification: Callable[[], T]) -> T:
@@ -330,7 +331,7 @@ _CHECK_OF_MESSAGE = (
     ("issuer", ("OIDCIssuer", "issuer")),
     ("identity", ("SANs do not match",)),
     ("github claims", ("GitHub", "Workflow")),
-    ("log inclusion", ("invalid log entry", "inclusion", "checkpoint", "transparency log", "SET", "time")),
+    ("log inclusion", ("log entry", "inclusion", "checkpoint", "transparency log", "SET", "time")),
     ("signature", ("Signature is invalid", "signature", "DSSE", "digest mismatch")),
 )
 
