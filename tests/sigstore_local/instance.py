@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar
 
+from sigstore_local.actions import ID_TOKEN_PATH, ActionsIdTokens
 from sigstore_local.ca import CertificateAuthority
 from sigstore_local.ctlog import CertificateTransparencyLog
 from sigstore_local.fulcio import Fulcio
@@ -29,6 +30,7 @@ class SigstoreInstance:
     trust_config: Path
     trusted_root: Path
     token_issuer: TokenIssuer = field(repr=False)
+    actions: ActionsIdTokens = field(repr=False)
 
     def mint_token(self, identity: str, *, valid_for: timedelta = timedelta(minutes=5)) -> str:
         """An identity token for the email `identity` from `email_issuer`."""
@@ -53,18 +55,32 @@ class SigstoreInstance:
             event_name=event_name,
         )
 
+    def github_actions_environment(self, **job: str) -> dict[str, str]:
+        """The variables a runner gives a job with ``permissions: id-token: write``.
+
+        `job` takes the arguments of `mint_github_token`, which mints the
+        token the job fetches with them from this instance.
+        """
+        request_token = self.actions.start_job(lambda: self.mint_github_token(**job))
+        return {
+            "GITHUB_ACTIONS": "true",
+            "ACTIONS_ID_TOKEN_REQUEST_URL": f"{self.url}{ID_TOKEN_PATH}?api-version=2.0",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": request_token,
+        }
+
 
 @contextmanager
 def running_instance(directory: Path) -> Iterator[SigstoreInstance]:
     """Start an instance with fresh keys, its trust files in `directory`; stop it on exit."""
     token_issuer, ct_log, rekor = TokenIssuer(), CertificateTransparencyLog(), TransparencyLog()
     authority = CertificateAuthority(ct_log)
-    server = SigstoreServer(Fulcio(token_issuer, authority), rekor)
+    actions = ActionsIdTokens()
+    server = SigstoreServer(Fulcio(token_issuer, authority), rekor, actions)
     trusted_root, trust_config = write_trust_files(
         directory, server.url, authority, ct_log.key, rekor.key
     )
     server.start()
     try:
-        yield SigstoreInstance(server.url, trust_config, trusted_root, token_issuer)
+        yield SigstoreInstance(server.url, trust_config, trusted_root, token_issuer, actions)
     finally:
         server.stop()

@@ -1,4 +1,4 @@
-"""The HTTP front: routes the Fulcio and Rekor v1 paths the sigstore client uses to the services."""
+"""The HTTP front: routes the Fulcio, Rekor v1 and GitHub Actions ID-token paths to the services."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from sigstore_local.actions import ID_TOKEN_PATH, ActionsIdTokens
 from sigstore_local.errors import RequestRefused
 from sigstore_local.fulcio import Fulcio
 from sigstore_local.rekor import TransparencyLog
@@ -24,10 +25,12 @@ _ENTRY_PATH = re.compile(r"/api/v1/log/entries/(?P<uuid>[0-9a-fA-F]+)")
 @dataclass(frozen=True)
 class _Routes:
     """Maps a request to a service call; the paths are those of the clients in
-    ``sigstore/_internal/fulcio/client.py`` and ``sigstore/_internal/rekor/client.py``."""
+    ``sigstore/_internal/fulcio/client.py`` and ``sigstore/_internal/rekor/client.py``,
+    and the ID-token path a job learns from its environment (`ActionsIdTokens`)."""
 
     fulcio: Fulcio
     rekor: TransparencyLog
+    actions: ActionsIdTokens
 
     def post(
         self, path: str, authorization: str | None, body: bytes
@@ -42,7 +45,11 @@ class _Routes:
             return HTTPStatus.CREATED, self.rekor.add(proposed)
         raise RequestRefused(404, f"no POST route for {path}")
 
-    def get(self, path: str, query: dict[str, list[str]]) -> tuple[HTTPStatus, dict[str, Any]]:
+    def get(
+        self, path: str, authorization: str | None, query: dict[str, list[str]]
+    ) -> tuple[HTTPStatus, dict[str, Any]]:
+        if path == ID_TOKEN_PATH:
+            return HTTPStatus.OK, self.actions.id_token(authorization, query)
         if path == "/api/v1/log":
             return HTTPStatus.OK, self.rekor.info()
         if path == "/api/v1/log/entries" and "logIndex" in query:
@@ -66,7 +73,9 @@ def _handler(routes: _Routes) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             url = urlsplit(self.path)
-            self._answer(lambda: routes.get(url.path, parse_qs(url.query)))
+            self._answer(
+                lambda: routes.get(url.path, self.headers["Authorization"], parse_qs(url.query))
+            )
 
         def _answer(self, call: Callable[[], tuple[HTTPStatus, dict[str, Any]]]) -> None:
             try:
@@ -96,8 +105,8 @@ def _handler(routes: _Routes) -> type[BaseHTTPRequestHandler]:
 class SigstoreServer:
     """A ThreadingHTTPServer on 127.0.0.1 and a free port, serving in a daemon thread."""
 
-    def __init__(self, fulcio: Fulcio, rekor: TransparencyLog) -> None:
-        self._httpd = ThreadingHTTPServer((_HOST, 0), _handler(_Routes(fulcio, rekor)))
+    def __init__(self, fulcio: Fulcio, rekor: TransparencyLog, actions: ActionsIdTokens) -> None:
+        self._httpd = ThreadingHTTPServer((_HOST, 0), _handler(_Routes(fulcio, rekor, actions)))
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
