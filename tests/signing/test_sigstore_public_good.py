@@ -1,6 +1,6 @@
 """Real bundles from Sigstore's public-good instances, verified offline as the testdata table says.
 
-The rows come from the table in `../shared/testdata/sigstore/README.md`
+The rows come from the table in `tests/data/sigstore/README.md`
 itself, so a row added there is tested here. Each verification runs
 `packseal verify-bundle --offline` through the console script's entry
 point, against the trusted roots shipped inside the `sigstore` package,
@@ -25,7 +25,7 @@ import pytest
 
 from signing.cli import main
 
-TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "sigstore"
+TESTDATA = Path(__file__).resolve().parents[1] / "data" / "sigstore"
 
 GITHUB_OAUTH = "https://github.com/login/oauth"
 GITHUB_ACTIONS = "https://token.actions.githubusercontent.com"
