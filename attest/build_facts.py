@@ -56,7 +56,7 @@ def gather_build_facts(
     """
     checkout = _checkout_containing(path)
     if checkout is not None and not allow_dirty:
-        checkout.require_clean(besides=signature_files)
+        checkout.require_clean(bundle=path, besides=signature_files)
     github = github_actions_facts(environment)
     repository = _agreed(
         "source repository",

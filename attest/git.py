@@ -53,15 +53,17 @@ class Checkout:
         object_format = _git(directory, "rev-parse", "--show-object-format")
         return cls(top=Path(top), head=check_full_commit(head, what="HEAD"), object_format=object_format)
 
-    def changes(self, *, besides: Iterable[Path] = ()) -> list[str]:
-        """Uncommitted changes (modified, staged, untracked), outside any `.packseal/` directory.
+    def changes(self, *, bundle: Path | None = None, besides: Iterable[Path] = ()) -> list[str]:
+        """Uncommitted changes (modified, staged, untracked), except where packseal writes signatures.
 
-        `besides` names further files that are not changes: the signatures
-        and provenance packseal writes beside a single-file bundle. Only those
-        exact files, never a pattern, so an uncommitted file cannot hide in a
-        bundle by its name.
+        A `.packseal/` directory does not count, unless it is nested inside
+        `bundle` below its root: there it is bundle content, and an
+        uncommitted file must not hide in it. `besides` names further files
+        that are not changes: the signatures and provenance packseal writes
+        beside a single-file bundle. Only those exact files, never a pattern.
         """
-        ignored = {os.path.relpath(os.path.realpath(path), os.path.realpath(self.top)) for path in besides}
+        ignored = {self._relative(path) for path in besides}
+        inside = None if bundle is None or not bundle.is_dir() else self._relative(bundle)
         output = _git(self.top, "status", "--porcelain=v1", "-z", "--untracked-files=all", strip=False)
         changed = []
         records = iter(output.split("\0"))
@@ -71,15 +73,18 @@ class Checkout:
             status, path = record[:2], record[3:]
             if status[0] in "RC":
                 next(records, None)  # a rename's source path follows as its own record
-            if SIGNATURE_DIR not in path.split("/") and path not in ignored:
+            if path not in ignored and not _in_signature_dir(path, inside):
                 changed.append(path)
         return changed
 
-    def require_clean(self, *, besides: Iterable[Path] = ()) -> None:
-        changes = self.changes(besides=besides)
+    def require_clean(self, *, bundle: Path | None = None, besides: Iterable[Path] = ()) -> None:
+        changes = self.changes(bundle=bundle, besides=besides)
         if changes:
             shown = ", ".join(changes[:5]) + (f" and {len(changes) - 5} more" if len(changes) > 5 else "")
             raise GitError(f"{self.top}: worktree has uncommitted changes: {shown}")
+
+    def _relative(self, path: Path) -> str:
+        return os.path.relpath(os.path.realpath(path), os.path.realpath(self.top))
 
     def require_at(self, commit: str) -> None:
         if self.head != check_full_commit(commit):
@@ -98,6 +103,18 @@ class Checkout:
             return _git(self.top, "config", "--get", "remote.origin.url") or None
         except GitError:
             return None
+
+
+def _in_signature_dir(path: str, bundle: str | None) -> bool:
+    """Whether `path` lies in a `.packseal/` directory that is not content of `bundle`."""
+    parts = path.split("/")
+    if SIGNATURE_DIR not in parts:
+        return False
+    holder = "/".join(parts[: parts.index(SIGNATURE_DIR)]) or "."
+    if bundle is None:
+        return True
+    nested_in_bundle = bundle == "." or holder == bundle or holder.startswith(bundle + "/")
+    return not nested_in_bundle or holder == bundle
 
 
 def _git(directory: Path, *arguments: str, strip: bool = True) -> str:

@@ -141,7 +141,7 @@ def check_link_target(path: str, target: str) -> None:
     first = resolved.split("/")[0]
     if first == "..":
         raise ManifestError(f"{path!r}: symlink target {target!r} leaves the bundle")
-    if first == SIGNATURE_DIR:
+    if first.casefold() == SIGNATURE_DIR:
         raise ManifestError(f"{path!r}: symlink target {target!r} points into {SIGNATURE_DIR}/")
 
 

@@ -137,12 +137,15 @@ def normalise_repository(url: str) -> str:
         text = f"ssh://{user_host}/{path}"
     elif "://" not in text:
         text = f"https://{text}"
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError as err:
+        raise ProvenanceError(f"{url!r} is not a repository URL ({err})") from None
     host = (parts.hostname or "").lower()
     path = parts.path.rstrip("/").removesuffix(".git").rstrip("/")
     if not host or not path.strip("/"):
         raise ProvenanceError(f"{url!r} is not a repository URL")
-    port = f":{parts.port}" if parts.port else ""
     return f"{host}{port}{path}"
 
 

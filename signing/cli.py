@@ -265,11 +265,15 @@ def _source_pin(
     require_checkout: bool,
     lock: Path | None,
 ) -> SourcePin | None:
-    """The pin the --source-* options state; None when they state none."""
-    stated = [repository, commit, ref, builder_id]
-    if lock is not None and any(stated):
+    """The pin the --source-* options state; None when they state none.
+
+    An option given empty (an unset shell variable) still states a pin, and
+    is refused by `SourcePin`: it must never turn the pin off.
+    """
+    stated = any(value is not None for value in (repository, commit, ref, builder_id))
+    if lock is not None and stated:
         raise TrustPolicyError("--lock excludes --source-repo, --source-commit, --source-ref and --builder-id")
-    if not any(stated) and not require_checkout:
+    if not stated and not require_checkout:
         return None
     if lock is not None:
         return None
@@ -314,6 +318,9 @@ cli.add_command(self_group, "self")
 
 def main() -> None:
     """Entry point of the `packseal` console script."""
+    for stream in (sys.stdout, sys.stderr):
+        # A path that is not valid UTF-8 is printed escaped, never a crash mid-verdict.
+        stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     try:
         code = cli.main(standalone_mode=False, auto_envvar_prefix="PACKSEAL")
     except click.UsageError as err:

@@ -81,13 +81,16 @@ class DirectoryLayout:
         """What `.packseal/` holds beyond the known regular files, as one line each."""
         try:
             mode = self.signature_dir.lstat().st_mode
+            if not stat.S_ISDIR(mode):
+                return [f"{SIGNATURE_DIR} is not a directory"]
+            entries = sorted(os.scandir(self.signature_dir), key=lambda e: e.name)
         except FileNotFoundError:
             return [f"{SIGNATURE_DIR}/ is missing: the bundle is not signed"]
-        if not stat.S_ISDIR(mode):
-            return [f"{SIGNATURE_DIR} is not a directory"]
+        except OSError as err:
+            return [f"{SIGNATURE_DIR}/ cannot be read: {err.strerror or err}"]
         problems = []
-        for entry in sorted(os.scandir(self.signature_dir), key=lambda e: e.name):
-            where = f"{SIGNATURE_DIR}/{entry.name}"
+        for entry in entries:
+            where = f"{SIGNATURE_DIR}/{entry.name!a}"
             if entry.name not in KNOWN_SIGNATURE_DIR_FILES:
                 problems.append(f"unexpected entry: {where}")
             elif not entry.is_file(follow_symlinks=False):

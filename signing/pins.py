@@ -12,7 +12,8 @@ from pathlib import Path
 from attest.git import check_full_commit
 from attest.provenance import normalise_repository
 from attest.statement import SHA256_HEX
-from signing.errors import TrustPolicyError
+from signing.bundle import read_regular_file
+from signing.errors import BundleError, TrustPolicyError
 
 _MAX_LOCK_BYTES = 4 * 1024 * 1024
 _LOCK_KEYS = {"source_repo", "source_commit", "digest"}
@@ -30,6 +31,8 @@ class SourcePin:
     require_checkout: bool = False
 
     def __post_init__(self) -> None:
+        if not self.repository:
+            raise TrustPolicyError("the pinned source repository is empty")
         check_full_commit(self.commit, what="--source-commit")
         normalise_repository(self.repository)
         if self.digest is not None and not SHA256_HEX.fullmatch(self.digest):
@@ -46,13 +49,10 @@ class LockFile:
     @classmethod
     def read(cls, path: Path) -> "LockFile":
         try:
-            with open(path, "rb") as stream:
-                data = stream.read(_MAX_LOCK_BYTES + 1)
-            if len(data) > _MAX_LOCK_BYTES:
-                raise TrustPolicyError(f"{path}: lock file over {_MAX_LOCK_BYTES} bytes")
+            data = read_regular_file(path, _MAX_LOCK_BYTES, follow_symlinks=True)
             document = tomllib.loads(data.decode())
-        except OSError as err:
-            raise TrustPolicyError(f"{path}: cannot read lock file: {err.strerror or err}") from None
+        except BundleError as err:
+            raise TrustPolicyError(f"cannot read lock file {err}") from None
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
             raise TrustPolicyError(f"{path}: not a TOML lock file ({err})") from None
         bundles = document.get("bundle")

@@ -19,6 +19,8 @@ class TrustPolicy:
     verifiers: tuple[BundleVerifier, ...]
 
     def __post_init__(self) -> None:
+        # Every check iterates the verifiers; an iterator would be spent by the first.
+        object.__setattr__(self, "verifiers", tuple(self.verifiers))
         if not self.verifiers:
             raise TrustPolicyError(
                 "no trusted signer given: pass --minisign-pubkey, or --certificate-identity "

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import minisign
 
 from attest.canonical import MAX_DOCUMENT_BYTES
-from attest.manifest import manifest_statement
+from attest.manifest import SIGNATURE_DIR, manifest_statement
 from attest.provenance import BuildFacts, provenance_statement
 from attest.statement import Subject
 from signing.backends import BundleSigning
@@ -95,8 +95,15 @@ def sign_with_sigstore(path: Path, instance: "SigstoreInstance", token: "Identit
 
 
 def _is_directory(path: Path) -> bool:
+    """Whether `path` is a directory bundle; refuse what cannot be a bundle at all."""
     if not path.exists():
         raise BundleError(f"{path}: no such file or directory")
+    if SIGNATURE_DIR in path.resolve().parts:
+        raise BundleError(f"{path}: inside {SIGNATURE_DIR}/, which holds signatures, not bundles")
+    try:
+        path.resolve().name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BundleError(f"{str(path)!a}: a bundle name must be valid UTF-8") from None
     return path.is_dir()
 
 

@@ -19,7 +19,8 @@ from attest.git import Checkout
 from attest.manifest import SIGNATURE_DIR, Manifest, differences, manifest_from_statement
 from attest.provenance import Provenance, normalise_repository
 from signing.bundle import directory_manifest, read_regular_file
-from signing.errors import BundleError, PacksealError
+from signing.backends import BundleVerifier
+from signing.errors import BundleError, PacksealError, TrustPolicyError
 from signing.layout import MANIFEST_NAME, DirectoryLayout, FileLayout
 from signing.pins import LockFile, SourcePin
 from signing.policy import TrustPolicy
@@ -166,12 +167,18 @@ class _Verification:
             statement = read_regular_file(self.provenance_path, MAX_DOCUMENT_BYTES)
         except BundleError as err:
             raise BundleError(f"{err}: a source pin requires signed provenance") from None
-        signers = [
-            verifier.verify_statement(statement, verifier.statement_signature(self.provenance_path))
-            for verifier in self.policy.verifiers
-        ]
+        signers = self.all_verify(lambda verifier: verifier.verify_statement(
+            statement, verifier.statement_signature(self.provenance_path)
+        ))
         provenance = Provenance.from_bytes(statement, what=str(self.provenance_path))
         return provenance, f"{self.provenance_path.name} signed by " + "; ".join(s.detail for s in signers)
+
+    def all_verify(self, verification: Callable[[BundleVerifier], T]) -> list[T]:
+        """Run one verification with every verifier of the policy; all must pass, and there must be some."""
+        results = [verification(verifier) for verifier in self.policy.verifiers]
+        if not results:
+            raise TrustPolicyError("the trust policy names no signer")
+        return results
 
 
 def _expect(what: str, actual: str | None, expected: str | None) -> tuple[None, str]:
@@ -190,7 +197,7 @@ def _subject_names(provenance: Provenance, digest: str) -> tuple[None, str]:
 def _checkout_at(path: Path, commit: str, own_files: set[Path]) -> tuple[None, str]:
     checkout = Checkout.containing(path)
     checkout.require_at(commit)
-    checkout.require_clean(besides=own_files)
+    checkout.require_clean(bundle=path, besides=own_files)
     return None, f"{checkout.top} is a clean checkout at {commit}"
 
 
@@ -215,10 +222,9 @@ class _DirectoryVerification(_Verification):
 
     def _signature(self, layout: DirectoryLayout) -> tuple[bytes, str]:
         statement = read_regular_file(layout.manifest, MAX_DOCUMENT_BYTES)
-        signers = [
-            verifier.verify_statement(statement, self.signature or verifier.statement_signature(layout.manifest))
-            for verifier in self.policy.verifiers
-        ]
+        signers = self.all_verify(lambda verifier: verifier.verify_statement(
+            statement, self.signature or verifier.statement_signature(layout.manifest)
+        ))
         self.signer = "; ".join(str(signer) for signer in signers)
         return statement, f"{MANIFEST_NAME} signed by " + "; ".join(signer.detail for signer in signers)
 
@@ -246,10 +252,9 @@ class _FileVerification(_Verification):
         return FileLayout(self.path).signature_files()
 
     def _signature(self) -> tuple[None, str]:
-        results = [
-            verifier.verify_file(self.path, self.signature or verifier.file_signature(self.path))
-            for verifier in self.policy.verifiers
-        ]
+        results = self.all_verify(
+            lambda verifier: verifier.verify_file(self.path, self.signature or verifier.file_signature(self.path))
+        )
         digests = {digest.sha256 for _, digest in results}
         if len(digests) != 1:
             raise BundleError(f"{self.path}: changed while it was being verified")

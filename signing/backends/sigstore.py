@@ -182,6 +182,9 @@ class SigstoreIdentityPolicy:
             raise TrustPolicyError(
                 "give exactly one of --certificate-oidc-issuer and --certificate-oidc-issuer-regexp"
             )
+        stated = (self.identity, self.identity_regexp, self.issuer, self.issuer_regexp)
+        if any(value == "" for value in stated):
+            raise TrustPolicyError("an empty certificate identity or issuer would trust anyone")
         for pattern in (self.identity_regexp, self.issuer_regexp):
             if pattern is not None:
                 _compile(pattern)
@@ -189,8 +192,10 @@ class SigstoreIdentityPolicy:
     def sigstore_policy(self) -> sigstore_policy.VerificationPolicy:
         """The composed sigstore-python policy; each part checks one thing."""
         parts: list[sigstore_policy.VerificationPolicy] = [
-            sigstore_policy.OIDCIssuer(self.issuer) if self.issuer else _issuer_matches(self.issuer_regexp or ""),
-            _identity_is(self.identity) if self.identity else _identity_matches(self.identity_regexp or ""),
+            sigstore_policy.OIDCIssuer(self.issuer)
+            if self.issuer is not None
+            else _issuer_matches(self.issuer_regexp or ""),
+            _identity_is(self.identity) if self.identity is not None else _identity_matches(self.identity_regexp or ""),
         ]
         claims = [
             (sigstore_policy.GitHubWorkflowRepository, self.github_repository),
@@ -237,7 +242,9 @@ class SigstoreVerifier:
                 lambda: self._verifier.verify_artifact(_hashed(digest), bundle, self._policy),
             )
         else:
-            _, payload = _verified(bundle_file, lambda: self._verifier.verify_dsse(bundle, self._policy))
+            payload_type, payload = _verified(bundle_file, lambda: self._verifier.verify_dsse(bundle, self._policy))
+            if payload_type != _IN_TOTO_PAYLOAD_TYPE:
+                raise SignatureError(f"{bundle_file}: subject digest: the DSSE payload is not an in-toto Statement")
             try:
                 subjects = statement_subjects(payload, what=f"{bundle_file}: DSSE payload")
             except AttestError as err:

@@ -182,3 +182,19 @@ def test_an_unborn_head_is_refused(tmp_path: Path, environment: dict[str, str], 
     with pytest.raises(GitError, match="not a Git checkout with a commit") as refused:
         Checkout.containing(repo.top)
     assert str(repo.top) in str(refused.value)
+
+
+@pytest.mark.parametrize("bundle", ["pack", "."])
+def test_a_packseal_directory_nested_inside_the_bundle_counts(repo: GitRepo, bundle: str):
+    """Below the bundle's root, `.packseal/` is bundle content: an uncommitted file there is a change."""
+    nested = "pack/lib/.packseal/hidden.py" if bundle == "pack" else "lib/.packseal/hidden.py"
+    repo.write(nested)
+    repo.write("pack/.packseal/manifest.json" if bundle == "pack" else ".packseal/manifest.json")
+    assert Checkout.containing(repo.top).changes(bundle=repo.top / bundle) == [nested]
+
+
+def test_a_packseal_directory_outside_the_bundle_does_not_count(repo: GitRepo):
+    repo.write("pack/lib/placeholder.txt")
+    repo.commit("pack")
+    repo.write("other/.packseal/manifest.json")
+    assert Checkout.containing(repo.top).changes(bundle=repo.top / "pack") == []
