@@ -6,6 +6,7 @@ missing bundle). Every error is one line on stderr, `packseal: error: ...`.
 """
 
 import functools
+import io
 import json
 import os
 import sys
@@ -233,7 +234,7 @@ def verify_bundle_command(
             instance = sigstore_backend.SigstoreInstance(
                 staging=staging, trust_config=trust_config, trusted_root=trusted_root, offline=offline
             )
-            policy = sigstore_backend.SigstoreIdentityPolicy(
+            identity_policy = sigstore_backend.SigstoreIdentityPolicy(
                 identity=identity["certificate_identity"],
                 identity_regexp=identity["certificate_identity_regexp"],
                 issuer=identity["certificate_oidc_issuer"],
@@ -243,7 +244,7 @@ def verify_bundle_command(
                 github_sha=identity["github_sha"],
                 github_workflow_trigger=identity["github_workflow_trigger"],
             )
-            verifiers.append(sigstore_backend.SigstoreVerifier(instance, policy))
+            verifiers.append(sigstore_backend.SigstoreVerifier(instance, identity_policy))
         if signature is not None and len(verifiers) > 1:
             raise TrustPolicyError("--signature is ambiguous when more than one signing system is trusted")
         policy = TrustPolicy(tuple(verifiers))
@@ -319,8 +320,9 @@ cli.add_command(self_group, "self")
 def main() -> None:
     """Entry point of the `packseal` console script."""
     for stream in (sys.stdout, sys.stderr):
-        # A path that is not valid UTF-8 is printed escaped, never a crash mid-verdict.
-        stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        if isinstance(stream, io.TextIOWrapper):
+            # A path that is not valid UTF-8 is printed escaped, never a crash mid-verdict.
+            stream.reconfigure(errors="backslashreplace")
     try:
         code = cli.main(standalone_mode=False, auto_envvar_prefix="PACKSEAL")
     except click.UsageError as err:

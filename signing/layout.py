@@ -69,14 +69,6 @@ class DirectoryLayout:
     def provenance(self) -> Path:
         return self.signature_dir / PROVENANCE_NAME
 
-    @property
-    def manifest_minisig(self) -> Path:
-        return minisign_signature(self.manifest)
-
-    @property
-    def manifest_sigstore(self) -> Path:
-        return sigstore_bundle(self.manifest, statement=True)
-
     def unexpected_entries(self) -> list[str]:
         """What `.packseal/` holds beyond the known regular files, as one line each."""
         try:
@@ -90,7 +82,7 @@ class DirectoryLayout:
             return [f"{SIGNATURE_DIR}/ cannot be read: {err.strerror or err}"]
         problems = []
         for entry in entries:
-            where = f"{SIGNATURE_DIR}/{entry.name!a}"
+            where = f"{SIGNATURE_DIR}/{entry.name}"
             if entry.name not in KNOWN_SIGNATURE_DIR_FILES:
                 problems.append(f"unexpected entry: {where}")
             elif not entry.is_file(follow_symlinks=False):

@@ -225,11 +225,11 @@ class SigstoreVerifier:
         return sigstore_bundle(path, statement=False)
 
     def verify_statement(self, statement: bytes, bundle_file: Path) -> SigstoreSigner:
-        """Verify a DSSE bundle whose payload must be exactly `statement`."""
+        """Verify a DSSE bundle whose payload must be exactly `statement` (a manifest or provenance)."""
         bundle = _read_bundle(bundle_file)
         payload_type, payload = _verified(bundle_file, lambda: self._verifier.verify_dsse(bundle, self._policy))
         if payload_type != _IN_TOTO_PAYLOAD_TYPE or payload != statement:
-            raise SignatureError(f"{bundle_file}: manifest: the signed DSSE payload is not this manifest Statement")
+            raise SignatureError(f"{bundle_file}: manifest: the signed DSSE payload is not the Statement beside it")
         return _signer_of(bundle)
 
     def verify_file(self, path: Path, bundle_file: Path) -> tuple[SigstoreSigner, FileDigest]:
