@@ -61,10 +61,18 @@ def gather_build_facts(
     repository = _agreed(
         "source repository",
         "--source-repo",
-        [explicit.repository, github and github.source_repository, checkout and _origin_repository(checkout)],
+        [
+            explicit.repository,
+            github.source_repository if github else None,
+            _origin_repository(checkout) if checkout else None,
+        ],
         normalise_repository,
     )
-    commit = _agreed("source commit", "--source-commit", [explicit.commit, github and github.source_commit, checkout and checkout.head])
+    commit = _agreed(
+        "source commit",
+        "--source-commit",
+        [explicit.commit, github.source_commit if github else None, checkout.head if checkout else None],
+    )
     if github is not None:
         return BuildFacts(
             source_repository=repository,

@@ -14,7 +14,7 @@ import stat
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from io import BufferedReader
 
 from attest.errors import ManifestError
 from attest.manifest import SIGNATURE_DIR, Entry, FileEntry, Manifest, SymlinkEntry, check_link_target
@@ -113,7 +113,7 @@ def _is_within(path: str, directory: str) -> bool:
     return os.path.commonpath([path, directory]) == directory
 
 
-def open_regular_file(path: Path, *, follow_symlinks: bool = False) -> BinaryIO:
+def open_regular_file(path: Path, *, follow_symlinks: bool = False) -> BufferedReader:
     """Open for reading and refuse anything but a regular file; by default, refuse a link too.
 
     `O_NONBLOCK` keeps a FIFO from blocking the open; `fstat` then refuses it.

@@ -94,7 +94,7 @@ class _SigningOptions:
 
 def _signing_options(command: Callable[..., int]) -> Callable[..., int]:
     """The options that choose a signing system and its key or identity, as one argument."""
-    options = [
+    options: list[Callable[[Callable[..., int]], Callable[..., int]]] = [
         click.option("--minisign-key", type=click.Path(dir_okay=False, path_type=Path), help="Sign with this key."),
         click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path)),
         click.option("--trusted-comment", help="minisign: default names the bundle, its digest and the time."),
@@ -109,9 +109,10 @@ def _signing_options(command: Callable[..., int]) -> Callable[..., int]:
         signing = _SigningOptions(**{name: arguments.pop(name) for name in names})
         return command(signing=signing, **arguments)
 
+    decorated: Callable[..., int] = with_signing
     for option in reversed(options):
-        with_signing = option(with_signing)
-    return with_signing
+        decorated = option(decorated)
+    return decorated
 
 
 @contextmanager

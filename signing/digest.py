@@ -7,6 +7,7 @@ the speed of `hashlib` itself.
 
 import hashlib
 from dataclasses import dataclass
+from io import BufferedIOBase
 from typing import BinaryIO
 
 _CHUNK_BYTES = 1024 * 1024
@@ -20,7 +21,7 @@ class FileDigest:
     size: int
 
 
-def digest_stream(stream: BinaryIO) -> FileDigest:
+def digest_stream(stream: BufferedIOBase) -> FileDigest:
     """Hash `stream` from its current position to its end."""
     hasher = hashlib.sha256()
     buffer = bytearray(_CHUNK_BYTES)

@@ -257,8 +257,13 @@ def _record_distribution(name: str) -> DistributionRecord:
     if distribution.files is None:
         raise BundleError(f"distribution {name!r} lists no files (no RECORD); cannot record it")
     paths = sorted({path.as_posix() for path in distribution.files if not _is_bytecode(path)}, key=str.encode)
-    files = tuple(DistributionFile(path, _digest_file(Path(distribution.locate_file(path)))) for path in paths)
+    files = tuple(DistributionFile(path, _digest_file(_located(distribution, path))) for path in paths)
     return DistributionRecord(name=distribution.metadata["Name"], version=distribution.version, files=files)
+
+
+def _located(distribution: "Distribution", path: str) -> Path:
+    """Where an installed file of a distribution is on disk."""
+    return Path(str(distribution.locate_file(path)))
 
 
 def _check_distribution(expected: DistributionRecord) -> None:
@@ -268,7 +273,7 @@ def _check_distribution(expected: DistributionRecord) -> None:
     """
     distribution = _installed(expected.name)
     for file in expected.files:
-        actual = _digest_file(Path(distribution.locate_file(file.path)))
+        actual = _digest_file(_located(distribution, file.path))
         if actual != file.digest:
             raise SelfCheckError(
                 f"distribution {expected.name}: {file.path} is sha256:{actual.sha256} ({actual.size} bytes), "

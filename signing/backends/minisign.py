@@ -36,7 +36,7 @@ def key_id(key: minisign.PublicKey | minisign.Signature) -> str:
 
     py-minisign has no public accessor for the key number, hence the private fields.
     """
-    raw = key._key_id if isinstance(key, minisign.Signature) else key._keynum_pk.key_id
+    raw: bytes = key._key_id if isinstance(key, minisign.Signature) else key._keynum_pk.key_id
     return raw[::-1].hex().upper()
 
 

@@ -322,7 +322,8 @@ def _issuer_of(cert: x509.Certificate) -> str:
         extension = cert.extensions.get_extension_for_oid(_OIDC_ISSUER_OID).value
     except x509.ExtensionNotFound:
         return ""
-    return extension.value.decode(errors="replace")  # type: ignore[attr-defined]
+    raw: bytes = extension.value  # type: ignore[attr-defined]  # an UnrecognizedExtension: raw bytes
+    return raw.decode(errors="replace")
 
 
 def _signer_of(bundle: Bundle) -> SigstoreSigner:
