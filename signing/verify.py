@@ -19,7 +19,7 @@ from attest.git import Checkout
 from attest.manifest import SIGNATURE_DIR, Manifest, differences, manifest_from_statement
 from attest.provenance import Provenance, normalise_repository
 from signing.bundle import directory_manifest, read_regular_file
-from signing.backends import BundleVerifier
+from signing.backends import BundleVerifier, Signer
 from signing.errors import BundleError, PacksealError, TrustPolicyError
 from signing.layout import MANIFEST_NAME, DirectoryLayout, FileLayout
 from signing.pins import LockFile, SourcePin
@@ -164,14 +164,19 @@ class _Verification:
 
     def _provenance(self) -> tuple[Provenance, str]:
         try:
-            statement = read_regular_file(self.provenance_path, MAX_DOCUMENT_BYTES)
+            statement, signers = self.verified_statement(self.provenance_path)
         except BundleError as err:
             raise BundleError(f"{err}: a source pin requires signed provenance") from None
-        signers = self.all_verify(lambda verifier: verifier.verify_statement(
-            statement, verifier.statement_signature(self.provenance_path)
-        ))
         provenance = Provenance.from_bytes(statement, what=str(self.provenance_path))
-        return provenance, f"{self.provenance_path.name} signed by " + "; ".join(s.detail for s in signers)
+        return provenance, f"{self.provenance_path.name} signed by {_signed_by(signers)}"
+
+    def verified_statement(self, statement_path: Path, signature: Path | None = None) -> tuple[bytes, list[Signer]]:
+        """Read a Statement file and verify it with every verifier, before anything parses it."""
+        statement = read_regular_file(statement_path, MAX_DOCUMENT_BYTES)
+        signers = self.all_verify(
+            lambda verifier: verifier.verify_statement(statement, signature or verifier.statement_signature(statement_path))
+        )
+        return statement, signers
 
     def all_verify(self, verification: Callable[[BundleVerifier], T]) -> list[T]:
         """Run one verification with every verifier of the policy; all must pass, and there must be some."""
@@ -179,6 +184,10 @@ class _Verification:
         if not results:
             raise TrustPolicyError("the trust policy names no signer")
         return results
+
+
+def _signed_by(signers: list[Signer]) -> str:
+    return "; ".join(signer.detail for signer in signers)
 
 
 def _expect(what: str, actual: str | None, expected: str | None) -> tuple[None, str]:
@@ -221,12 +230,9 @@ class _DirectoryVerification(_Verification):
         return None, f"{SIGNATURE_DIR}/ holds only signature files"
 
     def _signature(self, layout: DirectoryLayout) -> tuple[bytes, str]:
-        statement = read_regular_file(layout.manifest, MAX_DOCUMENT_BYTES)
-        signers = self.all_verify(lambda verifier: verifier.verify_statement(
-            statement, self.signature or verifier.statement_signature(layout.manifest)
-        ))
+        statement, signers = self.verified_statement(layout.manifest, self.signature)
         self.signer = "; ".join(str(signer) for signer in signers)
-        return statement, f"{MANIFEST_NAME} signed by " + "; ".join(signer.detail for signer in signers)
+        return statement, f"{MANIFEST_NAME} signed by {_signed_by(signers)}"
 
     def _statement(self, statement: bytes) -> tuple[Manifest, str]:
         _, manifest = manifest_from_statement(statement, what=f"{SIGNATURE_DIR}/{MANIFEST_NAME}")
@@ -259,5 +265,6 @@ class _FileVerification(_Verification):
         if len(digests) != 1:
             raise BundleError(f"{self.path}: changed while it was being verified")
         self.digest = digests.pop()
-        self.signer = "; ".join(str(signer) for signer, _ in results)
-        return None, "signed by " + "; ".join(signer.detail for signer, _ in results)
+        signers = [signer for signer, _ in results]
+        self.signer = "; ".join(str(signer) for signer in signers)
+        return None, f"signed by {_signed_by(signers)}"
