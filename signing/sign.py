@@ -47,8 +47,8 @@ class SignedBundle:
 
 def sign_bundle(path: Path, signing: BundleSigning) -> SignedBundle:
     """Sign a directory (`.packseal/manifest.json` and its signature) or a single file."""
-    name = path.resolve().name
-    if _is_directory(path):
+    name = _bundle_name(path)
+    if path.is_dir():
         layout = DirectoryLayout(path)
         manifest = directory_manifest(path)
         statement = manifest_statement(name, manifest).to_bytes()
@@ -66,8 +66,8 @@ def attest_bundle(path: Path, facts: BuildFacts, signing: BundleSigning, *, star
     A directory gets `.packseal/provenance.json`; a file `X` gets
     `X.provenance.json`; each with its signature beside it.
     """
-    name = path.resolve().name
-    if _is_directory(path):
+    name = _bundle_name(path)
+    if path.is_dir():
         digest = directory_manifest(path).digest
         statement_path = DirectoryLayout(path).provenance
     else:
@@ -94,17 +94,18 @@ def sign_with_sigstore(path: Path, instance: "SigstoreInstance", token: "Identit
     return sign_bundle(path, SigstoreSigning(instance, token))
 
 
-def _is_directory(path: Path) -> bool:
-    """Whether `path` is a directory bundle; refuse what cannot be a bundle at all."""
+def _bundle_name(path: Path) -> str:
+    """The name a bundle is signed under; refuse what cannot be a bundle at all."""
     if not path.exists():
         raise BundleError(f"{path}: no such file or directory")
-    if SIGNATURE_DIR in path.resolve().parts:
+    resolved = path.resolve()
+    if SIGNATURE_DIR in resolved.parts:
         raise BundleError(f"{path}: inside {SIGNATURE_DIR}/, which holds signatures, not bundles")
     try:
-        path.resolve().name.encode("utf-8")
+        resolved.name.encode("utf-8")
     except UnicodeEncodeError:
         raise BundleError(f"{str(path)!a}: a bundle name must be valid UTF-8") from None
-    return path.is_dir()
+    return resolved.name
 
 
 def _printable(name: str) -> str:
