@@ -77,10 +77,14 @@ class Statement:
         )
 
 
-def statement_subjects(data: bytes, *, what: str) -> tuple[Subject, ...]:
-    """The sha256 subjects of a Statement made by another tool (any JSON layout, any predicate)."""
+def foreign_statement(data: bytes, *, what: str) -> Statement:
+    """A schema-valid Statement made by any tool: any JSON layout, any predicate type."""
     document = _checked_statement(parse_json(data, what=what), what=what)
-    return tuple(_parse_subject(s, what=what) for s in document["subject"])
+    return Statement(
+        subjects=tuple(_parse_subject(s, what=what) for s in document["subject"]),
+        predicate_type=document["predicateType"],
+        predicate=document["predicate"],
+    )
 
 
 def _checked_statement(document: Any, *, what: str) -> dict[str, Any]:

@@ -31,13 +31,14 @@ from signing.bundle import open_regular_file, read_regular_file
 from signing.digest import FileDigest, digest_stream
 from signing.errors import BundleError, OutputError, PacksealError, SelfCheckError
 from signing.files import replace_together
+from signing.roles import Role, RoleClaim
 
 if TYPE_CHECKING:
     from importlib.metadata import Distribution
 
     import minisign
 
-    from signing.backends.minisign import MinisignKeyring
+    from signing.backends.minisign import MinisignKeyring, MinisignSigner
 
 RECORD_FORMAT = 1
 ALGORITHM = "sha256"
@@ -178,7 +179,7 @@ def record_self(
     if secret_key is not None:
         from signing.backends import minisign as minisign_backend
 
-        comment = f"packseal self record {record.name} sha256:{record.digest.sha256}"
+        comment = RoleClaim(Role.SELF_RECORD, record.digest.sha256).trusted_comment(record.name)
         replace_together({Path(out): data, signature: minisign_backend.sign(secret_key, data, comment)})
     elif os.path.lexists(signature):
         raise OutputError(f"{signature}: exists, and would not cover an unsigned record; remove it first")
@@ -215,6 +216,8 @@ def _check(
     data = read_regular_file(record_path, MAX_DOCUMENT_BYTES, follow_symlinks=True)
     signer = None if public_key is None else _verify_signature(data, record_path, public_key)
     record = SelfRecord.from_json(parse_canonical_json(data, what=str(record_path)), what=str(record_path))
+    if signer is not None and signer.claim is not None:
+        signer.claim.require(RoleClaim(Role.SELF_RECORD, record.digest.sha256), where=str(signature_path(record_path)))
     image = running_image() if binary is None else Path(binary)
     actual = _digest_file(image)
     if actual != record.digest:
@@ -224,15 +227,17 @@ def _check(
         )
     if record.distribution is not None:
         _check_distribution(record.distribution)
-    return SelfCheckResult(binary=str(image), record=record, signer=signer)
+    return SelfCheckResult(binary=str(image), record=record, signer=None if signer is None else str(signer))
 
 
-def _verify_signature(data: bytes, record_path: Path, public_key: "PathLike | MinisignKeyring") -> str:
+def _verify_signature(
+    data: bytes, record_path: Path, public_key: "PathLike | MinisignKeyring"
+) -> "MinisignSigner":
     from signing.backends.minisign import MinisignKeyring
 
     if not isinstance(public_key, MinisignKeyring):
         public_key = MinisignKeyring.from_files([Path(public_key)])
-    return str(public_key.verify_statement(data, signature_path(record_path)))
+    return public_key.verify_statement(data, signature_path(record_path), Role.SELF_RECORD)
 
 
 def _digest_file(path: Path) -> FileDigest:

@@ -29,6 +29,7 @@ from signing.bundle import directory_manifest, file_digest, read_regular_file
 from signing.errors import BundleError
 from signing.files import replace_together
 from signing.layout import DirectoryLayout, FileLayout, statement_signatures
+from signing.roles import Role, RoleClaim
 
 if TYPE_CHECKING:
     from sigstore.oidc import IdentityToken
@@ -52,10 +53,10 @@ def sign_bundle(path: Path, signing: BundleSigning) -> SignedBundle:
         layout = DirectoryLayout(path)
         manifest = directory_manifest(path)
         statement = manifest_statement(name, manifest).to_bytes()
-        description = f"bundle {_printable(name)} sha256:{manifest.digest}"
-        return _publish_statement(path, layout.manifest, statement, manifest.digest, description, signing)
+        claim = RoleClaim(Role.BUNDLE_MANIFEST, manifest.digest)
+        return _publish_statement(path, layout.manifest, statement, claim, _printable(name), signing)
     digest = file_digest(path)
-    signature_path, signature = signing.sign_file(path, digest, f"bundle {_printable(name)} sha256:{digest.sha256}")
+    signature_path, signature = signing.sign_file(path, digest, _printable(name))
     replace_together({signature_path: signature})
     return SignedBundle(path, digest.sha256, (signature_path,))
 
@@ -76,8 +77,8 @@ def attest_bundle(path: Path, facts: BuildFacts, signing: BundleSigning, *, star
     statement = provenance_statement(
         Subject(name=name, sha256=digest), facts, started_on=started_on, finished_on=datetime.now(timezone.utc)
     ).to_bytes()
-    description = f"provenance {_printable(name)} sha256:{digest} commit:{facts.source_commit}"
-    return _publish_statement(path, statement_path, statement, digest, description, signing)
+    description = f"{_printable(name)} commit:{facts.source_commit}"
+    return _publish_statement(path, statement_path, statement, RoleClaim(Role.PROVENANCE, digest), description, signing)
 
 
 def sign_with_minisign(
@@ -114,9 +115,9 @@ def _printable(name: str) -> str:
 
 
 def _publish_statement(
-    path: Path, statement_path: Path, statement: bytes, digest: str, description: str, signing: BundleSigning
+    path: Path, statement_path: Path, statement: bytes, claim: RoleClaim, description: str, signing: BundleSigning
 ) -> SignedBundle:
-    signature_path, signature = signing.sign_statement(statement_path, statement, description)
+    signature_path, signature = signing.sign_statement(statement_path, statement, claim, description)
     try:
         unchanged = read_regular_file(statement_path, MAX_DOCUMENT_BYTES) == statement
     except BundleError:
@@ -125,4 +126,4 @@ def _publish_statement(
     if not unchanged:
         for stale in statement_signatures(statement_path) - {signature_path}:
             stale.unlink(missing_ok=True)
-    return SignedBundle(path, digest, (statement_path, signature_path))
+    return SignedBundle(path, claim.sha256, (statement_path, signature_path))

@@ -24,6 +24,7 @@ from signing.errors import BundleError, PacksealError, TrustPolicyError
 from signing.layout import MANIFEST_NAME, DirectoryLayout, FileLayout
 from signing.pins import LockFile, SourcePin
 from signing.policy import TrustPolicy
+from signing.roles import Role, RoleClaim
 
 T = TypeVar("T")
 
@@ -144,8 +145,8 @@ class _Verification:
         digest = self.digest
         if pin.digest is not None:
             self.check("lock digest", lambda: _expect("bundle digest", digest, pin.digest))
-        provenance = self.check("provenance", self._provenance)
-        self.check("provenance subject", lambda: _subject_names(provenance, digest))
+        provenance, signers = self.check("provenance", self._provenance)
+        self.check("provenance subject", lambda: self._provenance_names(provenance, signers, digest))
         self.check(
             "source repository",
             lambda: _expect(
@@ -162,19 +163,29 @@ class _Verification:
         if pin.require_checkout:
             self.check("git checkout", lambda: _checkout_at(self.path, pin.commit, self.own_files))
 
-    def _provenance(self) -> tuple[Provenance, str]:
+    def _provenance(self) -> tuple[tuple[Provenance, list[Signer]], str]:
         try:
-            statement, signers = self.verified_statement(self.provenance_path)
+            statement, signers = self.verified_statement(self.provenance_path, Role.PROVENANCE)
         except BundleError as err:
             raise BundleError(f"{err}: a source pin requires signed provenance") from None
         provenance = Provenance.from_bytes(statement, what=str(self.provenance_path))
-        return provenance, f"{self.provenance_path.name} signed by {_signed_by(signers)}"
+        return (provenance, signers), f"{self.provenance_path.name} signed by {_signed_by(signers)}"
 
-    def verified_statement(self, statement_path: Path, signature: Path | None = None) -> tuple[bytes, list[Signer]]:
-        """Read a Statement file and verify it with every verifier, before anything parses it."""
+    def _provenance_names(self, provenance: Provenance, signers: list[Signer], digest: str) -> tuple[None, str]:
+        """Both the provenance and every signature over it name this bundle."""
+        named = _subject_names(provenance, digest)
+        _require_claims(signers, RoleClaim(Role.PROVENANCE, digest), where=self.provenance_path)
+        return named
+
+    def verified_statement(
+        self, statement_path: Path, role: Role, signature: Path | None = None
+    ) -> tuple[bytes, list[Signer]]:
+        """Read a Statement file and verify it with every verifier, in `role`, before anything parses it."""
         statement = read_regular_file(statement_path, MAX_DOCUMENT_BYTES)
         signers = self.all_verify(
-            lambda verifier: verifier.verify_statement(statement, signature or verifier.statement_signature(statement_path))
+            lambda verifier: verifier.verify_statement(
+                statement, signature or verifier.statement_signature(statement_path), role
+            )
         )
         return statement, signers
 
@@ -188,6 +199,18 @@ class _Verification:
 
 def _signed_by(signers: list[Signer]) -> str:
     return "; ".join(signer.detail for signer in signers)
+
+
+def _require_claims(signers: list[Signer], expected: RoleClaim, *, where: Path) -> None:
+    """Every signature that states a claim beside what it signs must state exactly `expected`.
+
+    A Sigstore DSSE signature states none beside the Statement: its payload
+    is the Statement, whose predicate type the backend checked and whose
+    subject the caller checks.
+    """
+    for signer in signers:
+        if signer.claim is not None:
+            signer.claim.require(expected, where=str(where))
 
 
 def _expect(what: str, actual: str | None, expected: str | None) -> tuple[None, str]:
@@ -214,8 +237,8 @@ class _DirectoryVerification(_Verification):
     def steps(self) -> None:
         layout = DirectoryLayout(self.path)
         self.check("layout", lambda: self._layout(layout))
-        statement = self.check("signature", lambda: self._signature(layout))
-        manifest = self.check("statement", lambda: self._statement(statement))
+        statement, signers = self.check("signature", lambda: self._signature(layout))
+        manifest = self.check("statement", lambda: self._statement(statement, signers, layout.manifest))
         self.digest = manifest.digest
         self.check("files", lambda: self._files(manifest))
 
@@ -229,13 +252,14 @@ class _DirectoryVerification(_Verification):
             raise BundleError("; ".join(problems))
         return None, f"{SIGNATURE_DIR}/ holds only signature files"
 
-    def _signature(self, layout: DirectoryLayout) -> tuple[bytes, str]:
-        statement, signers = self.verified_statement(layout.manifest, self.signature)
+    def _signature(self, layout: DirectoryLayout) -> tuple[tuple[bytes, list[Signer]], str]:
+        statement, signers = self.verified_statement(layout.manifest, Role.BUNDLE_MANIFEST, self.signature)
         self.signer = "; ".join(str(signer) for signer in signers)
-        return statement, f"{MANIFEST_NAME} signed by {_signed_by(signers)}"
+        return (statement, signers), f"{MANIFEST_NAME} signed by {_signed_by(signers)}"
 
-    def _statement(self, statement: bytes) -> tuple[Manifest, str]:
+    def _statement(self, statement: bytes, signers: list[Signer], where: Path) -> tuple[Manifest, str]:
         _, manifest = manifest_from_statement(statement, what=f"{SIGNATURE_DIR}/{MANIFEST_NAME}")
+        _require_claims(signers, RoleClaim(Role.BUNDLE_MANIFEST, manifest.digest), where=where)
         return manifest, f"bundle manifest of {len(manifest.entries)} entries, tree sha256:{manifest.digest}"
 
     def _files(self, manifest: Manifest) -> tuple[None, str]:

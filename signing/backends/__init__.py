@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Protocol
 
 from signing.digest import FileDigest
+from signing.roles import Role, RoleClaim
 
 
 class Signer(Protocol):
@@ -23,20 +24,32 @@ class Signer(Protocol):
         """Everything the signature says about its signer, in one line."""
         ...
 
+    @property
+    def claim(self) -> RoleClaim | None:
+        """The role and subject the signature states (`signing.roles`).
+
+        Always set for a Statement's or record's signature; None only for a
+        single file's signature made by a stock tool, which states no role.
+        """
+        ...
+
 
 class BundleSigning(Protocol):
     """What `sign_bundle` and `attest_bundle` need: a signature, and where it goes."""
 
-    def sign_statement(self, statement_path: Path, statement: bytes, description: str) -> tuple[Path, bytes]:
+    def sign_statement(
+        self, statement_path: Path, statement: bytes, claim: RoleClaim, description: str
+    ) -> tuple[Path, bytes]:
         """A signature over Statement bytes that will be stored at `statement_path`.
 
-        `description` (for example `bundle NAME sha256:DIGEST`) is for systems
-        that sign a comment along with the content.
+        `claim` is the role and subject the signature must state; systems that
+        sign a comment along with the content state it there, with
+        `description` (the bundle's name) after it.
         """
         ...
 
     def sign_file(self, path: Path, digest: FileDigest, description: str) -> tuple[Path, bytes]:
-        """A signature over a single file, whose digest was computed already."""
+        """A signature over a single file, whose digest was computed already, in the file role."""
         ...
 
 
@@ -51,10 +64,14 @@ class BundleVerifier(Protocol):
         """Where this system keeps its signature over a single file."""
         ...
 
-    def verify_statement(self, statement: bytes, signature: Path) -> Signer:
-        """Verify a signature over Statement bytes; raise `SignatureError` if it fails."""
+    def verify_statement(self, statement: bytes, signature: Path, role: Role) -> Signer:
+        """Verify a signature over Statement bytes made for `role`; raise `SignatureError` if it fails.
+
+        The returned signer's `claim` names the subject the signature states;
+        the caller checks it against the subject of the Statement it parses.
+        """
         ...
 
     def verify_file(self, path: Path, signature: Path) -> tuple[Signer, FileDigest]:
-        """Verify a signature over a file; raise `SignatureError` if it fails."""
+        """Verify a signature over a file, refusing one made for any other role."""
         ...

@@ -23,6 +23,7 @@ from signing.digest import DigestingReader, FileDigest
 from signing.errors import BundleError, KeyFileError, OutputError, SignatureError, SigningError, TrustPolicyError
 from signing.files import create_exclusively
 from signing.layout import minisign_signature
+from signing.roles import Role, RoleClaim
 
 # The scrypt cost stock `minisign -G` uses (libsodium's "sensitive" limits).
 _SCRYPT_OPSLIMIT = 33_554_432
@@ -108,35 +109,40 @@ def sign(secret_key: minisign.SecretKey, content: bytes | BinaryIO, trusted_comm
 class MinisignSigning:
     """Signing with an unlocked minisign secret key; prehashed, as minisign 0.11 signs.
 
-    The trusted comment defaults to `packseal DESCRIPTION timestamp:T`, which
-    binds the bundle's name and digest to the signature in a line that stock
-    minisign prints on verification.
+    Every trusted comment starts with the role claim (`signing.roles`), so
+    the signature is valid for its role and subject only. What follows the
+    claim is `trusted_comment` when given, else the bundle's name and the
+    time; stock minisign prints the whole line on verification.
     """
 
     secret_key: minisign.SecretKey
     trusted_comment: str | None = None
 
-    def sign_statement(self, statement_path: Path, statement: bytes, description: str) -> tuple[Path, bytes]:
-        return minisign_signature(statement_path), sign(self.secret_key, statement, self._comment(description))
+    def sign_statement(
+        self, statement_path: Path, statement: bytes, claim: RoleClaim, description: str
+    ) -> tuple[Path, bytes]:
+        return minisign_signature(statement_path), sign(self.secret_key, statement, self._comment(claim, description))
 
     def sign_file(self, path: Path, digest: FileDigest, description: str) -> tuple[Path, bytes]:
+        comment = self._comment(RoleClaim(Role.FILE, digest.sha256), description)
         try:
             with open_regular_file(path) as stream:
-                signature = sign(self.secret_key, stream, self._comment(description))
+                signature = sign(self.secret_key, stream, comment)
         except OSError as err:
             raise BundleError(f"{path}: {err.strerror or err}") from None
         return minisign_signature(path), signature
 
-    def _comment(self, description: str) -> str:
-        return self.trusted_comment or f"packseal {description} timestamp:{int(time.time())}"
+    def _comment(self, claim: RoleClaim, description: str) -> str:
+        return claim.trusted_comment(self.trusted_comment or f"{description} timestamp:{int(time.time())}")
 
 
 @dataclass(frozen=True)
 class MinisignSigner:
-    """Who signed, as far as minisign can say: a trusted key id and its trusted comment."""
+    """Who signed, as far as minisign can say: a trusted key id, its trusted comment and the claim in it."""
 
     key_id: str
     trusted_comment: str
+    claim: RoleClaim | None = None
 
     def __str__(self) -> str:
         return f"minisign key {self.key_id}"
@@ -168,18 +174,29 @@ class MinisignKeyring:
     def file_signature(self, path: Path) -> Path:
         return minisign_signature(path)
 
-    def verify_statement(self, statement: bytes, signature: Path) -> MinisignSigner:
-        return self._verify(statement, signature)
+    def verify_statement(self, statement: bytes, signature: Path, role: Role) -> MinisignSigner:
+        """Verify a signature whose trusted comment claims `role`; the caller checks the claimed subject."""
+        signer = self._verify(statement, signature)
+        if signer.claim is None:
+            raise SignatureError(
+                f"{signature}: trusted comment {signer.trusted_comment!r} claims no packseal role; "
+                f"a {role.value} signature must state 'packseal {role.value} sha256:<digest>'"
+            )
+        signer.claim.require_role(role, where=str(signature))
+        return signer
 
     def verify_file(self, path: Path, signature: Path) -> tuple[MinisignSigner, FileDigest]:
-        """Verify, and hash the file in the same single read."""
+        """Verify, and hash the file in the same single read; a packseal claim must be this file's."""
         try:
             with open_regular_file(path) as stream:
                 reader = DigestingReader(stream)
                 signer = self._verify(reader, signature)
         except OSError as err:
             raise BundleError(f"{path}: {err.strerror or err}") from None
-        return signer, reader.digest()
+        digest = reader.digest()
+        if signer.claim is not None:
+            signer.claim.require(RoleClaim(Role.FILE, digest.sha256), where=str(signature))
+        return signer, digest
 
     def _verify(self, content: bytes | BinaryIO | DigestingReader, signature_file: Path) -> MinisignSigner:
         """Verify a `.minisig` file over `content` with the key its key id names.
@@ -215,7 +232,8 @@ class MinisignKeyring:
             raise SignatureError(
                 f"{signature_file}: signature or trusted comment does not verify with key {identifier}"
             ) from None
-        return MinisignSigner(key_id=identifier, trusted_comment=signature.trusted_comment)
+        comment = signature.trusted_comment
+        return MinisignSigner(identifier, comment, RoleClaim.from_trusted_comment(comment, where=str(signature_file)))
 
 
 _KEY_KINDS = {minisign.SecretKey: "secret", minisign.PublicKey: "public"}

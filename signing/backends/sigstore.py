@@ -34,17 +34,25 @@ from sigstore.verify import policy as sigstore_policy
 from sigstore_models.common.v1 import HashAlgorithm
 
 from attest.errors import AttestError
-from attest.statement import statement_subjects
+from attest.manifest import BUNDLE_MANIFEST_PREDICATE_TYPE
+from attest.provenance import PROVENANCE_PREDICATE_TYPE
+from attest.statement import Statement, foreign_statement
 from signing.bundle import file_digest, read_regular_file
 from signing.digest import FileDigest
 from signing.layout import sigstore_bundle
 from signing.errors import BundleError, IdentityError, PacksealError, SignatureError, SigningError, TrustPolicyError
+from signing.roles import Role, RoleClaim
 
 T = TypeVar("T")
 
 _OIDC_ISSUER_OID = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
 _IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 _MAX_BUNDLE_BYTES = 1024 * 1024
+_PREDICATE_TYPE_OF_ROLE = {
+    Role.BUNDLE_MANIFEST: BUNDLE_MANIFEST_PREDICATE_TYPE,
+    Role.PROVENANCE: PROVENANCE_PREDICATE_TYPE,
+}
+"""The Statement roles Sigstore signs: a DSSE payload's predicate type is its role."""
 
 
 @dataclass(frozen=True)
@@ -116,8 +124,14 @@ class SigstoreSigning:
     instance: SigstoreInstance
     token: IdentityToken
 
-    def sign_statement(self, statement_path: Path, statement: bytes, description: str) -> tuple[Path, bytes]:
-        """A bundle v0.3 with a DSSE envelope over the Statement bytes, exactly as given."""
+    def sign_statement(
+        self, statement_path: Path, statement: bytes, claim: RoleClaim, description: str
+    ) -> tuple[Path, bytes]:
+        """A bundle v0.3 with a DSSE envelope over the Statement bytes, exactly as given.
+
+        The Statement states its own role (its predicate type) and subject,
+        so the claim needs no comment beside it.
+        """
         bundle = self._sign(lambda signer: signer.sign_dsse(DSSEStatement(statement)))
         return sigstore_bundle(statement_path, statement=True), bundle
 
@@ -139,10 +153,16 @@ class SigstoreSigning:
 
 @dataclass(frozen=True)
 class SigstoreSigner:
-    """The identity (certificate SAN) and OIDC issuer a Sigstore bundle was signed by."""
+    """The identity (certificate SAN) and OIDC issuer a Sigstore bundle was signed by.
+
+    Its `claim` is always None: what a Sigstore bundle signs is the
+    Statement itself, whose predicate type is its role and whose subjects
+    are checked where the Statement is read.
+    """
 
     identity: str
     issuer: str
+    claim: None = None
 
     def __str__(self) -> str:
         return f"sigstore {self.identity}"
@@ -224,12 +244,21 @@ class SigstoreVerifier:
     def file_signature(self, path: Path) -> Path:
         return sigstore_bundle(path, statement=False)
 
-    def verify_statement(self, statement: bytes, bundle_file: Path) -> SigstoreSigner:
-        """Verify a DSSE bundle whose payload must be exactly `statement` (a manifest or provenance)."""
+    def verify_statement(self, statement: bytes, bundle_file: Path, role: Role) -> SigstoreSigner:
+        """Verify a DSSE bundle whose payload must be exactly `statement`, a Statement of `role`."""
+        predicate_type = _PREDICATE_TYPE_OF_ROLE.get(role)
+        if predicate_type is None:
+            raise SignatureError(f"{bundle_file}: packseal does not sign a {role.value} with Sigstore")
         bundle = _read_bundle(bundle_file)
         payload_type, payload = _verified(bundle_file, lambda: self._verifier.verify_dsse(bundle, self._policy))
         if payload_type != _IN_TOTO_PAYLOAD_TYPE or payload != statement:
             raise SignatureError(f"{bundle_file}: manifest: the signed DSSE payload is not the Statement beside it")
+        signed = _signed_statement(bundle_file, payload)
+        if signed.predicate_type != predicate_type:
+            raise SignatureError(
+                f"{bundle_file}: role: the signed Statement's predicate type is {signed.predicate_type!r}, "
+                f"not a {role.value} ({predicate_type})"
+            )
         return _signer_of(bundle)
 
     def verify_file(self, path: Path, bundle_file: Path) -> tuple[SigstoreSigner, FileDigest]:
@@ -245,13 +274,21 @@ class SigstoreVerifier:
             payload_type, payload = _verified(bundle_file, lambda: self._verifier.verify_dsse(bundle, self._policy))
             if payload_type != _IN_TOTO_PAYLOAD_TYPE:
                 raise SignatureError(f"{bundle_file}: subject digest: the DSSE payload is not an in-toto Statement")
-            try:
-                subjects = statement_subjects(payload, what=f"{bundle_file}: DSSE payload")
-            except AttestError as err:
-                raise SignatureError(str(err)) from None
-            if digest.sha256 not in {subject.sha256 for subject in subjects}:
+            signed = _signed_statement(bundle_file, payload)
+            if signed.predicate_type in _PREDICATE_TYPE_OF_ROLE.values():
+                raise SignatureError(
+                    f"{bundle_file}: role: a packseal {signed.predicate_type} Statement is never a file's signature"
+                )
+            if digest.sha256 not in {subject.sha256 for subject in signed.subjects}:
                 raise SignatureError(f"{bundle_file}: subject digest: no subject of the Statement is sha256:{digest.sha256}")
         return _signer_of(bundle), digest
+
+
+def _signed_statement(bundle_file: Path, payload: bytes) -> Statement:
+    try:
+        return foreign_statement(payload, what=f"{bundle_file}: DSSE payload")
+    except AttestError as err:
+        raise SignatureError(str(err)) from None
 
 
 def _verified(bundle_file: Path, verification: Callable[[], T]) -> T:

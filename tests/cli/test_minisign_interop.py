@@ -127,12 +127,28 @@ def test_verify_bundle_accepts_stock_file_signature(single_file, stock_keys, cli
 
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["prehashed", "legacy"])
-def test_verify_bundle_accepts_stock_signature_of_the_manifest(signed_pack, keys, stock_keys, cli, legacy):
+def test_verify_bundle_accepts_stock_signature_of_the_manifest_with_the_role_comment(
+    signed_pack, keys, stock_keys, cli, legacy
+):
     stock = stock_keys["plain"]
-    _stock_sign(cli, stock, signed_pack / cli.MANIFEST, *(["-l"] if legacy else []))
+    _, verdict = cli.verify_json(signed_pack, keys.pub)
+    role_comment = f"packseal bundle-manifest {verdict['digest']}"
+    _stock_sign(cli, stock, signed_pack / cli.MANIFEST, "-t", role_comment, *(["-l"] if legacy else []))
 
     _assert_verified(cli, signed_pack, stock.pub)
     assert cli.verify(signed_pack, keys.pub).returncode == 1, "the old signer is no longer the signer"
+
+
+def test_verify_bundle_refuses_a_stock_signature_of_the_manifest_that_claims_no_role(signed_pack, stock_keys, cli):
+    """A key holder who signed these bytes as a plain file did not sign a bundle manifest."""
+    stock = stock_keys["plain"]
+    _stock_sign(cli, stock, signed_pack / cli.MANIFEST)
+
+    result, verdict = cli.verify_json(signed_pack, stock.pub)
+
+    assert result.returncode == 1, cli.describe(result)
+    cli.assert_refused_at(verdict, "signature")
+    assert "claims no packseal role" in verdict["checks"][-1]["detail"]
 
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["prehashed", "legacy"])

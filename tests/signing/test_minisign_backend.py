@@ -20,6 +20,7 @@ from signing.backends.minisign import (
     unlock,
 )
 from signing.errors import KeyFileError, OutputError, SignatureError, SigningError, TrustPolicyError
+from signing.roles import Role, RoleClaim
 
 MINISIGN = "/usr/bin/minisign"
 PASSWORD = "correct horse battery staple"
@@ -27,6 +28,8 @@ PASSWORD = "correct horse battery staple"
 STOCK_OPSLIMIT = 33_554_432
 STOCK_MEMLIMIT = 1_073_741_824
 CONTENT = b"the signed bytes\n"
+CLAIM = RoleClaim(Role.BUNDLE_MANIFEST, "a" * 64)
+COMMENT = CLAIM.trusted_comment("trusted words")
 
 
 def _key_file_fields(path) -> dict:
@@ -58,7 +61,7 @@ def encrypted_key_files(tmp_path_factory):
 
 @pytest.fixture
 def signature_file(tmp_path, key_pair):
-    def make(content=CONTENT, secret_key=None, prehash=True, comment="trusted words"):
+    def make(content=CONTENT, secret_key=None, prehash=True, comment=COMMENT):
         path = tmp_path / "content.minisig"
         path.write_bytes(bytes((secret_key or key_pair.secret_key).sign(content, prehash=prehash, trusted_comment=comment)) + b"\n")
         return path
@@ -215,15 +218,15 @@ def test_an_empty_keyring_is_refused(keys):
 @pytest.mark.parametrize("prehash", [True, False], ids=["prehashed", "legacy"])
 def test_keyring_verifies_with_the_key_the_signature_names(key_pair, other_key_pair, signature_file, prehash):
     keyring = MinisignKeyring([other_key_pair.public_key, key_pair.public_key])
-    signer = keyring.verify_statement(CONTENT, signature_file(prehash=prehash))
-    assert signer == MinisignSigner(key_id=key_id(key_pair.public_key), trusted_comment="trusted words")
+    signer = keyring.verify_statement(CONTENT, signature_file(prehash=prehash), Role.BUNDLE_MANIFEST)
+    assert signer == MinisignSigner(key_id(key_pair.public_key), COMMENT, CLAIM)
     assert keyring.key_ids == {key_id(key_pair.public_key), key_id(other_key_pair.public_key)}
 
 
 def test_an_unknown_key_id_is_refused_by_name(key_pair, other_key_pair, signature_file):
     keyring = MinisignKeyring([other_key_pair.public_key])
     with pytest.raises(SignatureError, match=f"signed by key {key_id(key_pair.public_key)}, which is not trusted"):
-        keyring.verify_statement(CONTENT, signature_file())
+        keyring.verify_statement(CONTENT, signature_file(), Role.BUNDLE_MANIFEST)
 
 
 def _edit_line(path, prefix: bytes, replacement: bytes) -> None:
@@ -237,18 +240,18 @@ def test_an_edited_trusted_comment_is_refused(key_pair, signature_file):
     path = signature_file()
     _edit_line(path, b"trusted comment: ", b"trusted wordz")
     with pytest.raises(SignatureError, match="does not verify"):
-        MinisignKeyring([key_pair.public_key]).verify_statement(CONTENT, path)
+        MinisignKeyring([key_pair.public_key]).verify_statement(CONTENT, path, Role.BUNDLE_MANIFEST)
 
 
 def test_an_edited_untrusted_comment_still_verifies_as_with_stock_minisign(key_pair, signature_file):
     path = signature_file()
     _edit_line(path, b"untrusted comment: ", b"anything at all")
-    assert MinisignKeyring([key_pair.public_key]).verify_statement(CONTENT, path).trusted_comment == "trusted words"
+    assert MinisignKeyring([key_pair.public_key]).verify_statement(CONTENT, path, Role.BUNDLE_MANIFEST).trusted_comment == COMMENT
 
 
 def test_changed_content_is_refused(key_pair, signature_file):
     with pytest.raises(SignatureError, match="does not verify"):
-        MinisignKeyring([key_pair.public_key]).verify_statement(CONTENT + b"x", signature_file())
+        MinisignKeyring([key_pair.public_key]).verify_statement(CONTENT + b"x", signature_file(), Role.BUNDLE_MANIFEST)
 
 
 @pytest.mark.parametrize(
@@ -267,9 +270,9 @@ def test_a_malformed_signature_file_is_refused(key_pair, signature_file, corrupt
     path = signature_file()
     path.write_bytes(corrupt(path.read_bytes()))
     with pytest.raises(SignatureError):
-        MinisignKeyring([key_pair.public_key]).verify_statement(CONTENT, path)
+        MinisignKeyring([key_pair.public_key]).verify_statement(CONTENT, path, Role.BUNDLE_MANIFEST)
 
 
 def test_a_missing_signature_file_is_refused(key_pair, tmp_path):
     with pytest.raises(SignatureError, match="cannot read signature file"):
-        MinisignKeyring([key_pair.public_key]).verify_statement(CONTENT, tmp_path / "none.minisig")
+        MinisignKeyring([key_pair.public_key]).verify_statement(CONTENT, tmp_path / "none.minisig", Role.BUNDLE_MANIFEST)

@@ -550,7 +550,7 @@ def test_bundle_from_another_ca_refused(
 
 @pytest.mark.parametrize(
     ("signed_for", "failed_check"),
-    [("second_alice_file", "signature"), ("alice_pack", "subject digest")],
+    [("second_alice_file", "signature"), ("alice_pack", "role")],
     ids=["another-file", "a-directory"],
 )
 def test_bundle_of_another_artifact_refused(
@@ -563,7 +563,7 @@ def test_bundle_of_another_artifact_refused(
 ) -> None:
     """A genuine bundle, logged and signed by the trusted identity, but for something else.
 
-    A directory's DSSE Statement covers a file only if a subject is the file's digest.
+    A directory's manifest Statement is never a file's signature, whatever its subjects.
     """
     bundle = bundle_of(request.getfixturevalue(signed_for))
 

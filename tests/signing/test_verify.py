@@ -15,6 +15,7 @@ from signing.backends.minisign import MinisignKeyring, key_id, sign
 from signing.bundle import directory_manifest
 from signing.errors import BundleError
 from signing.policy import TrustPolicy
+from signing.roles import Role, RoleClaim
 from signing.sign import sign_with_minisign
 from signing.verify import Check, Verdict, verify_bundle
 
@@ -76,21 +77,22 @@ def _signature_dir_is_a_link(root: Path) -> None:
     os.symlink(root.parent / "sigs", root / ".packseal")
 
 
-def _resign_statement(root: Path, key_pair, statement: bytes) -> None:
+def _resign_statement(root: Path, key_pair, statement: bytes, subject: str) -> None:
+    comment = RoleClaim(Role.BUNDLE_MANIFEST, subject).trusted_comment("resigned")
     (root / ".packseal/manifest.json").write_bytes(statement)
-    (root / ".packseal/manifest.json.minisig").write_bytes(sign(key_pair.secret_key, statement, "resigned"))
+    (root / ".packseal/manifest.json.minisig").write_bytes(sign(key_pair.secret_key, statement, comment))
 
 
 def _subject_is_not_the_tree(root: Path, key_pair) -> None:
     manifest = directory_manifest(root)
     statement = Statement((Subject("pack", "0" * 64),), manifest_statement("pack", manifest).predicate_type, manifest.to_json())
-    _resign_statement(root, key_pair, statement.to_bytes())
+    _resign_statement(root, key_pair, statement.to_bytes(), "0" * 64)
 
 
 def _signed_other_manifest(root: Path, key_pair) -> None:
     manifest = directory_manifest(root)
     fewer = Manifest.from_entries(entry for entry in manifest.entries if entry.path != "README.md")
-    _resign_statement(root, key_pair, manifest_statement("pack", fewer).to_bytes())
+    _resign_statement(root, key_pair, manifest_statement("pack", fewer).to_bytes(), fewer.digest)
 
 
 REFUSALS = {
