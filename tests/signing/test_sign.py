@@ -7,6 +7,7 @@ code, before a single byte is written.
 """
 
 import os
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -143,6 +144,21 @@ def test_a_clean_signature_dir_is_signed_again(signed_bundle, key_pair):
         "provenance.json",
         "provenance.json.minisig",
     ]
+
+
+# --- names Windows cannot hold --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["CON", "con.txt", "NUL", "COM1", "LPT9.log", "run.bat.", "run.bat ", "a:b", "a<b", "a>b", 'a"b', "a|b", "a?b", "a*b"]
+)
+def test_a_name_windows_cannot_hold_is_not_signed(tmp_path, make_tree, key_pair, name):
+    root = make_tree(tmp_path / "pack", {**TREE, f"docs/{name}": b"x"})
+
+    with pytest.raises(BundleError, match=rf"pack: 'docs/{re.escape(name)}': .*Windows"):
+        _sign(root, key_pair)
+
+    assert not (root / ".packseal").exists()
 
 
 # --- one size limit on both sides ---------------------------------------------------------
