@@ -126,7 +126,7 @@ class DirectoryLayout:
         problems = self.unexpected_entries()
         if problems:
             pronoun = "it" if len(problems) == 1 else "them"
-            raise BundleError(f"{self.root}: {'; '.join(problems)}; remove {pronoun}, then sign again")
+            raise BundleError(f"{self.root}: {'; '.join(problems)}; remove {pronoun}, then try again")
 
 
 @dataclass(frozen=True)
