@@ -27,6 +27,16 @@ SIGNATURE_DIR = ".packseal"
 _MAX_FILE_SIZE = 2**53 - 1
 """Sizes travel through protobuf's double-precision Struct and RFC 8785 numbers: exact up to here."""
 _UNSAFE_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\\]")
+_WINDOWS_FORBIDDEN_CHARACTERS = re.compile(r'[<>:"|?*]')
+_WINDOWS_DEVICE_NAMES = frozenset(
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
+    | {f"{port}{number}" for port in ("COM", "LPT") for number in "0123456789\u00b9\u00b2\u00b3"}
+)
+"""Names Windows opens as devices, whatever follows the first dot (`nul.tar.gz` is NUL).
+
+Microsoft's "Naming Files, Paths, and Namespaces" lists them; `CONIN$` and
+`CONOUT$` are added as Python's `ntpath.isreserved` adds them.
+"""
 
 
 @dataclass(frozen=True)
@@ -131,12 +141,33 @@ def check_path(path: str) -> None:
         raise ManifestError(f"{path!r}: {SIGNATURE_DIR}/ cannot be part of a manifest, in any letter case")
     if not unicodedata.is_normalized("NFC", path):
         raise ManifestError(f"{path!r}: path is not in Unicode NFC form")
+    for part in parts:
+        _check_portable_name(repr(path), part)
+
+
+def _check_portable_name(where: str, name: str) -> None:
+    """Refuse a path component Windows would refuse, alter or open as a device.
+
+    A bundle installs identically everywhere or is refused everywhere: on
+    Windows `run.bat.` and `run.bat ` are written as `run.bat`, `a:b` opens an
+    alternate data stream of `a`, and `con.txt` opens the console.
+    """
+    if name.endswith((".", " ")):
+        raise ManifestError(f"{where}: {name!r} ends with a dot or a space, which Windows drops")
+    forbidden = _WINDOWS_FORBIDDEN_CHARACTERS.search(name)
+    if forbidden:
+        raise ManifestError(f"{where}: {forbidden.group()!r} is a character Windows forbids in names")
+    if name.split(".")[0].rstrip(" ").upper() in _WINDOWS_DEVICE_NAMES:
+        raise ManifestError(f"{where}: {name!r} is a Windows device name")
 
 
 def check_link_target(path: str, target: str) -> None:
-    """Refuse a link target that leaves the bundle or points into its signatures."""
+    """Refuse a link target that leaves the bundle, points into its signatures, or names what Windows cannot hold."""
     if not target or _UNSAFE_CHARACTERS.search(target) or target.startswith("/"):
         raise ManifestError(f"{path!r}: symlink target {target!r} is empty, absolute or unsafe")
+    for name in target.split("/"):
+        if name not in ("", ".", ".."):
+            _check_portable_name(f"{path!r}: symlink target {target!r}", name)
     resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
     first = resolved.split("/")[0]
     if first == "..":

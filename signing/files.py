@@ -6,6 +6,7 @@ had started.
 """
 
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -30,18 +31,37 @@ def create_exclusively(files: Mapping[Path, tuple[bytes, int]]) -> None:
         raise OutputError(f"{err.filename or path}: cannot write: {err.strerror or err}") from None
 
 
-def replace_together(files: Mapping[Path, bytes]) -> None:
-    """Replace every file with its new bytes, or leave all of them as they were.
+def check_replaceable(paths: Iterable[Path]) -> None:
+    """Refuse, before anything is signed or written, a destination `replace_together` cannot replace.
+
+    A directory in the way would make the rename or removal fail only after
+    the signature was made (for Sigstore, after it was logged in public), so
+    the caller checks every path it may write or remove first.
+    """
+    for path in paths:
+        try:
+            mode = path.lstat().st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as err:
+            raise OutputError(f"{path}: cannot write: {err.strerror or err}") from None
+        if stat.S_ISDIR(mode):
+            raise OutputError(f"{path}: a directory is where packseal writes a file; remove it, then try again")
+
+
+def replace_together(files: Mapping[Path, bytes], *, remove: Iterable[Path] = ()) -> None:
+    """Replace every file with its new bytes and remove each of `remove`, or leave all of them as they were.
 
     Every new file is written in full beside its destination first; then each
     is renamed into place (each rename atomic), keeping a hard link to the
-    file it replaces. If a rename fails, the ones already done are rolled
-    back from those links, and directories created for the files are removed.
+    file it replaces, and each file to remove is unlinked, keeping a link
+    likewise. If a step fails, the ones already done are rolled back from
+    those links, and directories created for the files are removed.
     """
     made_directories = _make_parents({path.parent for path in files})
     staged: dict[Path, Path] = {}
     replaced: list[tuple[Path, Path | None]] = []
-    destination = next(iter(files))
+    destination, action = next(iter(files)), "write"
     try:
         for destination, data in files.items():
             staged[destination] = _stage(destination, data)
@@ -49,12 +69,18 @@ def replace_together(files: Mapping[Path, bytes]) -> None:
             previous = _keep_previous(destination)
             replaced.append((destination, previous))
             os.replace(temporary, destination)
+        action = "remove"
+        for destination in (path for path in remove if path not in files):
+            previous = _keep_previous(destination)
+            if previous is not None:
+                replaced.append((destination, previous))
+                os.unlink(destination)
     except OSError as err:
         _roll_back(replaced)
         _remove(staged.values())
         for directory in reversed(made_directories):
             _remove_directory(directory)
-        raise OutputError(f"{destination}: cannot write: {err.strerror or err}") from None
+        raise OutputError(f"{destination}: cannot {action}: {err.strerror or err}") from None
     _remove(previous for _, previous in replaced if previous is not None)
 
 

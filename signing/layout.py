@@ -9,6 +9,9 @@ beside it, named as the stock tools name them (`X.minisig`,
 Signature names follow one rule per system: minisign appends `.minisig` to
 what it signs; Sigstore appends `.sigstore.json` to a file, and replaces
 the `.json` of a packseal Statement (`manifest.json` → `manifest.sigstore.json`).
+
+Signing and verification read these rules from here alone, so `sign` refuses
+exactly what `verify-bundle` would refuse, before writing anything.
 """
 
 import os
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from attest.manifest import SIGNATURE_DIR
+from signing.errors import BundleError
 
 MANIFEST_NAME = "manifest.json"
 PROVENANCE_NAME = "provenance.json"
@@ -38,6 +42,24 @@ def sigstore_bundle(signed: Path, *, statement: bool) -> Path:
 def statement_signatures(statement: Path) -> set[Path]:
     """Every signature file over a Statement, one per signing system."""
     return {minisign_signature(statement), sigstore_bundle(statement, statement=True)}
+
+
+def resolve_bundle(path: Path) -> Path:
+    """The resolved path of a bundle; refuse a path that does not exist or lies inside a `.packseal/`.
+
+    `.packseal/` holds signatures, never a bundle: verifying
+    `PACK/.packseal/manifest.json` as a single file would say VERIFIED and
+    nothing about PACK's files. The path as given and the path resolved are
+    both checked, at any depth and in any letter case, so neither a link into
+    `.packseal/` nor a `.packseal` that is itself a link gets past. Signing
+    and verification share this one rule.
+    """
+    if not path.exists():
+        raise BundleError(f"{path}: no such file or directory")
+    resolved = path.resolve()
+    if any(part.casefold() == SIGNATURE_DIR for part in (*path.absolute().parts, *resolved.parts)):
+        raise BundleError(f"{path}: inside {SIGNATURE_DIR}/, which holds signatures, not bundles")
+    return resolved
 
 
 KNOWN_SIGNATURE_DIR_FILES = frozenset(
@@ -73,6 +95,8 @@ class DirectoryLayout:
         """What `.packseal/` holds beyond the known regular files, as one line each."""
         try:
             mode = self.signature_dir.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                return [f"{SIGNATURE_DIR} is not a directory: it is a symlink"]
             if not stat.S_ISDIR(mode):
                 return [f"{SIGNATURE_DIR} is not a directory"]
             entries = sorted(os.scandir(self.signature_dir), key=lambda e: e.name)
@@ -88,6 +112,21 @@ class DirectoryLayout:
             elif not entry.is_file(follow_symlinks=False):
                 problems.append(f"not a regular file: {where}")
         return problems
+
+    def check_signable(self) -> None:
+        """Refuse to sign into a `.packseal/` that verification would refuse, before anything is written.
+
+        The rule is `unexpected_entries`, the one verification applies; only
+        a missing `.packseal/` is fine, since signing creates it. What is found
+        is named for the user to remove: packseal never deletes a file it
+        cannot tell it wrote (a `.tmp` left by an interrupted sign included).
+        """
+        if not os.path.lexists(self.signature_dir):
+            return
+        problems = self.unexpected_entries()
+        if problems:
+            pronoun = "it" if len(problems) == 1 else "them"
+            raise BundleError(f"{self.root}: {'; '.join(problems)}; remove {pronoun}, then try again")
 
 
 @dataclass(frozen=True)

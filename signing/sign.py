@@ -2,9 +2,11 @@
 
 A directory is signed through its manifest Statement; a single file
 directly. Provenance is a second Statement beside either. Everything that
-can fail (walking and hashing, building the Statement, obtaining the
-signature) happens before anything is written, and the results are then
-written together or not at all (`signing.files`).
+can fail (the rules verification applies to `.packseal/`, walking and
+hashing, the size limit verification reads up to, a directory where a file
+goes, obtaining the signature) happens before anything is written, and the
+results are then written together or not at all (`signing.files`): a
+signature that verification would refuse is never made.
 
 Statements are deterministic for the same content (the manifest holds no
 time), so a minisign and a Sigstore signature can cover the same file. When
@@ -20,15 +22,15 @@ from typing import TYPE_CHECKING
 import minisign
 
 from attest.canonical import MAX_DOCUMENT_BYTES
-from attest.manifest import SIGNATURE_DIR, manifest_statement
+from attest.manifest import manifest_statement
 from attest.provenance import BuildFacts, provenance_statement
 from attest.statement import Subject
 from signing.backends import BundleSigning
 from signing.backends.minisign import MinisignSigning
 from signing.bundle import directory_manifest, file_digest, read_regular_file
 from signing.errors import BundleError
-from signing.files import replace_together
-from signing.layout import DirectoryLayout, FileLayout, statement_signatures
+from signing.files import check_replaceable, replace_together
+from signing.layout import DirectoryLayout, FileLayout, resolve_bundle, statement_signatures
 from signing.roles import Role, RoleClaim
 
 if TYPE_CHECKING:
@@ -51,11 +53,14 @@ def sign_bundle(path: Path, signing: BundleSigning) -> SignedBundle:
     name = _bundle_name(path)
     if path.is_dir():
         layout = DirectoryLayout(path)
+        layout.check_signable()
         manifest = directory_manifest(path)
         statement = manifest_statement(name, manifest).to_bytes()
         claim = RoleClaim(Role.BUNDLE_MANIFEST, manifest.digest)
         return _publish_statement(path, layout.manifest, statement, claim, _printable(name), signing)
     digest = file_digest(path)
+    file_layout = FileLayout(path)
+    check_replaceable((file_layout.minisig, file_layout.sigstore))
     signature_path, signature = signing.sign_file(path, digest, _printable(name))
     replace_together({signature_path: signature})
     return SignedBundle(path, digest.sha256, (signature_path,))
@@ -69,8 +74,10 @@ def attest_bundle(path: Path, facts: BuildFacts, signing: BundleSigning, *, star
     """
     name = _bundle_name(path)
     if path.is_dir():
+        layout = DirectoryLayout(path)
+        layout.check_signable()
         digest = directory_manifest(path).digest
-        statement_path = DirectoryLayout(path).provenance
+        statement_path = layout.provenance
     else:
         digest = file_digest(path).sha256
         statement_path = FileLayout(path).provenance
@@ -97,11 +104,7 @@ def sign_with_sigstore(path: Path, instance: "SigstoreInstance", token: "Identit
 
 def _bundle_name(path: Path) -> str:
     """The name a bundle is signed under; refuse what cannot be a bundle at all."""
-    if not path.exists():
-        raise BundleError(f"{path}: no such file or directory")
-    resolved = path.resolve()
-    if SIGNATURE_DIR in resolved.parts:
-        raise BundleError(f"{path}: inside {SIGNATURE_DIR}/, which holds signatures, not bundles")
+    resolved = resolve_bundle(path)
     try:
         resolved.name.encode("utf-8")
     except UnicodeEncodeError:
@@ -117,13 +120,19 @@ def _printable(name: str) -> str:
 def _publish_statement(
     path: Path, statement_path: Path, statement: bytes, claim: RoleClaim, description: str, signing: BundleSigning
 ) -> SignedBundle:
+    """Sign a Statement and write it with its signature; a changed Statement loses its other signatures."""
+    if len(statement) > MAX_DOCUMENT_BYTES:
+        raise BundleError(
+            f"{path}: {statement_path.name} would be {len(statement)} bytes, over the {MAX_DOCUMENT_BYTES} "
+            "byte limit verification reads; split the bundle"
+        )
+    signatures = statement_signatures(statement_path)
+    check_replaceable({statement_path, *signatures})
     signature_path, signature = signing.sign_statement(statement_path, statement, claim, description)
     try:
         unchanged = read_regular_file(statement_path, MAX_DOCUMENT_BYTES) == statement
     except BundleError:
         unchanged = False
-    replace_together({statement_path: statement, signature_path: signature})
-    if not unchanged:
-        for stale in statement_signatures(statement_path) - {signature_path}:
-            stale.unlink(missing_ok=True)
+    stale = set() if unchanged else signatures - {signature_path}
+    replace_together({statement_path: statement, signature_path: signature}, remove=stale)
     return SignedBundle(path, claim.sha256, (statement_path, signature_path))

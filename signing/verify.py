@@ -21,7 +21,7 @@ from attest.provenance import Provenance, normalise_repository
 from signing.bundle import directory_manifest, read_regular_file
 from signing.backends import BundleVerifier, Signer
 from signing.errors import BundleError, PacksealError, TrustPolicyError
-from signing.layout import MANIFEST_NAME, DirectoryLayout, FileLayout
+from signing.layout import MANIFEST_NAME, DirectoryLayout, FileLayout, resolve_bundle
 from signing.pins import LockFile, SourcePin
 from signing.policy import TrustPolicy
 from signing.roles import Role, RoleClaim
@@ -75,12 +75,14 @@ def verify_bundle(
     one stored apart from the bundle). With a `pin`, the bundle must carry
     provenance signed under the same policy, whose subject is the bundle's
     digest and whose source is the pinned repository and commit.
+
+    Raises `BundleError` for a path that does not exist or lies inside a
+    `.packseal/` directory (`signing.layout.resolve_bundle`): neither can be
+    a bundle.
     """
-    if path.is_dir():
-        return _DirectoryVerification(path, policy, signature, pin).run()
-    if path.exists():
-        return _FileVerification(path, policy, signature, pin).run()
-    raise BundleError(f"{path}: no such file or directory")
+    resolve_bundle(path)
+    verification = _DirectoryVerification if path.is_dir() else _FileVerification
+    return verification(path, policy, signature, pin).run()
 
 
 def verify_locked_bundle(

@@ -156,7 +156,21 @@ class MinisignKeyring:
     """The minisign public keys an installer trusts, looked up by key id."""
 
     def __init__(self, keys: Iterable[minisign.PublicKey]) -> None:
-        self._keys = {key_id(key): key for key in keys}
+        """Trust `keys`; refuse none, and two different keys that share a key id.
+
+        A signature names the key it needs by id alone, so two keys with one
+        id would leave only one of them usable, silently. The same key given
+        twice (say, one file named in two places) is no such ambiguity: it is
+        accepted once.
+        """
+        self._keys: dict[str, minisign.PublicKey] = {}
+        for key in keys:
+            identifier = key_id(key)
+            if self._keys.setdefault(identifier, key) != key:
+                raise TrustPolicyError(
+                    f"two different trusted minisign public keys have key id {identifier}; "
+                    "a signature could not say which one it needs"
+                )
         if not self._keys:
             raise TrustPolicyError("no trusted minisign public key was given")
 

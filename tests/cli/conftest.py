@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import stat
 import subprocess
 import sys
 import unicodedata
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from trees import Snapshot, snapshot
 
 PACKSEAL = Path(sys.executable).parent / "packseal"
 MINISIGN = shutil.which("minisign") or "/usr/bin/minisign"
@@ -151,34 +151,6 @@ def single_file(tmp_path: Path) -> Path:
 
 
 # --- snapshots -----------------------------------------------------------
-
-Snapshot = dict[str, tuple[str, int, Any]]
-
-
-def snapshot(root: Path) -> Snapshot:
-    """Every path under root -> (type, mode, bytes or link target).
-
-    Symlinks are never followed and special files are not opened, so taking
-    a snapshot of a bundle with a FIFO in it does not block.
-    """
-    entries: Snapshot = {}
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        for name in dirnames + filenames:
-            path = Path(dirpath) / name
-            info = path.lstat()
-            mode = stat.S_IMODE(info.st_mode)
-            rel = path.relative_to(root).as_posix()
-            if stat.S_ISLNK(info.st_mode):
-                entries[rel] = ("link", mode, os.readlink(path))
-            elif stat.S_ISDIR(info.st_mode):
-                entries[rel] = ("dir", mode, None)
-            elif stat.S_ISREG(info.st_mode):
-                entries[rel] = ("file", mode, path.read_bytes())
-            else:
-                entries[rel] = ("special", mode, stat.S_IFMT(info.st_mode))
-    entries["."] = ("dir", stat.S_IMODE(root.lstat().st_mode), None)
-    return entries
-
 
 @pytest.fixture
 def tree_snapshot() -> Callable[[Path], Snapshot]:

@@ -112,3 +112,26 @@ def test_replace_together_failure_names_the_destination(tmp_path):
     files = _second_is_a_directory(tmp_path)
     with pytest.raises(OutputError, match=f"^{tmp_path / 'b'}: "):
         replace_together(files)
+
+
+def test_replace_together_removes_what_it_is_told_to(tmp_path):
+    (tmp_path / "a").write_bytes(b"old a")
+    (tmp_path / "stale").write_bytes(b"a signature over old bytes")
+    replace_together({tmp_path / "a": b"new a"}, remove=[tmp_path / "stale", tmp_path / "absent"])
+    assert _snapshot(tmp_path) == {"a": (b"new a", 0o644)}
+
+
+def test_replace_together_never_removes_what_it_wrote(tmp_path):
+    replace_together({tmp_path / "a": b"new a"}, remove=[tmp_path / "a"])
+    assert _snapshot(tmp_path) == {"a": (b"new a", 0o644)}
+
+
+def test_replace_together_restores_every_file_when_a_removal_fails(tmp_path):
+    """A stale signature that cannot be removed (a directory) undoes the new Statement too."""
+    (tmp_path / "a").write_bytes(b"old a")
+    (tmp_path / "stale").write_bytes(b"old signature")
+    (tmp_path / "blocked").mkdir()
+    before = _snapshot(tmp_path)
+    with pytest.raises(OutputError, match=f"^{tmp_path / 'blocked'}: cannot remove: "):
+        replace_together({tmp_path / "a": b"new a"}, remove=[tmp_path / "stale", tmp_path / "blocked"])
+    assert _snapshot(tmp_path) == before
