@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from cryptography import x509
+from cryptography.hazmat import asn1
 from cryptography.x509.oid import ObjectIdentifier
 from requests import RequestException
 from sigstore._internal.fulcio.client import FulcioClientError
@@ -47,7 +48,8 @@ from signing.errors import BundleError, IdentityError, PacksealError, SignatureE
 
 T = TypeVar("T")
 
-_OIDC_ISSUER_OID = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
+_OIDC_ISSUER_V1_OID = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
+_OIDC_ISSUER_V2_OID = ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
 _IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 _MAX_BUNDLE_BYTES = 1024 * 1024
 
@@ -258,9 +260,7 @@ class SigstoreIdentityPolicy:
     def sigstore_policy(self) -> sigstore_policy.VerificationPolicy:
         """The composed sigstore-python policy; each part checks one thing."""
         parts: list[sigstore_policy.VerificationPolicy] = [
-            sigstore_policy.OIDCIssuer(self.issuer)
-            if self.issuer is not None
-            else _issuer_matches(self.issuer_regexp or ""),
+            _issuer_is(self.issuer) if self.issuer is not None else _issuer_matches(self.issuer_regexp or ""),
             _identity_is(self.identity) if self.identity is not None else _identity_matches(self.identity_regexp or ""),
         ]
         claims = [
@@ -369,10 +369,12 @@ def _identity_matches(pattern: str) -> _CertificateField:
     return _CertificateField("identity", _identities, _compile(pattern).fullmatch, f"a full match of {pattern!r}")
 
 
+def _issuer_is(issuer: str) -> _CertificateField:
+    return _CertificateField("issuer", _issuers, issuer.__eq__, repr(issuer))
+
+
 def _issuer_matches(pattern: str) -> _CertificateField:
-    return _CertificateField(
-        "issuer", lambda cert: {_issuer_of(cert)}, _compile(pattern).fullmatch, f"a full match of {pattern!r}"
-    )
+    return _CertificateField("issuer", _issuers, _compile(pattern).fullmatch, f"a full match of {pattern!r}")
 
 
 def _identities(cert: x509.Certificate) -> set[str]:
@@ -383,13 +385,41 @@ def _identities(cert: x509.Certificate) -> set[str]:
     return values
 
 
+def _issuers(cert: x509.Certificate) -> set[str]:
+    return {_issuer_of(cert)}
+
+
 def _issuer_of(cert: x509.Certificate) -> str:
-    try:
-        extension = cert.extensions.get_extension_for_oid(_OIDC_ISSUER_OID).value
-    except x509.ExtensionNotFound:
-        return ""
-    raw: bytes = extension.value  # type: ignore[attr-defined]  # an UnrecognizedExtension: raw bytes
-    return raw.decode(errors="replace")
+    """The OIDC issuer the certificate names: from .1.8, else from the deprecated .1.1.
+
+    .1.8 is a DER UTF8String (decoded as sigstore-python's `OIDCIssuerV2`
+    decodes it), .1.1 raw UTF-8 (as its `OIDCIssuer` reads it, which knows
+    only .1.1). A certificate naming no issuer is refused, rather than read
+    as "" that a pattern such as `.*` would accept; so is a malformed one,
+    or one whose two extensions name different issuers.
+    """
+    decoders: tuple[tuple[ObjectIdentifier, Callable[[bytes], str]], ...] = (
+        (_OIDC_ISSUER_V2_OID, lambda raw: asn1.decode_der(str, raw)),
+        (_OIDC_ISSUER_V1_OID, bytes.decode),
+    )
+    issuers: set[str] = set()
+    for oid, decode in decoders:
+        try:
+            extension = cert.extensions.get_extension_for_oid(oid).value
+        except x509.ExtensionNotFound:
+            continue
+        try:
+            if not isinstance(extension, x509.UnrecognizedExtension):
+                raise ValueError(type(extension).__name__)
+            issuers.add(decode(extension.value))
+        except ValueError:
+            raise _PolicyMismatch("issuer", f"the certificate's OIDC issuer ({oid.dotted_string}) is malformed") from None
+    if len(issuers) > 1:
+        raise _PolicyMismatch("issuer", f"the certificate names two OIDC issuers: {sorted(issuers)}")
+    if issuers in (set(), {""}):
+        raise _PolicyMismatch("issuer", "the certificate names no OIDC issuer (no 1.3.6.1.4.1.57264.1.8 or .1.1)")
+    (issuer,) = issuers
+    return issuer
 
 
 def _signer_of(bundle: Bundle) -> SigstoreSigner:

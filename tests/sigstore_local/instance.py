@@ -14,6 +14,7 @@ from sigstore_local.ca import CertificateAuthority
 from sigstore_local.ctlog import CertificateTransparencyLog
 from sigstore_local.fulcio import Fulcio
 from sigstore_local.oidc import EMAIL_ISSUER, GITHUB_ISSUER, TokenIssuer
+from sigstore_local.principal import ISSUER_ARCS
 from sigstore_local.rekor import TransparencyLog
 from sigstore_local.server import SigstoreServer
 from sigstore_local.trust import write_trust_files
@@ -70,12 +71,18 @@ class SigstoreInstance:
 
 
 @contextmanager
-def running_instance(directory: Path) -> Iterator[SigstoreInstance]:
-    """Start an instance with fresh keys, its trust files in `directory`; stop it on exit."""
+def running_instance(
+    directory: Path, *, issuer_arcs: frozenset[int] = ISSUER_ARCS
+) -> Iterator[SigstoreInstance]:
+    """Start an instance with fresh keys, its trust files in `directory`; stop it on exit.
+
+    `issuer_arcs` are the issuer extensions its certificates carry: by
+    default both, as public-good Fulcio writes them (.1.1 and .1.8).
+    """
     token_issuer, ct_log, rekor = TokenIssuer(), CertificateTransparencyLog(), TransparencyLog()
     authority = CertificateAuthority(ct_log)
     actions = ActionsIdTokens()
-    server = SigstoreServer(Fulcio(token_issuer, authority), rekor, actions)
+    server = SigstoreServer(Fulcio(token_issuer, authority, issuer_arcs), rekor, actions)
     trusted_root, trust_config = write_trust_files(
         directory, server.url, authority, ct_log.key, rekor.key
     )
