@@ -45,15 +45,18 @@ class SigstoreInstance:
         sha: str,
         workflow_path: str = ".github/workflows/release.yml",
         event_name: str = "push",
+        job_workflow_ref: str | None = None,
     ) -> str:
         """A GitHub Actions token; the certificate identity becomes
-        ``https://github.com/{repository}/{workflow_path}@{ref}``."""
+        ``https://github.com/{repository}/{workflow_path}@{ref}``, or, for a
+        job that called a reusable workflow, ``https://github.com/{job_workflow_ref}``."""
         return self.token_issuer.mint_github(
             repository=repository,
             ref=ref,
             sha=sha,
             workflow_path=workflow_path,
             event_name=event_name,
+            job_workflow_ref=job_workflow_ref,
         )
 
     def github_actions_environment(self, **job: str) -> dict[str, str]:
