@@ -413,7 +413,8 @@ def _issuer_of(cert: x509.Certificate) -> str:
                 raise ValueError(type(extension).__name__)
             issuers.add(decode(extension.value))
         except ValueError:
-            raise _PolicyMismatch("issuer", f"the certificate's OIDC issuer ({oid.dotted_string}) is malformed") from None
+            malformed = f"the certificate's OIDC issuer ({oid.dotted_string}) is malformed"
+            raise _PolicyMismatch("issuer", malformed) from None
     if len(issuers) > 1:
         raise _PolicyMismatch("issuer", f"the certificate names two OIDC issuers: {sorted(issuers)}")
     if issuers in (set(), {""}):

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import quote
@@ -91,7 +92,9 @@ def tree(home: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def acme_release(sigstore_instance: SigstoreInstance, cli: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def acme_release(
+    sigstore_instance: SigstoreInstance, cli: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """A file signed through the local instance as acme/pack's release workflow: a CA no public root knows."""
     directory = tmp_path_factory.mktemp("acme")
     artifact = directory / "pack.whl"
@@ -106,7 +109,9 @@ def acme_release(sigstore_instance: SigstoreInstance, cli: SimpleNamespace, tmp_
 
 
 @pytest.mark.sigstore_local
-@pytest.mark.parametrize(("url", "instance"), [(PRODUCTION_TUF, ()), (STAGING_TUF, ("--staging",))], ids=["production", "staging"])
+@pytest.mark.parametrize(
+    ("url", "instance"), [(PRODUCTION_TUF, ()), (STAGING_TUF, ("--staging",))], ids=["production", "staging"]
+)
 def test_offline_ignores_a_root_planted_in_the_tuf_cache(
     cli: SimpleNamespace,
     sigstore_instance: SigstoreInstance,
@@ -141,7 +146,9 @@ def test_offline_verification_with_home_a_file(cli: SimpleNamespace, tmp_path: P
     assert_verified(verify_release(cli, home, "--offline"))
 
 
-def test_offline_verification_with_a_read_only_home(cli: SimpleNamespace, tmp_path: Path, make_read_only) -> None:  # type: ignore[no-untyped-def]
+def test_offline_verification_with_a_read_only_home(
+    cli: SimpleNamespace, tmp_path: Path, make_read_only: Callable[[Path], None]
+) -> None:
     make_read_only(tmp_path)
 
     assert_verified(verify_release(cli, tmp_path, "--offline", unprivileged=True))
@@ -168,7 +175,7 @@ PLANTED = {"directory": plant_directory, "garbage": plant_garbage, "fifo": plant
 @pytest.mark.parametrize("plant", PLANTED.values(), ids=PLANTED.keys())
 @pytest.mark.parametrize("name", ["trusted_root.json", "signing_config.v0.2.json"])
 def test_offline_verification_ignores_a_broken_tuf_cache(
-    cli: SimpleNamespace, tmp_path: Path, plant, name: str  # type: ignore[no-untyped-def]
+    cli: SimpleNamespace, tmp_path: Path, plant: Callable[[Path], None], name: str
 ) -> None:
     cache = tuf_cache(tmp_path, PRODUCTION_TUF)
     cache.mkdir(parents=True)
@@ -197,7 +204,9 @@ def test_online_with_home_a_file_is_one_line(cli: SimpleNamespace, tmp_path: Pat
     assert_one_error_line(verify_release(cli, home), *SUGGESTION)
 
 
-def test_online_with_a_read_only_home_is_one_line(cli: SimpleNamespace, tmp_path: Path, make_read_only) -> None:  # type: ignore[no-untyped-def]
+def test_online_with_a_read_only_home_is_one_line(
+    cli: SimpleNamespace, tmp_path: Path, make_read_only: Callable[[Path], None]
+) -> None:
     make_read_only(tmp_path)
 
     assert_one_error_line(verify_release(cli, tmp_path, unprivileged=True), *SUGGESTION)
@@ -220,7 +229,7 @@ FIFO_PLACES = {
 
 @pytest.mark.parametrize("place", FIFO_PLACES.values(), ids=FIFO_PLACES.keys())
 def test_online_with_a_fifo_in_the_tuf_cache_is_one_line_without_hanging(
-    cli: SimpleNamespace, tmp_path: Path, place  # type: ignore[no-untyped-def]
+    cli: SimpleNamespace, tmp_path: Path, place: Callable[[Path], Path]
 ) -> None:
     fifo = place(tmp_path)
     fifo.parent.mkdir(parents=True)
