@@ -42,6 +42,14 @@ def test_the_documents_have_commands_to_run() -> None:
         assert len(shell_commands((ROOT / document).read_text(), skip)) >= 4, document
 
 
+def test_every_sigstore_verification_pins_the_calling_repository() -> None:
+    """The identity alone accepts a reusable workflow called from another repository (README)."""
+    for document, skip in DOCUMENTS.items():
+        for command in shell_commands((ROOT / document).read_text(), skip):
+            if "verify-bundle" in command and "--certificate-identity" in command:
+                assert "--github-repository " in command, f"{document}: {command}"
+
+
 @pytest.fixture
 def sandbox(tmp_path: Path, sigstore_instance) -> tuple[Path, dict[str, str]]:  # type: ignore[no-untyped-def]
     shutil.copytree(ROOT / "examples" / "hello-pack", tmp_path / "my-pack", symlinks=True)

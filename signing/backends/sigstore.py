@@ -9,7 +9,10 @@ Importing this module imports `sigstore` (about half a second), so nothing
 imports it unless Sigstore is actually used.
 """
 
+import json
+import os
 import re
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,10 +21,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from cryptography import x509
+from cryptography.hazmat import asn1
 from cryptography.x509.oid import ObjectIdentifier
 from requests import RequestException
 from sigstore._internal.fulcio.client import FulcioClientError
 from sigstore._internal.rekor import RekorClientError
+from sigstore._internal.tuf import DEFAULT_TUF_URL, STAGING_TUF_URL, _get_dirs
+from sigstore._utils import read_embedded
 from sigstore.dsse import Statement as DSSEStatement
 from sigstore.errors import Error as SigstoreError
 from sigstore.errors import VerificationError
@@ -45,7 +51,8 @@ from signing.roles import Role, RoleClaim
 
 T = TypeVar("T")
 
-_OIDC_ISSUER_OID = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
+_OIDC_ISSUER_V1_OID = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
+_OIDC_ISSUER_V2_OID = ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
 _IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 _MAX_BUNDLE_BYTES = 1024 * 1024
 _PREDICATE_TYPE_OF_ROLE = {
@@ -61,8 +68,11 @@ class SigstoreInstance:
 
     `trust_config` is a `ClientTrustConfig` JSON file (trusted root and
     signing config); `trusted_root` a bare trusted root, enough to verify.
-    `offline` verifies with the trusted root shipped inside `sigstore` (or
-    the one given) and makes no network call.
+    `offline` verifies with the trusted root shipped inside the installed
+    `sigstore` (or the one given), makes no network call, and reads and
+    writes nothing under HOME. Otherwise production and staging refresh
+    their trusted root from Sigstore's TUF repository, which
+    sigstore-python caches under HOME.
     """
 
     staging: bool = False
@@ -88,12 +98,70 @@ class SigstoreInstance:
         """The trusted root and signing config, loaded once; unusable ones are the caller's mistake."""
         if self.trust_config is not None:
             return _load(self.trust_config, "Sigstore trust config", lambda data: ClientTrustConfig.from_json(data.decode()))
-        try:
-            if self.staging:
-                return ClientTrustConfig.staging(offline=self.offline)
-            return ClientTrustConfig.production(offline=self.offline)
-        except SigstoreError as err:
-            raise TrustPolicyError(f"cannot load the Sigstore trusted root: {_one_line(err)}") from None
+        url = STAGING_TUF_URL if self.staging else DEFAULT_TUF_URL
+        return _shipped_trust_config(url) if self.offline else _refreshed_trust_config(url)
+
+
+def _shipped_trust_config(url: str) -> ClientTrustConfig:
+    """The trusted root and signing config shipped inside `sigstore` for the TUF repository `url`.
+
+    Read from the package itself, as sigstore-python reads its bootstrap
+    data: its own offline mode (`ClientTrustConfig.production(offline=True)`)
+    would instead read the TUF cache under HOME unverified, so whoever can
+    write that cache would choose the root.
+    """
+    try:
+        document = {
+            "mediaType": ClientTrustConfig.ClientTrustConfigType.CONFIG_0_1.value,
+            "trustedRoot": json.loads(read_embedded("trusted_root.json", url)),
+            "signingConfig": json.loads(read_embedded("signing_config.v0.2.json", url)),
+        }
+        return ClientTrustConfig.from_json(json.dumps(document))
+    except (OSError, ValueError, SigstoreError) as err:
+        raise TrustPolicyError(f"the Sigstore trusted root shipped for {url} is unusable: {_one_line(err)}") from None
+
+
+def _refreshed_trust_config(url: str) -> ClientTrustConfig:
+    """The trust config for `url`, refreshed through TUF by sigstore-python (network, cache under HOME).
+
+    Any failure is one line naming it and the ways to verify without a
+    refresh. The cache is checked first, because TUF opens its files with a
+    blocking `open`: a FIFO there would hang the verifier.
+    """
+    try:
+        unusable = _special_file_in(_get_dirs(url))
+        if unusable is None:
+            if url == STAGING_TUF_URL:
+                return ClientTrustConfig.staging()
+            return ClientTrustConfig.production()
+        reason = f"{unusable} in its cache is not a regular file"
+    except (SigstoreError, OSError, ValueError) as err:
+        reason = _with_cause(err)
+    raise TrustPolicyError(
+        f"cannot refresh the Sigstore trusted root through TUF from {url}: {reason}; verify with --offline "
+        "(the root shipped in sigstore) or give the root with --trusted-root or --trust-config"
+    )
+
+
+_TUF_CACHE_DEPTH = 2
+"""sigstore-python's TUF directories hold files and one level of subdirectories (root_history)."""
+
+
+def _special_file_in(directories: tuple[Path, ...]) -> Path | None:
+    """The first entry in `directories` (existing or not) that is neither a regular file nor a directory."""
+    pending = [(directory, 0) for directory in directories if directory.is_dir()]
+    while pending:
+        directory, depth = pending.pop()
+        for entry in os.scandir(directory):
+            try:
+                mode = entry.stat().st_mode
+            except FileNotFoundError:  # a dangling link: TUF replaces it
+                continue
+            if stat.S_ISDIR(mode) and not entry.is_symlink() and depth < _TUF_CACHE_DEPTH:
+                pending.append((Path(entry.path), depth + 1))
+            elif not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                return Path(entry.path)
+    return None
 
 
 def identity_token(explicit: str | None, instance: SigstoreInstance) -> IdentityToken:
@@ -212,9 +280,7 @@ class SigstoreIdentityPolicy:
     def sigstore_policy(self) -> sigstore_policy.VerificationPolicy:
         """The composed sigstore-python policy; each part checks one thing."""
         parts: list[sigstore_policy.VerificationPolicy] = [
-            sigstore_policy.OIDCIssuer(self.issuer)
-            if self.issuer is not None
-            else _issuer_matches(self.issuer_regexp or ""),
+            _issuer_is(self.issuer) if self.issuer is not None else _issuer_matches(self.issuer_regexp or ""),
             _identity_is(self.identity) if self.identity is not None else _identity_matches(self.identity_regexp or ""),
         ]
         claims = [
@@ -340,10 +406,12 @@ def _identity_matches(pattern: str) -> _CertificateField:
     return _CertificateField("identity", _identities, _compile(pattern).fullmatch, f"a full match of {pattern!r}")
 
 
+def _issuer_is(issuer: str) -> _CertificateField:
+    return _CertificateField("issuer", _issuers, issuer.__eq__, repr(issuer))
+
+
 def _issuer_matches(pattern: str) -> _CertificateField:
-    return _CertificateField(
-        "issuer", lambda cert: {_issuer_of(cert)}, _compile(pattern).fullmatch, f"a full match of {pattern!r}"
-    )
+    return _CertificateField("issuer", _issuers, _compile(pattern).fullmatch, f"a full match of {pattern!r}")
 
 
 def _identities(cert: x509.Certificate) -> set[str]:
@@ -354,13 +422,42 @@ def _identities(cert: x509.Certificate) -> set[str]:
     return values
 
 
+def _issuers(cert: x509.Certificate) -> set[str]:
+    return {_issuer_of(cert)}
+
+
 def _issuer_of(cert: x509.Certificate) -> str:
-    try:
-        extension = cert.extensions.get_extension_for_oid(_OIDC_ISSUER_OID).value
-    except x509.ExtensionNotFound:
-        return ""
-    raw: bytes = extension.value  # type: ignore[attr-defined]  # an UnrecognizedExtension: raw bytes
-    return raw.decode(errors="replace")
+    """The OIDC issuer the certificate names: from .1.8, else from the deprecated .1.1.
+
+    .1.8 is a DER UTF8String (decoded as sigstore-python's `OIDCIssuerV2`
+    decodes it), .1.1 raw UTF-8 (as its `OIDCIssuer` reads it, which knows
+    only .1.1). A certificate naming no issuer is refused, rather than read
+    as "" that a pattern such as `.*` would accept; so is a malformed one,
+    or one whose two extensions name different issuers.
+    """
+    decoders: tuple[tuple[ObjectIdentifier, Callable[[bytes], str]], ...] = (
+        (_OIDC_ISSUER_V2_OID, lambda raw: asn1.decode_der(str, raw)),
+        (_OIDC_ISSUER_V1_OID, bytes.decode),
+    )
+    issuers: set[str] = set()
+    for oid, decode in decoders:
+        try:
+            extension = cert.extensions.get_extension_for_oid(oid).value
+        except x509.ExtensionNotFound:
+            continue
+        try:
+            if not isinstance(extension, x509.UnrecognizedExtension):
+                raise ValueError(type(extension).__name__)
+            issuers.add(decode(extension.value))
+        except ValueError:
+            malformed = f"the certificate's OIDC issuer ({oid.dotted_string}) is malformed"
+            raise _PolicyMismatch("issuer", malformed) from None
+    if len(issuers) > 1:
+        raise _PolicyMismatch("issuer", f"the certificate names two OIDC issuers: {sorted(issuers)}")
+    if issuers in (set(), {""}):
+        raise _PolicyMismatch("issuer", "the certificate names no OIDC issuer (no 1.3.6.1.4.1.57264.1.8 or .1.1)")
+    (issuer,) = issuers
+    return issuer
 
 
 def _signer_of(bundle: Bundle) -> SigstoreSigner:
@@ -419,3 +516,20 @@ def _compile(pattern: str) -> re.Pattern[str]:
 
 def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split())
+
+
+def _with_cause(err: BaseException) -> str:
+    """`err` and its root cause, in one line: a `TUFError` says only "Failed to refresh TUF metadata"."""
+    cause = err
+    for _ in range(_MAX_CAUSES):
+        if cause.__cause__ is None:
+            break
+        cause = cause.__cause__
+    if cause is err:
+        return _one_line(err)
+    detail = _one_line(cause)
+    return f"{_one_line(err)} ({type(cause).__name__}{': ' + detail if detail else ''})"
+
+
+_MAX_CAUSES = 8
+"""How far `_with_cause` follows a chain of causes (which could even be a cycle)."""

@@ -4,7 +4,7 @@ The rows come from the table in `tests/data/sigstore/README.md`
 itself, so a row added there is tested here. Each verification runs
 `packseal verify-bundle --offline` through the console script's entry
 point, against the trusted roots shipped inside the `sigstore` package,
-with HOME a temporary directory for sigstore's TUF cache.
+with HOME a temporary directory (which offline verification leaves alone).
 """
 
 from __future__ import annotations

@@ -661,6 +661,24 @@ def test_other_workflow_of_the_same_repository_refused(
     assert_sigstore_refusal(result, file_bundle(workflow_file), "identity")
 
 
+def test_release_workflow_called_from_another_repository_refused_by_github_repository(
+    packseal: Packseal, sigstore_instance: SigstoreInstance, sign_once: SignOnce
+) -> None:
+    """A reusable workflow's certificate names it, not its caller: only --github-repository tells them apart."""
+    token = sigstore_instance.mint_github_token(
+        repository="evil/caller", ref="refs/heads/main", sha=SHA,
+        job_workflow_ref=f"{REPOSITORY}/.github/workflows/release.yml@{REF}",
+    )  # fmt: skip
+    called_from_evil = sign_once(b"evil wheel\n", token)
+    options = (*online(sigstore_instance), *workflow(sigstore_instance))
+
+    verified(verify(packseal, called_from_evil, *options))
+    result = verify(packseal, called_from_evil, *options, "--github-repository", REPOSITORY)
+
+    detail = assert_sigstore_refusal(result, file_bundle(called_from_evil), "github claims")
+    assert "evil/caller" in detail
+
+
 # The stock sigstore CLI
 
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sigstore_local.ca import CertificateAuthority
 from sigstore_local.errors import RequestRefused
 from sigstore_local.oidc import TokenIssuer
-from sigstore_local.principal import principal_from_claims
+from sigstore_local.principal import ISSUER_ARCS, principal_from_claims
 
 
 def _bearer_token(authorization: str | None) -> str:
@@ -47,10 +47,14 @@ def _csr_public_key(body: bytes) -> ec.EllipticCurvePublicKey:
 
 @dataclass(frozen=True)
 class Fulcio:
-    """Issues a leaf to whoever holds a token from `token_issuer` and proves key possession."""
+    """Issues a leaf to whoever holds a token from `token_issuer` and proves key possession.
+
+    `issuer_arcs` are the issuer extensions its leaves carry (see `principal_from_claims`).
+    """
 
     token_issuer: TokenIssuer
     authority: CertificateAuthority
+    issuer_arcs: frozenset[int] = ISSUER_ARCS
 
     def signing_cert(self, authorization: str | None, body: bytes) -> dict[str, Any]:
         """The ``signedCertificateEmbeddedSct`` response, chain leaf first (Fulcio API v2)."""
@@ -58,7 +62,7 @@ class Fulcio:
             claims = self.token_issuer.verify(_bearer_token(authorization))
         except jwt.InvalidTokenError as error:
             raise RequestRefused(401, f"identity token refused: {error}") from None
-        leaf = self.authority.issue(_csr_public_key(body), principal_from_claims(claims))
+        leaf = self.authority.issue(_csr_public_key(body), principal_from_claims(claims, self.issuer_arcs))
         pems = [
             certificate.public_bytes(serialization.Encoding.PEM).decode()
             for certificate in [leaf, *self.authority.chain]

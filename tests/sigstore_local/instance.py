@@ -14,6 +14,7 @@ from sigstore_local.ca import CertificateAuthority
 from sigstore_local.ctlog import CertificateTransparencyLog
 from sigstore_local.fulcio import Fulcio
 from sigstore_local.oidc import EMAIL_ISSUER, GITHUB_ISSUER, TokenIssuer
+from sigstore_local.principal import ISSUER_ARCS
 from sigstore_local.rekor import TransparencyLog
 from sigstore_local.server import SigstoreServer
 from sigstore_local.trust import write_trust_files
@@ -44,15 +45,18 @@ class SigstoreInstance:
         sha: str,
         workflow_path: str = ".github/workflows/release.yml",
         event_name: str = "push",
+        job_workflow_ref: str | None = None,
     ) -> str:
         """A GitHub Actions token; the certificate identity becomes
-        ``https://github.com/{repository}/{workflow_path}@{ref}``."""
+        ``https://github.com/{repository}/{workflow_path}@{ref}``, or, for a
+        job that called a reusable workflow, ``https://github.com/{job_workflow_ref}``."""
         return self.token_issuer.mint_github(
             repository=repository,
             ref=ref,
             sha=sha,
             workflow_path=workflow_path,
             event_name=event_name,
+            job_workflow_ref=job_workflow_ref,
         )
 
     def github_actions_environment(self, **job: str) -> dict[str, str]:
@@ -70,12 +74,18 @@ class SigstoreInstance:
 
 
 @contextmanager
-def running_instance(directory: Path) -> Iterator[SigstoreInstance]:
-    """Start an instance with fresh keys, its trust files in `directory`; stop it on exit."""
+def running_instance(
+    directory: Path, *, issuer_arcs: frozenset[int] = ISSUER_ARCS
+) -> Iterator[SigstoreInstance]:
+    """Start an instance with fresh keys, its trust files in `directory`; stop it on exit.
+
+    `issuer_arcs` are the issuer extensions its certificates carry: by
+    default both, as public-good Fulcio writes them (.1.1 and .1.8).
+    """
     token_issuer, ct_log, rekor = TokenIssuer(), CertificateTransparencyLog(), TransparencyLog()
     authority = CertificateAuthority(ct_log)
     actions = ActionsIdTokens()
-    server = SigstoreServer(Fulcio(token_issuer, authority), rekor, actions)
+    server = SigstoreServer(Fulcio(token_issuer, authority, issuer_arcs), rekor, actions)
     trusted_root, trust_config = write_trust_files(
         directory, server.url, authority, ct_log.key, rekor.key
     )

@@ -47,13 +47,22 @@ class TokenIssuer:
         return self.mint(claims, valid_for)
 
     def mint_github(
-        self, *, repository: str, ref: str, sha: str, workflow_path: str, event_name: str
+        self,
+        *,
+        repository: str,
+        ref: str,
+        sha: str,
+        workflow_path: str,
+        event_name: str,
+        job_workflow_ref: str | None = None,
     ) -> str:
         """A token shaped like GitHub Actions' (GitHub docs, "OpenID Connect": example claims).
 
         sigstore-python takes the identity of this issuer from ``sub``
         (``_KNOWN_OIDC_ISSUERS`` in ``sigstore/oidc.py``); Fulcio derives the
-        certificate from the other claims.
+        certificate from the other claims. `job_workflow_ref` names a
+        reusable workflow (``owner/repo/path@ref``) the job ran, called from
+        `repository`; by default the job ran `repository`'s own workflow.
         """
         owner = repository.split("/")[0]
         workflow_ref = f"{repository}/{workflow_path}@{ref}"
@@ -71,7 +80,7 @@ class TokenIssuer:
             "workflow": PurePosixPath(workflow_path).stem,
             "workflow_ref": workflow_ref,
             "workflow_sha": sha,
-            "job_workflow_ref": workflow_ref,
+            "job_workflow_ref": job_workflow_ref or workflow_ref,
             "job_workflow_sha": sha,
             "run_id": "3000",
             "run_attempt": "1",

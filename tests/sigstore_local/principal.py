@@ -8,7 +8,7 @@ these), .1.8 onwards hold DER UTF8Strings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cryptography import x509
@@ -19,6 +19,9 @@ from sigstore_local.oidc import EMAIL_ISSUER, GITHUB_ISSUER
 
 _SIGSTORE_OID = "1.3.6.1.4.1.57264.1"
 _GITHUB_SERVER = "https://github.com"
+
+ISSUER_ARCS = frozenset({1, 8})
+"""The arcs that name the issuer: .1.1 (raw, deprecated) and .1.8 (DER UTF8String)."""
 
 _RAW_TEMPLATES = {1: "{iss}"}
 """Issuer (deprecated, raw): what ``Identity(issuer=...)`` and ``--cert-oidc-issuer`` compare."""
@@ -61,6 +64,11 @@ class Principal:
     san: x509.GeneralName
     extensions: tuple[x509.UnrecognizedExtension, ...]
 
+    def without_arcs(self, arcs: frozenset[int]) -> Principal:
+        """This principal without the Sigstore extensions .1.`arc` for each of `arcs`."""
+        omitted = {x509.ObjectIdentifier(f"{_SIGSTORE_OID}.{arc}") for arc in arcs}
+        return replace(self, extensions=tuple(e for e in self.extensions if e.oid not in omitted))
+
 
 def _extensions(
     claims: dict[str, Any], raw: dict[int, str], utf8: dict[int, str]
@@ -91,10 +99,18 @@ def _github_principal(claims: dict[str, Any]) -> Principal:
     return Principal(san, extensions)
 
 
-def principal_from_claims(claims: dict[str, Any]) -> Principal:
-    """The principal for verified `claims`, chosen by issuer as Fulcio's issuer config does."""
+def principal_from_claims(
+    claims: dict[str, Any], issuer_arcs: frozenset[int] = ISSUER_ARCS
+) -> Principal:
+    """The principal for verified `claims`, chosen by issuer as Fulcio's issuer config does.
+
+    `issuer_arcs` says which issuer extensions to write: a subset of
+    `ISSUER_ARCS`, for tests of certificates that lack one or both.
+    """
     if claims["iss"] == EMAIL_ISSUER:
-        return _email_principal(claims)
-    if claims["iss"] == GITHUB_ISSUER:
-        return _github_principal(claims)
-    raise RequestRefused(400, f"untrusted token issuer {claims['iss']!r}")
+        principal = _email_principal(claims)
+    elif claims["iss"] == GITHUB_ISSUER:
+        principal = _github_principal(claims)
+    else:
+        raise RequestRefused(400, f"untrusted token issuer {claims['iss']!r}")
+    return principal.without_arcs(ISSUER_ARCS - issuer_arcs)
