@@ -96,7 +96,9 @@ class Checkout:
         ignored = {self._relative(path) for path in besides}
         region = Region(
             start=b"",
-            skipped=lambda path: (path == b".git" and inside != b"") or path in ignored or _in_signature_dir(path, inside),
+            skipped=lambda path: (
+                (path == b".git" and inside != b"") or path in ignored or _in_signature_dir(path, inside)
+            ),
             strict=inside,
             ignores=self._repository.ignores(),
         )
@@ -282,7 +284,7 @@ def _object_format(top: Path, config: ConfigFile) -> str:
         raise GitError(f"{top}: repository format version {version} is not supported")
     if version == 0:
         return "sha1"
-    extensions = dict((name.lower(), value) for name, value in config.items((b"extensions",)))
+    extensions = {name.lower(): value for name, value in config.items((b"extensions",))}
     unknown = sorted(name.decode("utf-8", "backslashreplace") for name in set(extensions) - _HARMLESS_EXTENSIONS)
     if unknown:
         raise GitError(f"{top}: repository extension {', '.join(unknown)} is not supported")

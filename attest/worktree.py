@@ -77,9 +77,7 @@ class Region:
         return self.strict is not None and _is_within(path, self.strict)
 
 
-def differences(
-    top: bytes, committed: Mapping[bytes, Committed], hash_name: str, region: Region
-) -> list[Difference]:
+def differences(top: bytes, committed: Mapping[bytes, Committed], hash_name: str, region: Region) -> list[Difference]:
     """Every difference between the disk below `top/region.start` and `committed`, sorted by path.
 
     `committed` holds the tree entries below `region.start`, by path

@@ -18,6 +18,7 @@ from attest.worktree import Difference
 def paths(changes: list[Difference]) -> list[str]:
     return [change.path for change in changes]
 
+
 SHA1 = "0123456789abcdef0123456789abcdef01234567"
 SHA256 = "0123456789abcdef" * 4
 
@@ -355,13 +356,16 @@ def _retarget_the_link(bundle: Path) -> str:
 
 
 @pytest.mark.parametrize(
-    "change", [_add_an_ignored_file, _add_a_nested_packseal_file, _remove_a_file, _drop_the_executable_bit, _retarget_the_link]
+    "change",
+    [_add_an_ignored_file, _add_a_nested_packseal_file, _remove_a_file, _drop_the_executable_bit, _retarget_the_link],
 )
 def test_a_bundle_that_is_not_the_commit_is_refused_naming_the_file(bundle: Path, change):
     changed = change(bundle)
     checkout = Checkout.containing(bundle)
     assert list(map(str, checkout.bundle_changes(bundle))) == [changed]
-    with pytest.raises(GitError, match=f"{re.escape(str(bundle))}: not exactly the tree of commit .*: {re.escape(changed)}$"):
+    with pytest.raises(
+        GitError, match=f"{re.escape(str(bundle))}: not exactly the tree of commit .*: {re.escape(changed)}$"
+    ):
         checkout.require_committed(bundle)
 
 
@@ -455,3 +459,25 @@ def test_nothing_the_config_names_runs_and_nothing_is_written(repo: GitRepo, tmp
     assert (checkout.branch(), checkout.origin_url()) == ("refs/heads/main", "https://github.com/acme/pack.git")
     assert not marker.exists()
     assert {path: path.read_bytes() for path in (repo.top / ".git").rglob("*") if path.is_file()} == before
+
+
+@pytest.mark.parametrize("where", ["vendor/sub", "pack/sub"])
+def test_a_submodule_is_not_compared_beside_the_bundle_and_refused_inside_it(
+    repo: GitRepo, environment: dict[str, str], tmp_path: Path, where: str
+):
+    library = GitRepo.init(
+        tmp_path / "library", environment, object_format=repo.git("rev-parse", "--show-object-format")
+    )
+    library.write("lib.txt")
+    library.commit("library")
+    repo.git("-c", "protocol.file.allow=always", "submodule", "--quiet", "add", str(library.top), where)
+    repo.commit("submodule")
+    checkout = Checkout.containing(repo.top)
+    pack = repo.top / "pack"
+    if where == "vendor/sub":
+        assert (checkout.changes(bundle=pack), checkout.bundle_changes(pack)) == ([], [])
+    else:
+        assert list(map(str, checkout.bundle_changes(pack))) == [
+            "pack/sub (directory on disk, submodule in the commit)"
+        ]
+        assert paths(checkout.changes(bundle=pack)) == ["pack/sub"]
