@@ -481,3 +481,19 @@ def test_a_submodule_is_not_compared_beside_the_bundle_and_refused_inside_it(
             "pack/sub (directory on disk, submodule in the commit)"
         ]
         assert paths(checkout.changes(bundle=pack)) == ["pack/sub"]
+
+
+def test_an_object_whose_content_is_not_its_id_is_refused(repo: GitRepo):
+    """The pin names commit C; a `.git` that stores another commit under C's id must not pass as C."""
+    pinned = repo.head
+    repo.write("pack/extra.txt", "not in the pinned commit\n")
+    other = repo.commit("other")
+    repo.git("update-ref", "refs/heads/main", pinned)
+    objects = repo.top / ".git" / "objects"
+    forged = objects / pinned[:2] / pinned[2:]
+    forged.chmod(0o644)
+    forged.write_bytes((objects / other[:2] / other[2:]).read_bytes())
+    checkout = Checkout.containing(repo.top)
+    assert checkout.head == pinned
+    with pytest.raises(GitError, match="cannot read the Git repository: ChecksumMismatch"):
+        checkout.require_committed(repo.top / "pack")
