@@ -34,7 +34,7 @@ _EXPORTS = {
     "gather_build_facts": "attest.build_facts",
     "github_actions_facts": "attest.build_facts",
     "Checkout": "attest.git",
-    "GitError": "attest.git",
+    "GitError": "attest.errors",
     "check_full_commit": "attest.git",
 }
 
@@ -44,8 +44,8 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 if TYPE_CHECKING:
     from attest.build_facts import ExplicitSource, gather_build_facts, github_actions_facts
     from attest.canonical import canonical_json, parse_canonical_json
-    from attest.errors import AttestError, CanonicalJSONError, ManifestError, StatementError
-    from attest.git import Checkout, GitError, check_full_commit
+    from attest.errors import AttestError, CanonicalJSONError, GitError, ManifestError, StatementError
+    from attest.git import Checkout, check_full_commit
     from attest.manifest import (
         BUNDLE_MANIFEST_PREDICATE_TYPE,
         FileEntry,

@@ -19,3 +19,7 @@ class ManifestError(AttestError):
 
 class StatementError(AttestError):
     """An in-toto Statement is malformed or is not the kind that was expected."""
+
+
+class GitError(AttestError):
+    """Git state cannot be read, or is not what was required."""

@@ -1,29 +1,52 @@
-"""Git state, read from the real `git`: HEAD commit, a clean worktree, a pinned commit.
+"""Git state, read from the repository's files: HEAD, its tree, and whether the disk is that tree.
+
+The checkout belongs to whoever made the bundle, and the `git` binary runs
+what its `.git` names (`core.fsmonitor`, hooks, filter drivers from
+`.gitattributes`, `core.sshCommand`) and rewrites `.git/index` on
+`status`. So packseal never runs `git`: it reads refs, config and objects
+with dulwich's readers (config includes not followed; no index, filters,
+hooks or worktree APIs), hashes files itself (`attest.worktree`), and
+writes nothing into `.git`.
 
 Provenance is only as honest as the checkout it describes, so these reads
-refuse rather than guess: no checkout, an unborn HEAD, or an abbreviated
-commit id is an error. Both object formats are handled (SHA-1: 40 hex
-digits; SHA-256: 64).
+refuse rather than guess: no checkout, an unborn HEAD, an unsupported
+repository format, or an abbreviated commit id is an error. Both object
+formats are handled (SHA-1: 40 hex digits; SHA-256: 64).
 
 `.packseal/` never counts as a change: it is where signatures are written,
 after the build, and it is not part of any manifest.
 """
 
+import io
 import os
 import re
-import subprocess
-from collections.abc import Iterable
-from dataclasses import dataclass
+import stat
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from attest.errors import AttestError
+from dulwich.config import ConfigFile
+from dulwich.ignore import IgnoreFilter, IgnoreFilterManager
+from dulwich.object_format import get_object_format
+from dulwich.object_store import DiskObjectStore
+from dulwich.objects import Commit, ObjectID, Tag, Tree
+from dulwich.refs import SYMREF, DiskRefsContainer, Ref
+from dulwich.repo import read_gitfile
+
+from attest.errors import GitError
 from attest.manifest import SIGNATURE_DIR
+from attest.worktree import Committed, Difference, Region, differences
+
+__all__ = ["Checkout", "GitError", "check_full_commit"]
 
 _FULL_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-
-
-class GitError(AttestError):
-    """Git state cannot be read, or is not what was required."""
+_SIGNATURE_DIR = os.fsencode(SIGNATURE_DIR)
+_SMALL_FILE_BYTES = 4096
+_MAX_TREE_ENTRIES = 1_000_000
+_MAX_TAG_DEPTH = 16
+# Extensions that change nothing this module reads; any other one is refused.
+_HARMLESS_EXTENSIONS = {b"objectformat", b"worktreeconfig", b"relativeworktrees", b"preciousobjects", b"noop"}
 
 
 def check_full_commit(commit: str, *, what: str = "commit") -> str:
@@ -43,48 +66,65 @@ class Checkout:
     top: Path
     head: str
     object_format: str
+    _repository: "_Repository" = field(repr=False, compare=False)
 
     @classmethod
     def containing(cls, path: Path) -> "Checkout":
         """The checkout that `path` is inside; refuse if there is none or HEAD is unborn."""
-        directory = path if path.is_dir() else path.parent
-        top = _git(directory, "rev-parse", "--show-toplevel")
-        head = _git(directory, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
-        object_format = _git(directory, "rev-parse", "--show-object-format")
-        return cls(top=Path(top), head=check_full_commit(head, what="HEAD"), object_format=object_format)
+        top, dot_git = _find_top(path)
+        with _reading(top):
+            repository = _Repository.open(top, dot_git)
+            head = check_full_commit(repository.head(), what="HEAD")
+        return cls(top=top, head=head, object_format=repository.object_format, _repository=repository)
 
-    def changes(self, *, bundle: Path | None = None, besides: Iterable[Path] = ()) -> list[str]:
-        """Uncommitted changes (modified, staged, untracked), except where packseal writes signatures.
+    def changes(self, *, bundle: Path | None = None, besides: Iterable[Path] = ()) -> list[Difference]:
+        """Where the worktree is not HEAD's tree, except where packseal writes signatures.
 
-        A `.packseal/` directory does not count, unless it is nested inside
-        `bundle` below its root: there it is bundle content, and an
-        uncommitted file must not hide in it. `besides` names further files
-        that are not changes: the signatures and provenance packseal writes
-        beside a single-file bundle. Only those exact files, never a pattern.
+        Modified, missing, and present but not committed files all count;
+        so does a file Git ignores when it lies inside the directory
+        `bundle`, because the bundle ships it. Elsewhere an ignored file
+        (build output, caches) is not a change. A `.packseal/` directory
+        does not count, unless it is nested inside `bundle` below its root:
+        there it is bundle content. The repository's `.git` is not compared,
+        unless the bundle is the whole worktree and so would ship it.
+        `besides` names further files that are not changes: the signatures
+        and provenance packseal writes beside a single-file bundle. Only
+        those exact files, never a pattern. The index is not read: what is
+        on disk is what a build used.
         """
+        inside = self._relative(bundle) if bundle is not None and bundle.is_dir() else None
         ignored = {self._relative(path) for path in besides}
-        inside = None if bundle is None or not bundle.is_dir() else self._relative(bundle)
-        output = _git(self.top, "status", "--porcelain=v1", "-z", "--untracked-files=all", strip=False)
-        changed = []
-        records = iter(output.split("\0"))
-        for record in records:
-            if not record:
-                continue
-            status, path = record[:2], record[3:]
-            if status[0] in "RC":
-                next(records, None)  # a rename's source path follows as its own record
-            if path not in ignored and not _in_signature_dir(path, inside):
-                changed.append(path)
-        return changed
+        region = Region(
+            start=b"",
+            skipped=lambda path: (
+                (path == b".git" and inside != b"") or path in ignored or _in_signature_dir(path, inside)
+            ),
+            strict=inside,
+            ignores=self._repository.ignores(),
+        )
+        return self._differences(b"", region)
 
     def require_clean(self, *, bundle: Path | None = None, besides: Iterable[Path] = ()) -> None:
-        changes = self.changes(bundle=bundle, besides=besides)
-        if changes:
-            shown = ", ".join(changes[:5]) + (f" and {len(changes) - 5} more" if len(changes) > 5 else "")
-            raise GitError(f"{self.top}: worktree has uncommitted changes: {shown}")
+        """Refuse a worktree with `changes`, naming them."""
+        _refuse(f"{self.top}: worktree has uncommitted changes", self.changes(bundle=bundle, besides=besides))
 
-    def _relative(self, path: Path) -> str:
-        return os.path.relpath(os.path.realpath(path), os.path.realpath(self.top))
+    def bundle_changes(self, bundle: Path) -> list[Difference]:
+        """Where the bundle is not exactly HEAD's tree at its path.
+
+        A directory: every file and link below it, except its own root
+        `.packseal/`, must be the tree's entry at the same path (content,
+        executable bit, link target), and every entry of the tree there
+        must be present; a file the tree lacks is a difference whether Git
+        would ignore it or not. A single file: that file must be the
+        tree's entry.
+        """
+        inside = self._relative(bundle)
+        region = Region(start=inside, skipped=lambda path: _in_signature_dir(path, inside), strict=inside)
+        return self._differences(inside, region)
+
+    def require_committed(self, bundle: Path) -> None:
+        """Refuse a bundle that is not exactly HEAD's tree at its path, naming the differences."""
+        _refuse(f"{bundle}: not exactly the tree of commit {self.head}", self.bundle_changes(bundle))
 
     def require_at(self, commit: str) -> None:
         if self.head != check_full_commit(commit):
@@ -92,43 +132,207 @@ class Checkout:
 
     def branch(self) -> str | None:
         """The full ref HEAD points to (`refs/heads/main`), or None when detached."""
-        try:
-            return _git(self.top, "symbolic-ref", "--quiet", "HEAD") or None
-        except GitError:
-            return None
+        with _reading(self.top):
+            return self._repository.symbolic_head()
 
     def origin_url(self) -> str | None:
         """The URL of the `origin` remote, if there is one."""
-        try:
-            return _git(self.top, "config", "--get", "remote.origin.url") or None
-        except GitError:
+        with _reading(self.top):
+            return self._repository.origin_url()
+
+    def _differences(self, below: bytes, region: Region) -> list[Difference]:
+        with _reading(self.top):
+            committed = self._repository.committed(self.head, below)
+            return differences(os.fsencode(self.top), committed, self.object_format, region)
+
+    def _relative(self, path: Path) -> bytes:
+        """`path` relative to the top, `/`-separated (`b""` for the top); a final link is not followed."""
+        resolved = os.path.realpath(path) if path.is_dir() else os.path.join(os.path.realpath(path.parent), path.name)
+        relative = os.path.relpath(resolved, self.top)
+        if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+            raise GitError(f"{path}: not inside the checkout {self.top}")
+        return b"" if relative == os.curdir else os.fsencode(relative).replace(os.fsencode(os.sep), b"/")
+
+
+@dataclass(frozen=True)
+class _Repository:
+    """The parts of a repository this module reads, opened by dulwich's readers alone."""
+
+    top: Path
+    common: Path
+    config: ConfigFile
+    refs: DiskRefsContainer
+    objects: DiskObjectStore
+    object_format: str
+
+    @classmethod
+    def open(cls, top: Path, dot_git: Path) -> "_Repository":
+        control = _control_directory(top, dot_git)
+        common = control
+        if (control / "commondir").is_file():
+            common = control / _read_small(control / "commondir").decode().rstrip("\r\n")
+        if not (control / "HEAD").is_file() or not (common / "objects").is_dir():
+            raise GitError(f"{top}: not a Git checkout with a commit ({dot_git} holds no repository)")
+        config = ConfigFile.from_path(common / "config", expand_includes=False)
+        object_format = _object_format(top, config)
+        return cls(
+            top=top,
+            common=common,
+            config=config,
+            refs=DiskRefsContainer(common, worktree_path=control),
+            objects=DiskObjectStore(common / "objects", object_format=get_object_format(object_format)),
+            object_format=object_format,
+        )
+
+    def head(self) -> str:
+        _, commit = self.refs.follow(Ref(b"HEAD"))
+        if commit is None:
+            raise GitError(f"{self.top}: not a Git checkout with a commit (HEAD is unborn)")
+        return commit.decode("ascii")
+
+    def symbolic_head(self) -> str | None:
+        contents = self.refs.read_ref(Ref(b"HEAD"))
+        if contents is None or not contents.startswith(SYMREF):
             return None
+        return contents[len(SYMREF) :].decode("utf-8")
+
+    def origin_url(self) -> str | None:
+        try:
+            url = self.config.get((b"remote", b"origin"), b"url")
+        except KeyError:
+            return None
+        return url.decode("utf-8") or None
+
+    def ignores(self) -> IgnoreFilterManager:
+        """The worktree's `.gitignore` files and `info/exclude`; no user-wide file the config names."""
+        exclude = self.common / "info" / "exclude"
+        filters = [IgnoreFilter.from_path(exclude)] if exclude.is_file() else []
+        return IgnoreFilterManager(str(self.top), filters, ignorecase=False)
+
+    def committed(self, commit: str, below: bytes) -> dict[bytes, Committed]:
+        """Every entry of `commit`'s tree at or below the path `below`, by path."""
+        mode, sha = stat.S_IFDIR, self._commit(commit).tree
+        for name in below.split(b"/") if below else []:
+            tree = self._tree(sha) if stat.S_ISDIR(mode) else None
+            if tree is None or name not in tree:
+                return {}
+            mode, sha = tree[name]
+        if not stat.S_ISDIR(mode):
+            return {below: Committed(mode, sha.decode("ascii"))}
+        entries: dict[bytes, Committed] = {}
+        pending = [(below, sha)]
+        while pending:
+            directory, sha = pending.pop()
+            for entry in self._tree(sha).iteritems():
+                if entry.path in (b"", b".", b"..") or b"/" in entry.path or b"\0" in entry.path:
+                    raise GitError(f"{self.top}: tree {sha.decode('ascii')} has an invalid entry name {entry.path!r}")
+                path = directory + b"/" + entry.path if directory else entry.path
+                if stat.S_ISDIR(entry.mode):
+                    pending.append((path, entry.sha))
+                else:
+                    entries[path] = Committed(entry.mode, entry.sha.decode("ascii"))
+                if len(entries) + len(pending) > _MAX_TREE_ENTRIES:
+                    raise GitError(f"{self.top}: commit {commit} has more than {_MAX_TREE_ENTRIES} entries")
+        return entries
+
+    def _commit(self, commit: str) -> Commit:
+        found = self.objects[ObjectID(commit.encode("ascii"))]
+        for _ in range(_MAX_TAG_DEPTH):
+            if not isinstance(found, Tag):
+                break
+            found = self.objects[found.object[1]]
+        if not isinstance(found, Commit):
+            raise GitError(f"{self.top}: {commit} is not a commit")
+        return found
+
+    def _tree(self, sha: ObjectID) -> Tree:
+        found = self.objects[sha]
+        if not isinstance(found, Tree):
+            raise GitError(f"{self.top}: object {sha.decode('ascii')} is not a tree")
+        return found
 
 
-def _in_signature_dir(path: str, bundle: str | None) -> bool:
+def _find_top(path: Path) -> tuple[Path, Path]:
+    """The nearest directory at or above `path` holding a `.git`, and that `.git`."""
+    start = Path(os.path.realpath(path if path.is_dir() else path.parent))
+    for directory in (start, *start.parents):
+        dot_git = directory / ".git"
+        if os.path.lexists(dot_git):
+            return directory, dot_git
+    raise GitError(f"{path}: not a Git checkout with a commit (no .git in it or above it)")
+
+
+def _control_directory(top: Path, dot_git: Path) -> Path:
+    """`.git` itself, or the directory a `.git` file names (a linked worktree or a submodule)."""
+    if dot_git.is_dir():
+        return dot_git
+    if not dot_git.is_file():
+        raise GitError(f"{top}: not a Git checkout with a commit ({dot_git} is neither a directory nor a file)")
+    try:
+        return top / read_gitfile(io.BytesIO(_read_small(dot_git)))
+    except (ValueError, UnicodeDecodeError):
+        raise GitError(f"{top}: not a Git checkout with a commit ({dot_git} names no gitdir)") from None
+
+
+def _object_format(top: Path, config: ConfigFile) -> str:
+    """The repository's object format; refuse a format version or extension this reader does not know."""
+    try:
+        version = int(config.get((b"core",), b"repositoryformatversion"))
+    except KeyError:
+        version = 0
+    if version not in (0, 1):
+        raise GitError(f"{top}: repository format version {version} is not supported")
+    if version == 0:
+        return "sha1"
+    extensions = {name.lower(): value for name, value in config.items((b"extensions",))}
+    unknown = sorted(name.decode("utf-8", "backslashreplace") for name in set(extensions) - _HARMLESS_EXTENSIONS)
+    if unknown:
+        raise GitError(f"{top}: repository extension {', '.join(unknown)} is not supported")
+    object_format = extensions.get(b"objectformat", b"sha1").decode("ascii", "replace").lower()
+    if object_format not in ("sha1", "sha256"):
+        raise GitError(f"{top}: object format {object_format!r} is not supported")
+    return object_format
+
+
+def _read_small(path: Path) -> bytes:
+    """A small regular file of the repository (`.git` file, `commondir`), refused if over 4 KiB."""
+    with path.open("rb") as stream:
+        data = stream.read(_SMALL_FILE_BYTES + 1)
+    if len(data) > _SMALL_FILE_BYTES:
+        raise GitError(f"{path}: over {_SMALL_FILE_BYTES} bytes")
+    return data
+
+
+@contextmanager
+def _reading(top: Path) -> Iterator[None]:
+    """Turn any failure while reading the repository into one `GitError` line.
+
+    The repository is untrusted input: a damaged or hostile `.git` can make
+    dulwich's parsers fail in many ways (a missing object, a bad zlib
+    stream or pack index, bad config syntax, a checksum mismatch), and each
+    must be a refusal, never a traceback.
+    """
+    try:
+        yield
+    except GitError:
+        raise
+    except Exception as err:  # noqa: BLE001 - see the docstring
+        raise GitError(f"{top}: cannot read the Git repository: {type(err).__name__}: {err}") from None
+
+
+def _refuse(what: str, changes: list[Difference]) -> None:
+    if changes:
+        shown = ", ".join(map(str, changes[:5])) + (f" and {len(changes) - 5} more" if len(changes) > 5 else "")
+        raise GitError(f"{what}: {shown}")
+
+
+def _in_signature_dir(path: bytes, bundle: bytes | None) -> bool:
     """Whether `path` lies in a `.packseal/` directory that is not content of `bundle`."""
-    parts = path.split("/")
-    if SIGNATURE_DIR not in parts:
+    parts = path.split(b"/")
+    if _SIGNATURE_DIR not in parts:
         return False
-    holder = "/".join(parts[: parts.index(SIGNATURE_DIR)]) or "."
+    holder = b"/".join(parts[: parts.index(_SIGNATURE_DIR)])
     if bundle is None:
         return True
-    nested_in_bundle = bundle == "." or holder == bundle or holder.startswith(bundle + "/")
+    nested_in_bundle = bundle == b"" or holder == bundle or holder.startswith(bundle + b"/")
     return not nested_in_bundle or holder == bundle
-
-
-def _git(directory: Path, *arguments: str, strip: bool = True) -> str:
-    try:
-        result = subprocess.run(
-            ["git", "-C", str(directory), *arguments],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=60,
-        )
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise GitError(f"cannot run git: {err}") from None
-    if result.returncode != 0:
-        detail = " ".join(result.stderr.split()) or f"git {arguments[0]} failed"
-        raise GitError(f"{directory}: not a Git checkout with a commit ({detail})")
-    return result.stdout.strip() if strip else result.stdout

@@ -126,11 +126,6 @@ class _Verification:
     def provenance_path(self) -> Path:
         raise NotImplementedError
 
-    @property
-    def own_files(self) -> set[Path]:
-        """Files packseal wrote for this bundle outside `.packseal/`; not changes to its source."""
-        return set()
-
     def check(self, name: str, step: Callable[[], tuple[T, str]]) -> T:
         """Run one step; record it as passed with its detail, or as failed with the error."""
         try:
@@ -163,7 +158,7 @@ class _Verification:
         if pin.builder_id is not None:
             self.check("builder", lambda: _expect("builder id", provenance.builder_id, pin.builder_id))
         if pin.require_checkout:
-            self.check("git checkout", lambda: _checkout_at(self.path, pin.commit, self.own_files))
+            self.check("git checkout", lambda: _checkout_at(self.path, pin.commit))
 
     def _provenance(self) -> tuple[tuple[Provenance, list[Signer]], str]:
         try:
@@ -228,11 +223,12 @@ def _subject_names(provenance: Provenance, digest: str) -> tuple[None, str]:
     return None, f"provenance subject is this bundle, sha256:{digest}"
 
 
-def _checkout_at(path: Path, commit: str, own_files: set[Path]) -> tuple[None, str]:
+def _checkout_at(path: Path, commit: str) -> tuple[None, str]:
+    """The bundle sits in a checkout at `commit` and is exactly that commit's tree, read without running `git`."""
     checkout = Checkout.containing(path)
     checkout.require_at(commit)
-    checkout.require_clean(bundle=path, besides=own_files)
-    return None, f"{checkout.top} is a clean checkout at {commit}"
+    checkout.require_committed(path)
+    return None, f"{path} is exactly the tree of commit {commit} in {checkout.top}"
 
 
 class _DirectoryVerification(_Verification):
@@ -278,10 +274,6 @@ class _FileVerification(_Verification):
     @property
     def provenance_path(self) -> Path:
         return FileLayout(self.path).provenance
-
-    @property
-    def own_files(self) -> set[Path]:
-        return FileLayout(self.path).signature_files()
 
     def _signature(self) -> tuple[None, str]:
         results = self.all_verify(

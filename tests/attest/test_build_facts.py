@@ -16,7 +16,7 @@ BUILDER = "https://ci.example/builder"
 
 @pytest.fixture(autouse=True)
 def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """The `git` that `attest` runs sees no caller's configuration or CI state."""
+    """Neither the `git` that makes the fixtures nor `attest` sees the caller's configuration or CI state."""
     return isolate(tmp_path, monkeypatch)
 
 
@@ -169,6 +169,27 @@ def test_a_dirty_checkout_is_refused(repo: GitRepo, pack: Path, changed: str):
     repo.write(changed, "uncommitted\n")
     with pytest.raises(GitError, match=f"uncommitted changes: {changed}"):
         gather_build_facts(pack, github_job(repo.head), ExplicitSource())
+
+
+@pytest.mark.parametrize("rule", [".gitignore", ".git/info/exclude"])
+def test_an_ignored_file_in_the_bundle_is_refused(repo: GitRepo, pack: Path, rule: str):
+    """The bundle ships it, and commit C does not hold it: provenance naming C would be false."""
+    repo.write(rule, "*.env\n")
+    if rule == ".gitignore":
+        repo.commit("ignore")
+    repo.write("pack/secrets.env", "TOKEN=local\n")
+    with pytest.raises(GitError, match=r"uncommitted changes: pack/secrets\.env \(not in the commit\)$"):
+        gather_build_facts(pack, github_job(repo.head), ExplicitSource())
+    facts = gather_build_facts(pack, github_job(repo.head), ExplicitSource(), allow_dirty=True)
+    assert facts.source_commit == repo.head
+
+
+def test_an_ignored_file_beside_the_bundle_is_not_a_change(repo: GitRepo, pack: Path):
+    repo.write(".gitignore", "/build/\n")
+    repo.commit("ignore")
+    repo.write("build/cache.bin")
+    facts = gather_build_facts(pack, github_job(repo.head), ExplicitSource())
+    assert facts.source_commit == repo.head
 
 
 def test_a_dirty_checkout_is_attested_with_allow_dirty(repo: GitRepo, pack: Path):

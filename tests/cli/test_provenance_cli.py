@@ -272,10 +272,14 @@ def test_a_commit_without_a_repository_is_a_usage_error(built, cli):
     ],
     ids=["modified", "untracked", "staged"],
 )
-def test_a_dirty_checkout_is_refused_at_git_checkout(built, copy, cli, change):
+def test_changes_beside_the_bundle_do_not_concern_git_checkout(built, copy, cli, change):
+    """`--git-checkout` is about what is installed: the bundle is commit C's tree, whatever lies beside it.
+
+    Changes inside the bundle are refused: tests/cli/test_git_checkout_cli.py.
+    """
     change(copy.repo)
     verdict = verify(built, copy.pack, *pin(built), "--git-checkout", cli=cli)
-    assert "uncommitted changes" in refused_at(verdict, "git checkout", before=DIR_CHECKS)
+    assert_verified(verdict, DIR_CHECKS + SOURCE_CHECKS)
 
 
 def test_a_checkout_at_another_commit_is_refused_at_git_checkout(built, copy, cli):
@@ -389,8 +393,15 @@ def test_attest_writes_provenance_beside_a_single_file(built):
 
 
 def test_a_single_file_is_verified_against_its_pin(built, cli):
+    verdict = verify(built, built.file, *pin(built), cli=cli)
+    assert_verified(verdict, ["signature"] + SOURCE_CHECKS[:-1])
+
+
+def test_a_built_single_file_is_not_the_commit_at_git_checkout(built, cli):
+    """Built into the ignored dist/, it is attested as built from C, but it is not a file of C's tree."""
     verdict = verify(built, built.file, *pin(built), "--git-checkout", cli=cli)
-    assert_verified(verdict, ["signature"] + SOURCE_CHECKS)
+    detail = refused_at(verdict, "git checkout", before=["signature"])
+    assert "dist/tool-1.0.tar.gz (not in the commit)" in detail
 
 
 def test_a_single_file_pinned_to_another_commit_is_refused(built, cli):
@@ -398,18 +409,24 @@ def test_a_single_file_pinned_to_another_commit_is_refused(built, cli):
     refused_at(verdict, "source commit", before=["signature"])
 
 
-def test_a_committed_single_file_signed_in_its_checkout_can_then_be_attested(environment, tmp_path, keys, cli):
+def test_a_committed_single_file_signed_in_its_checkout_is_attested_and_is_the_commit(
+    environment, tmp_path, keys, cli
+):
     """Its signature, written beside it by `packseal sign`, is packseal's output, not a change to the source.
 
-    The same reason that keeps `.packseal/` from counting holds here; today
-    `attest` refuses `tool.tar.gz.minisig` as an uncommitted change.
+    The same reason that keeps `.packseal/` from counting holds here: `attest`
+    does not refuse `tool.tar.gz.minisig` as an uncommitted change, and
+    `--git-checkout` compares the file alone with the commit's.
     """
     repo = GitRepo.init(tmp_path / "repo", environment, origin=ORIGIN)
     tool = repo.write("tool.tar.gz", "a committed artifact\n")
-    repo.commit("artifact")
+    commit = repo.commit("artifact")
     for command in (["sign", tool], ["attest", tool, "--builder-id", BUILDER]):
         result = run(environment, *command, "--minisign-key", keys.key)
         assert result.returncode == 0, cli.describe(result)
+    pins = ["--source-repo", REPOSITORY, "--source-commit", commit, "--git-checkout"]
+    verified = run(environment, "verify-bundle", tool, "--minisign-pubkey", keys.pub, *pins, "--json")
+    assert_verified(verdict_of(verified, cli), ["signature"] + SOURCE_CHECKS[:4] + ["git checkout"])
 
 
 # --- Sigstore, in a simulated GitHub Actions job -----------------------------
