@@ -1,142 +1,106 @@
-"""Startup self-check: refuse to run when the running binary is not the released one.
+"""Startup self-check: refuse to run when the running program is not the released one.
 
-A daemon that spawns commands must not start if its own binary was swapped
-for a trojan with the same command line. At release, `record_self` writes a
-small canonical-JSON record of the binary's sha256 and size, signed with
-minisign; at startup, `check_self` hashes the image the kernel is actually
-executing (`/proc/self/exe`, which stays the started file even after the
-path on disk was replaced) and compares. For a daemon written in Python the
-interpreter alone proves little, so a record may also cover the installed
-files of one distribution.
+A daemon that spawns commands must not start if its code was swapped for a
+trojan with the same command line. At release or install, `record_self`
+writes a canonical-JSON record (`signing.selfrecord`) of what the program
+is, signed with minisign in the `self-record` role; at startup, `check_self`
+measures what the process actually runs and compares:
 
-Every failure, including a missing or malformed record, or one not signed
-by the given key, raises `SelfCheckError`: a daemon adds one call and fails
-closed. This module runs
-on every start, so it imports only what the check needs: `minisign` when a
-key is used, `importlib.metadata` when a distribution is recorded, and
-never `sigstore`.
+- a compiled program: the image the kernel executes (`/proc/self/exe`,
+  which stays the started file even after its path was replaced);
+- a Python program: that image is the interpreter, so the record also
+  covers the `libpython` it maps, the entry script and every file of the
+  program's distributions, bytecode included (`signing.selfcheck_python`).
+
+It fails closed: a record is trusted only when its signature verifies
+under the key the caller names; an unsigned record is read only when the
+caller opts in with `allow_unsigned=True`. A record of an executable alone
+is refused inside a Python interpreter, where it would prove nothing about
+the code. Every refusal raises `SelfCheckError` with one line: a daemon
+adds one import and one call. This runs on every start, so it imports only
+what the check needs (`minisign` for the signature, `importlib.metadata`
+for distributions), never `sigstore`, protobuf or click.
 """
 
 import os
-import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from attest.canonical import MAX_DOCUMENT_BYTES, canonical_json, parse_canonical_json
 from attest.errors import AttestError
-from signing.bundle import open_regular_file, read_regular_file
-from signing.digest import FileDigest, digest_stream
-from signing.errors import BundleError, OutputError, PacksealError, SelfCheckError
+from signing import selfcheck_python
+from signing.bundle import read_regular_file
+from signing.digest import FileDigest
+from signing.errors import KeyFileError, OutputError, PacksealError, SelfCheckError, TrustPolicyError
 from signing.files import replace_together
 from signing.roles import Role, RoleClaim
+from signing.selfrecord import NamedFile, PythonRecord, SelfRecord
 
 if TYPE_CHECKING:
-    from importlib.metadata import Distribution
-
     import minisign
 
     from signing.backends.minisign import MinisignKeyring, MinisignSigner
 
-RECORD_FORMAT = 1
-ALGORITHM = "sha256"
 RUNNING_IMAGE = Path("/proc/self/exe")
 """The file the kernel executes for this process, even once its path was replaced or removed."""
-
-_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
-_RECORD_KEYS = {"format", "algorithm", "digest", "size", "name", "packseal_version"}
-_DISTRIBUTION_KEYS = {"name", "version", "files"}
-_FILE_KEYS = {"path", "sha256", "size"}
 
 PathLike = str | os.PathLike[str]
 
 
 @dataclass(frozen=True)
-class DistributionFile:
-    """One installed file of a distribution, by its path as the distribution's RECORD names it."""
-
-    path: str
-    digest: FileDigest
-
-    def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "sha256": self.digest.sha256, "size": self.digest.size}
-
-
-@dataclass(frozen=True)
-class DistributionRecord:
-    """The installed files of a Python distribution, hashed when the record was made."""
-
-    name: str
-    version: str
-    files: tuple[DistributionFile, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "files": [file.to_json() for file in self.files]}
-
-
-@dataclass(frozen=True)
-class SelfRecord:
-    """What a released binary is: its digest and size, and who recorded it."""
-
-    name: str
-    digest: FileDigest
-    packseal_version: str
-    distribution: DistributionRecord | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        value: dict[str, Any] = {
-            "format": RECORD_FORMAT,
-            "algorithm": ALGORITHM,
-            "digest": self.digest.sha256,
-            "size": self.digest.size,
-            "name": self.name,
-            "packseal_version": self.packseal_version,
-        }
-        if self.distribution is not None:
-            value["distribution"] = self.distribution.to_json()
-        return value
-
-    @classmethod
-    def from_json(cls, value: Any, *, what: str) -> "SelfRecord":
-        """Read a record, refusing any field that is missing, unknown or of the wrong type."""
-        fields = _object(value, _RECORD_KEYS, {"distribution"}, what=what)
-        if fields["format"] != RECORD_FORMAT or fields["algorithm"] != ALGORITHM:
-            raise SelfCheckError(
-                f"{what}: unsupported record (format {fields['format']!r}, algorithm {fields['algorithm']!r})"
-            )
-        distribution = fields.get("distribution")
-        return cls(
-            name=_string(fields["name"], what=f"{what}: name"),
-            digest=_file_digest(fields["digest"], fields["size"], what=what),
-            packseal_version=_string(fields["packseal_version"], what=f"{what}: packseal_version"),
-            distribution=None if distribution is None else _distribution_from_json(distribution, what=what),
-        )
-
-
-@dataclass(frozen=True)
 class SelfCheckResult:
-    """A passed self-check: which file was hashed, the record it matched, and who signed that record."""
+    """A passed self-check: the executable hashed, the record it matched, and who signed that record.
 
-    binary: str
+    `signer` is None only when the caller allowed an unsigned record.
+    """
+
+    executable: str
     record: SelfRecord
     signer: str | None
 
     def to_json(self) -> dict[str, Any]:
-        distribution = self.record.distribution
-        return {
+        python = self.record.python
+        value: dict[str, Any] = {
             "ok": True,
-            "binary": self.binary,
-            "name": self.record.name,
-            "sha256": self.record.digest.sha256,
-            "size": self.record.digest.size,
+            "executable": self.executable,
+            "name": self.record.executable.name,
+            "sha256": self.record.executable.digest.sha256,
+            "size": self.record.executable.digest.size,
             "recorded_by": f"packseal {self.record.packseal_version}",
+            "signed": self.signer is not None,
             "signer": self.signer,
-            "distribution": None
-            if distribution is None
-            else {"name": distribution.name, "version": distribution.version, "files": len(distribution.files)},
+            "files": self.record.files,
+            "bytes": self.record.size,
         }
+        if python is not None:
+            value["python"] = {
+                "libraries": [library.to_json() for library in python.libraries],
+                "script": None if python.script is None else python.script.to_json(),
+                "distributions": [
+                    {"name": d.name, "version": d.version, "files": len(d.files), "bytes": d.size}
+                    for d in python.distributions
+                ],
+            }
+        return value
+
+
+def describe(record: SelfRecord) -> list[str]:
+    """What a record covers, one line per part, so a user can see it is not empty."""
+    python = record.python
+    if python is None:
+        return [f"executable {_named(record.executable)}", f"covers 1 file, {record.size} bytes"]
+    lines = [f"interpreter {_named(record.executable)}"]
+    lines += [f"library {_named(library)}" for library in python.libraries] or [
+        "library: none (a statically linked interpreter)"
+    ]
+    if python.script is not None:
+        lines.append(f"script {_named(python.script)}")
+    lines += [f"distribution {d.name} {d.version}: {len(d.files)} files, {d.size} bytes" for d in python.distributions]
+    lines.append(f"covers {record.files} files, {record.size} bytes")
+    return lines
 
 
 def signature_path(record: PathLike) -> Path:
@@ -154,32 +118,44 @@ def running_image() -> Path:
 
 
 def record_self(
-    binary: PathLike,
+    binary: PathLike | None,
     out: PathLike,
     *,
     secret_key: "minisign.SecretKey | None" = None,
-    include_distribution: str | None = None,
+    python: bool = False,
+    distributions: Sequence[str] = (),
+    script: PathLike | None = None,
 ) -> SelfRecord:
-    """Write the record of `binary` to `out`, and `out.minisig` when a secret key is given.
+    """Write the record of a program to `out`, and `out.minisig` when a secret key is given.
+
+    Without `python`, the record is of `binary` alone (a compiled program).
+    With `python`, it is of a Python program: the interpreter (`binary`, or
+    the one running this call), the `libpython` it maps, `script`, and the
+    files of each of `distributions` as this interpreter imports them; at
+    least one distribution or a script is required, since an interpreter
+    alone runs any code.
 
     Both files are written together or not at all. Without a key, an
     existing `out.minisig` is refused rather than left beside a record it
-    does not cover.
+    does not cover. Raises `ValueError` for a combination that records
+    nothing of the program.
     """
     from importlib.metadata import version
 
+    if not python and (distributions or script is not None):
+        raise ValueError("distributions and a script are recorded only for a Python program (python=True)")
     record = SelfRecord(
-        name=Path(binary).name,
-        digest=_digest_file(Path(binary)),
+        executable=_recorded_executable(binary, python=python),
         packseal_version=version("packseal"),
-        distribution=None if include_distribution is None else _record_distribution(include_distribution),
+        python=_recorded_python(binary, distributions, script) if python else None,
     )
     data = canonical_json(record.to_json())
     signature = signature_path(out)
     if secret_key is not None:
         from signing.backends import minisign as minisign_backend
 
-        comment = RoleClaim(Role.SELF_RECORD, record.digest.sha256).trusted_comment(record.name)
+        claim = RoleClaim(Role.SELF_RECORD, record.executable.digest.sha256)
+        comment = claim.trusted_comment(record.executable.name)
         replace_together({Path(out): data, signature: minisign_backend.sign(secret_key, data, comment)})
     elif os.path.lexists(signature):
         raise OutputError(f"{signature}: exists, and would not cover an unsigned record; remove it first")
@@ -192,42 +168,116 @@ def check_self(
     record_path: PathLike,
     *,
     public_key: "PathLike | MinisignKeyring | None" = None,
+    allow_unsigned: bool = False,
     binary: PathLike | None = None,
+    script: PathLike | None = None,
 ) -> SelfCheckResult:
-    """Check that the running binary (or `binary`) is the one `record_path` describes.
+    """Check that this process (or, for a compiled program, `binary`) is what `record_path` describes.
 
-    With `public_key` (a minisign public key file or a `MinisignKeyring`),
-    the record must carry a valid signature by that key; without one, the
-    record is trusted as it is on disk. Raises `SelfCheckError` on every
-    failure, with a one-line reason: a daemon calls this and exits on error.
+    The record must carry a valid `self-record` signature by `public_key`
+    (a minisign public key file or a `MinisignKeyring`), stating the
+    recorded executable's digest; only `allow_unsigned=True` reads it
+    without one. A Python program's record is checked against this process
+    only: its `/proc/self/exe`, mapped `libpython`, distributions, and its
+    entry (`script`, else `__main__`'s file), which must be the recorded
+    script or a file of a recorded distribution (`python -m pkg`, a
+    console script), so a record of another program is refused.
+
+    Raises `SelfCheckError` with a one-line reason on every refusal: a
+    daemon calls this and exits on error. Raises `TrustPolicyError` when
+    called with neither a key nor `allow_unsigned` (or both), and
+    `KeyFileError` when the key cannot be read: the caller asked wrongly.
     """
+    if (public_key is None) != allow_unsigned:
+        raise TrustPolicyError(
+            "name the minisign public key the record must be signed by; only allow_unsigned=True "
+            "(--allow-unsigned) trusts an unsigned record"
+            if public_key is None
+            else "give a public key or allow an unsigned record, not both"
+        )
     try:
-        return _check(Path(record_path), public_key, binary)
-    except SelfCheckError:
+        return _check(Path(record_path), public_key, binary, script)
+    except (SelfCheckError, KeyFileError, TrustPolicyError):
         raise
     except (PacksealError, AttestError) as err:
         raise SelfCheckError(str(err)) from None
 
 
 def _check(
-    record_path: Path, public_key: "PathLike | MinisignKeyring | None", binary: PathLike | None
+    record_path: Path,
+    public_key: "PathLike | MinisignKeyring | None",
+    binary: PathLike | None,
+    script: PathLike | None,
 ) -> SelfCheckResult:
-    """Verify the record's signature before parsing it, then hash and compare."""
+    """Verify the record's signature before parsing it, then measure and compare."""
     data = read_regular_file(record_path, MAX_DOCUMENT_BYTES, follow_symlinks=True)
     signer = None if public_key is None else _verify_signature(data, record_path, public_key)
     record = SelfRecord.from_json(parse_canonical_json(data, what=str(record_path)), what=str(record_path))
     if signer is not None and signer.claim is not None:
-        signer.claim.require(RoleClaim(Role.SELF_RECORD, record.digest.sha256), where=str(signature_path(record_path)))
-    image = running_image() if binary is None else Path(binary)
-    actual = _digest_file(image)
-    if actual != record.digest:
+        claim = RoleClaim(Role.SELF_RECORD, record.executable.digest.sha256)
+        signer.claim.require(claim, where=str(signature_path(record_path)))
+    if record.python is None:
+        image = _compiled_program_image(record_path, record, binary)
+    elif binary is not None:
         raise SelfCheckError(
-            f"{image}: sha256:{actual.sha256} ({actual.size} bytes) is not the recorded "
-            f"sha256:{record.digest.sha256} ({record.digest.size} bytes) of {record.name}"
+            f"{record_path}: records a Python program, which is checked in the process that runs it "
+            "(check_self() in the program, or `packseal self check --python`), not against a file"
         )
-    if record.distribution is not None:
-        _check_distribution(record.distribution)
-    return SelfCheckResult(binary=str(image), record=record, signer=None if signer is None else str(signer))
+    else:
+        image = RUNNING_IMAGE
+    _require_same(image, selfcheck_python.digest_file(image), record.executable)
+    if record.python is not None:
+        _check_python(record.python, script)
+    return SelfCheckResult(executable=str(image), record=record, signer=None if signer is None else str(signer))
+
+
+def _compiled_program_image(record_path: Path, record: SelfRecord, binary: PathLike | None) -> Path:
+    """The file to compare with a record of an executable alone; refused inside a plain interpreter."""
+    if binary is not None:
+        return Path(binary)
+    if not getattr(sys, "frozen", False):
+        raise SelfCheckError(
+            f"{record_path}: records only the executable {record.executable.name}, but this process is a "
+            "Python interpreter, whose code the record does not cover; record the program with "
+            "`packseal self record --python --distribution NAME`"
+        )
+    return running_image()
+
+
+def _check_python(expected: PythonRecord, script: PathLike | None) -> None:
+    libraries = {library.name: library for library in selfcheck_python.running_libraries()}
+    recorded = {library.name for library in expected.libraries}
+    unrecorded = sorted(libraries.keys() - recorded)
+    if unrecorded:
+        raise SelfCheckError(
+            f"this process maps {', '.join(unrecorded)}, which the record does not cover (recorded: "
+            f"{', '.join(sorted(recorded)) or 'none, a statically linked interpreter'})"
+        )
+    for library in expected.libraries:
+        if library.name not in libraries:
+            raise SelfCheckError(f"this process does not map the recorded {library.name}")
+        _require_same(Path(library.name), libraries[library.name].digest, library)
+    entry = Path(script) if script is not None else selfcheck_python.running_script()
+    if entry is None:
+        raise SelfCheckError("this process runs no script file (python -c?), so the record cannot show it "
+                             "covers the program's entry")
+    if expected.script is not None:
+        _require_same(entry, selfcheck_python.digest_file(entry), expected.script)
+    elif not any(selfcheck_python.is_distribution_file(entry, d) for d in expected.distributions):
+        raise SelfCheckError(
+            f"{entry}: the program's entry is neither the recorded script nor a file of the recorded "
+            f"distributions ({', '.join(d.name for d in expected.distributions)}); a record of another program?"
+        )
+    for distribution in expected.distributions:
+        selfcheck_python.check_distribution(distribution)
+
+
+def _require_same(path: Path, actual: FileDigest, expected: NamedFile) -> None:
+    if actual != expected.digest:
+        raise SelfCheckError(
+            f"{path}: sha256:{actual.sha256} ({actual.size} bytes) is not the recorded "
+            f"sha256:{expected.digest.sha256} ({expected.digest.size} bytes) of {expected.name}"
+        )
 
 
 def _verify_signature(
@@ -240,111 +290,33 @@ def _verify_signature(
     return public_key.verify_statement(data, signature_path(record_path), Role.SELF_RECORD)
 
 
-def _digest_file(path: Path) -> FileDigest:
-    """Hash the open descriptor, so the bytes hashed are those of the file that was opened."""
-    try:
-        with open_regular_file(path, follow_symlinks=True) as stream:
-            return digest_stream(stream)
-    except FileNotFoundError:
-        raise BundleError(f"{path}: missing") from None
-    except OSError as err:
-        raise BundleError(f"{path}: {err.strerror or err}") from None
+def _recorded_executable(binary: PathLike | None, *, python: bool) -> NamedFile:
+    if binary is not None:
+        return NamedFile(Path(binary).name, selfcheck_python.digest_file(Path(binary)))
+    if not python:
+        raise ValueError("name the binary to record, or record the running interpreter with python=True")
+    return NamedFile(Path(os.readlink(RUNNING_IMAGE)).name, selfcheck_python.digest_file(RUNNING_IMAGE))
 
 
-def _record_distribution(name: str) -> DistributionRecord:
-    """Hash every installed file of `name` its RECORD lists, except bytecode.
-
-    RECORD's own hashes are not trusted: they say what was installed, not
-    what is on disk now. Bytecode (`__pycache__`, `.pyc`) is left out
-    because the interpreter rewrites it at run time.
-    """
-    distribution = _installed(name)
-    if distribution.files is None:
-        raise BundleError(f"distribution {name!r} lists no files (no RECORD); cannot record it")
-    paths = sorted({path.as_posix() for path in distribution.files if not _is_bytecode(path)}, key=str.encode)
-    files = tuple(DistributionFile(path, _digest_file(_located(distribution, path))) for path in paths)
-    return DistributionRecord(name=distribution.metadata["Name"], version=distribution.version, files=files)
-
-
-def _located(distribution: "Distribution", path: str) -> Path:
-    """Where an installed file of a distribution is on disk."""
-    return Path(str(distribution.locate_file(path)))
-
-
-def _check_distribution(expected: DistributionRecord) -> None:
-    """Every recorded file of the distribution this interpreter imports from must be unchanged.
-
-    Its version needs no check of its own: METADATA is one of the files.
-    """
-    distribution = _installed(expected.name)
-    for file in expected.files:
-        actual = _digest_file(_located(distribution, file.path))
-        if actual != file.digest:
-            raise SelfCheckError(
-                f"distribution {expected.name}: {file.path} is sha256:{actual.sha256} ({actual.size} bytes), "
-                f"recorded sha256:{file.digest.sha256} ({file.digest.size} bytes)"
-            )
-
-
-def _installed(name: str) -> "Distribution":
-    from importlib import metadata
-
-    try:
-        return metadata.distribution(name)
-    except metadata.PackageNotFoundError:
-        raise BundleError(f"distribution {name!r} is not installed") from None
-
-
-def _is_bytecode(path: PurePosixPath) -> bool:
-    return "__pycache__" in path.parts or path.suffix == ".pyc"
-
-
-def _distribution_from_json(value: Any, *, what: str) -> DistributionRecord:
-    fields = _object(value, _DISTRIBUTION_KEYS, set(), what=f"{what}: distribution")
-    files = fields["files"]
-    if not isinstance(files, list):
-        raise SelfCheckError(f"{what}: distribution files must be a list")
-    entries = tuple(_distribution_file(entry, what=f"{what}: distribution file") for entry in files)
-    _check_sorted((entry.path for entry in entries), what=what)
-    return DistributionRecord(
-        name=_string(fields["name"], what=f"{what}: distribution name"),
-        version=_string(fields["version"], what=f"{what}: distribution version"),
-        files=entries,
+def _recorded_python(binary: PathLike | None, distributions: Sequence[str], script: PathLike | None) -> PythonRecord:
+    if not distributions and script is None:
+        raise ValueError("a Python program's record needs its distributions or its script: "
+                         "an interpreter alone runs any code")
+    records = sorted((selfcheck_python.record_distribution(name) for name in distributions),
+                     key=lambda d: d.name.encode())
+    if len({d.name for d in records}) != len(records):
+        raise ValueError(f"a distribution is named twice: {', '.join(distributions)}")
+    libraries = (
+        selfcheck_python.running_libraries()
+        if binary is None
+        else selfcheck_python.interpreter_libraries(Path(binary))
+    )
+    return PythonRecord(
+        libraries=libraries,
+        script=None if script is None else NamedFile(Path(script).name, selfcheck_python.digest_file(Path(script))),
+        distributions=tuple(records),
     )
 
 
-def _distribution_file(value: Any, *, what: str) -> DistributionFile:
-    fields = _object(value, _FILE_KEYS, set(), what=what)
-    path = _string(fields["path"], what=f"{what} path")
-    if PurePosixPath(path).is_absolute():
-        raise SelfCheckError(f"{what} {path!r}: must be relative to the distribution")
-    return DistributionFile(path, _file_digest(fields["sha256"], fields["size"], what=f"{what} {path}"))
-
-
-def _check_sorted(paths: Iterable[str], *, what: str) -> None:
-    encoded = [path.encode() for path in paths]
-    if any(first >= second for first, second in zip(encoded, encoded[1:])):
-        raise SelfCheckError(f"{what}: distribution files are not sorted by path, or a path repeats")
-
-
-def _object(value: Any, required: set[str], optional: set[str], *, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise SelfCheckError(f"{what}: must be a JSON object")
-    missing, unknown = required - value.keys(), value.keys() - required - optional
-    if missing or unknown:
-        raise SelfCheckError(f"{what}: missing fields {sorted(missing)}, unknown fields {sorted(unknown)}")
-    return value
-
-
-def _string(value: Any, *, what: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise SelfCheckError(f"{what}: must be a non-empty string")
-    return value
-
-
-def _file_digest(sha256: Any, size: Any, *, what: str) -> FileDigest:
-    if not isinstance(sha256, str) or not _SHA256_HEX.fullmatch(sha256):
-        raise SelfCheckError(f"{what}: sha256 must be 64 lowercase hex digits")
-    if type(size) is not int or size < 0:
-        raise SelfCheckError(f"{what}: size must be a non-negative integer")
-    return FileDigest(sha256=sha256, size=size)
+def _named(file: NamedFile) -> str:
+    return f"{file.name}: sha256:{file.digest.sha256} ({file.digest.size} bytes)"

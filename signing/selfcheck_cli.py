@@ -1,9 +1,10 @@
 """`packseal self record` and `packseal self check`: parse, call `signing.selfcheck`, print.
 
 Registered in `signing.cli` as the `self` group, so errors follow that
-command's contract: a failed check raises `SelfCheckError`, which `main`
-prints as one `packseal: error: ...` line (both digests on a mismatch) and
-turns into exit code 1.
+command's contract: a failed check raises `SelfCheckError` (refused); a
+missing or unusable key raises `KeyFileError`, and a check that names no
+key and does not `--allow-unsigned`, or names neither `--binary` nor
+`--python`, is a usage error (asked wrongly).
 """
 
 import json
@@ -24,58 +25,90 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 
 @click.group("self")
 def self_group() -> None:
-    """Record a released binary, and check at startup that it is what runs."""
+    """Record a released program, and check at startup that it is what runs."""
 
 
 @self_group.command()
-@click.option("--binary", required=True, type=_FILE, help="The released executable to record.")
+@click.option("--binary", type=_FILE, help="The executable to record (with --python: another interpreter).")
+@click.option("--python", is_flag=True, help="Record a Python program: interpreter, libpython, script, distributions.")
+@click.option("--distribution", "distributions", multiple=True, metavar="NAME",
+              help="With --python: record every file of this installed distribution (repeatable).")
+@click.option("--script", type=_FILE, help="With --python: the program's entry script.")
 @click.option("--out", required=True, type=_FILE, help="Where to write the record.")
 @click.option("--minisign-key", type=_FILE, help="Sign the record with this minisign key (writes OUT.minisig).")
 @click.option("--password-file", type=_FILE)
-@click.option(
-    "--include-distribution",
-    metavar="NAME",
-    help="Also record the installed files of this Python distribution.",
-)
 def record(
-    binary: Path,
+    binary: Path | None,
+    python: bool,
+    distributions: tuple[str, ...],
+    script: Path | None,
     out: Path,
     minisign_key: Path | None,
     password_file: Path | None,
-    include_distribution: str | None,
 ) -> int:
-    """Write the record of a released binary, signed when a key is given."""
+    """Write the record of a released program, signed when a key is given."""
+    if not python and (binary is None or distributions or script is not None):
+        raise click.UsageError("give --binary FILE for a compiled program, or --python with --distribution "
+                               "NAME and/or --script PATH for a Python program")
     secret_key = None if minisign_key is None else _unlocked_secret_key(minisign_key, password_file)
     with secret_key if secret_key is not None else nullcontext():
-        written = selfcheck.record_self(
-            binary, out, secret_key=secret_key, include_distribution=include_distribution
-        )
-    click.echo(f"recorded {binary} (sha256:{written.digest.sha256}, {written.digest.size} bytes)")
+        try:
+            written = selfcheck.record_self(
+                binary, out, secret_key=secret_key, python=python, distributions=distributions, script=script
+            )
+        except ValueError as err:
+            raise click.UsageError(str(err)) from None
+    click.echo(f"recorded {written.executable.name} (sha256:{written.executable.digest.sha256})")
+    for line in selfcheck.describe(written):
+        click.echo(f"  {line}")
     click.echo(f"  wrote {out}")
     if secret_key is not None:
         click.echo(f"  wrote {selfcheck.signature_path(out)}")
-    if written.distribution is not None:
-        click.echo(f"  with {len(written.distribution.files)} files of {written.distribution.name}")
+    else:
+        click.echo("  UNSIGNED: `self check` trusts it only with --allow-unsigned")
     return 0
 
 
 @self_group.command()
 @click.option("--record", "record_path", required=True, type=_FILE, help="The record to check against.")
-@click.option("--binary", type=_FILE, help="Check this file instead of the running executable.")
-@click.option("--minisign-pubkey", type=_FILE, help="Require the record to be signed by this minisign key.")
+@click.option("--binary", type=_FILE, help="Check this file against a record of a compiled program.")
+@click.option("--python", is_flag=True, help="Check the interpreter running packseal against a Python program's record.")
+@click.option("--script", type=_FILE, help="With --python: the program's entry (its script or console script).")
+@click.option("--minisign-pubkey", type=_FILE, help="The minisign key the record must be signed by.")
+@click.option("--allow-unsigned", is_flag=True, help="Trust an unsigned record (not recommended).")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON, on failure too.")
-def check(record_path: Path, binary: Path | None, minisign_pubkey: Path | None, as_json: bool) -> int:
-    """Exit 0 only when the binary is the recorded one; fail closed on anything else."""
+def check(
+    record_path: Path,
+    binary: Path | None,
+    python: bool,
+    script: Path | None,
+    minisign_pubkey: Path | None,
+    allow_unsigned: bool,
+    as_json: bool,
+) -> int:
+    """Exit 0 only when the program is the recorded one; fail closed on anything else."""
+    if (binary is not None) == python or (script is None) == python:
+        raise click.UsageError("name what to check: --binary FILE, or --python --script PATH (the program's "
+                               "entry as it runs: its script, or its console script)")
+    if (minisign_pubkey is None) != allow_unsigned:
+        raise click.UsageError("name the key the record must be signed by with --minisign-pubkey, or trust an "
+                               "unsigned record with --allow-unsigned (not both)")
     try:
-        result = selfcheck.check_self(record_path, public_key=minisign_pubkey, binary=binary)
+        result = selfcheck.check_self(
+            record_path, public_key=minisign_pubkey, allow_unsigned=allow_unsigned, binary=binary, script=script
+        )
     except SelfCheckError as err:
         if as_json:
             click.echo(json.dumps({"ok": False, "record": str(record_path), "error": str(err)}, indent=2))
         raise
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
-    else:
-        click.echo(f"OK {result.binary} is {result.record.name} (sha256:{result.record.digest.sha256})")
+        return 0
+    click.echo(f"OK {result.executable} is {result.record.executable.name} "
+               f"(sha256:{result.record.executable.digest.sha256})")
+    for line in selfcheck.describe(result.record):
+        click.echo(f"  {line}")
+    click.echo(f"  signed by {result.signer}" if result.signer else "  UNSIGNED record, trusted by --allow-unsigned")
     return 0
 
 

