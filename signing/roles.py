@@ -66,12 +66,12 @@ class RoleClaim:
     def from_trusted_comment(cls, comment: str, *, where: str) -> "RoleClaim | None":
         """The claim a trusted comment states; None for a comment that is not packseal's.
 
-        A comment whose first word is `packseal` but that is not a
-        well-formed claim of a known role is refused, never read as "no
-        claim": it was made by packseal for something this version does not
-        accept.
+        A comment whose first word is `packseal` (whatever whitespace
+        surrounds it) but that is not a well-formed claim of a known role is
+        refused, never read as "no claim": it was made by packseal, or to
+        look like packseal's, for something this version does not accept.
         """
-        if comment.split(" ", 1)[0] != _PREFIX:
+        if comment.split(maxsplit=1)[:1] != [_PREFIX]:
             return None
         match = _CLAIM.fullmatch(comment)
         roles = {role.value: role for role in Role}
