@@ -7,6 +7,7 @@ password and its confirmation (two lines), `-S` reads it once.
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -132,9 +133,10 @@ def test_verify_bundle_accepts_stock_file_signature(single_file, stock_keys, cli
 def test_verify_bundle_accepts_stock_signature_of_the_manifest_with_the_role_comment(
     signed_pack, keys, stock_keys, cli, legacy
 ):
+    """As README shows it: the claim's digest is the subject of the manifest Statement packseal wrote."""
     stock = stock_keys["plain"]
-    _, verdict = cli.verify_json(signed_pack, keys.pub)
-    role_comment = f"packseal bundle-manifest {verdict['digest']}"
+    subject = json.loads((signed_pack / cli.MANIFEST).read_bytes())["subject"][0]["digest"]["sha256"]
+    role_comment = f"packseal bundle-manifest sha256:{subject}"
     _stock_sign(cli, stock, signed_pack / cli.MANIFEST, "-t", role_comment, *(["-l"] if legacy else []))
 
     _assert_verified(cli, signed_pack, stock.pub)

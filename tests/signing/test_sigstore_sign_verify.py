@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
+import minisign
 import pytest
-
 from sigstore.oidc import IdentityToken
 
 from attest.canonical import canonical_json
@@ -39,7 +39,7 @@ from signing.backends.sigstore import SigstoreInstance as PacksealInstance
 from signing.backends.sigstore import SigstoreSigning
 from signing.bundle import directory_manifest
 from signing.cli import main
-from signing.sign import attest_bundle
+from signing.sign import attest_bundle, sign_with_minisign
 from sigstore_local import SigstoreInstance, running_instance
 
 pytestmark = pytest.mark.sigstore_local
@@ -649,6 +649,45 @@ def test_statement_bundle_of_a_directory_does_not_sign_a_file_of_its_file_list(
     bundle = alice_attested_pack / ".packseal" / f"{statement}.sigstore.json"
 
     assert_sigstore_refusal(verify(packseal, file_list, "--signature", bundle, *alice_online), bundle, "role")
+
+
+@pytest.fixture
+def signed_by_both(alice_attested_pack: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of alice's attested pack whose manifest is also signed with minisign, and that key's public half."""
+    pack = copy_signed_pack(alice_attested_pack, tmp_path)
+    key_pair = minisign.KeyPair.generate()
+    sign_with_minisign(pack, key_pair.secret_key)
+    public_key = tmp_path / "release.pub"
+    public_key.write_bytes(bytes(key_pair.public_key) + b"\n")
+    return pack, public_key
+
+
+def test_each_system_alone_verifies_a_pack_both_signed(
+    packseal: Packseal, alice_online: tuple[str | Path, ...], signed_by_both: tuple[Path, Path]
+) -> None:
+    """The other system's files, which that policy cannot verify, pass the layout check as well formed."""
+    pack, public_key = signed_by_both
+    assert sorted(path.name for path in (pack / ".packseal").iterdir()) == [
+        "manifest.json", "manifest.json.minisig", "manifest.sigstore.json", "provenance.json", "provenance.sigstore.json",
+    ]  # fmt: skip
+
+    for policy in [("--minisign-pubkey", public_key), alice_online, ("--minisign-pubkey", public_key, *alice_online)]:
+        verdict = verified(verify(packseal, pack, *policy))
+        assert verdict["checks"][0]["detail"] == ".packseal/ holds only signature files, each well formed for its role"
+
+
+@pytest.mark.parametrize("name", ["manifest.json.minisig", "provenance.sigstore.json"])
+def test_a_file_the_sigstore_policy_does_not_read_must_be_well_formed(
+    packseal: Packseal, alice_online: tuple[str | Path, ...], signed_by_both: tuple[Path, Path], name: str
+) -> None:
+    """Under a Sigstore policy without a pin, neither a minisign signature nor the provenance bundle is verified."""
+    pack, _ = signed_by_both
+    (pack / ".packseal" / name).write_bytes(Path("/bin/true").read_bytes())
+
+    failed = refusal(verify(packseal, pack, *alice_online))
+
+    assert failed["name"] == "layout"
+    assert f".packseal/{name}" in failed["detail"]
 
 
 def splice_log_entries(into: Path, source: Path, destination: Path) -> Path:
