@@ -2,11 +2,11 @@
 
 A directory keeps them in `.packseal/`, which is not part of its manifest;
 so nothing may hide there: any name not listed here, anything that is not
-a regular file, and any file that is not well formed for its role
-(`signing.formats`, whatever the verification policy reads) is refused at
-verification. A single file keeps them
-beside it, named as the stock tools name them (`X.minisig`,
-`X.sigstore.json`), so those tools verify it without packseal.
+a regular file, and any file that is not well formed for its role (checked
+by `signing.formats` when no other check verifies it) is refused at
+verification. A single file keeps them beside it, named as the stock tools
+name them (`X.minisig`, `X.sigstore.json`), so those tools verify it
+without packseal.
 
 Signature names follow one rule per system: minisign appends `.minisig` to
 what it signs; Sigstore appends `.sigstore.json` to a file, and replaces
@@ -60,6 +60,7 @@ class SignatureDirFile:
 
     role: Role
     system: str | None
+    """The system of a signature, "minisign" or "sigstore"; None for the Statement itself."""
 
 
 SIGNATURE_DIR_FILES = {

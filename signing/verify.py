@@ -256,11 +256,11 @@ class _DirectoryVerification(_Verification):
 
     def _verified_files(self, layout: DirectoryLayout) -> set[Path]:
         """The files of `.packseal/` that the signature and provenance checks verify under the policy."""
-        statements = [] if self.signature is not None else [layout.manifest]
+        signed_here = [] if self.signature is not None else [layout.manifest]
         if self.pin is not None:
-            statements.append(layout.provenance)
-        signatures = {verifier.statement_signature(s) for verifier in self.policy.verifiers for s in statements}
-        return {layout.manifest, *statements, *signatures}
+            signed_here.append(layout.provenance)
+        signatures = {verifier.statement_signature(s) for verifier in self.policy.verifiers for s in signed_here}
+        return {layout.manifest, *signed_here, *signatures}
 
     def _signature(self, layout: DirectoryLayout) -> tuple[tuple[bytes, list[Signer]], str]:
         statement, signers = self.verified_statement(layout.manifest, Role.BUNDLE_MANIFEST, self.signature)
