@@ -87,6 +87,22 @@ def foreign_statement(data: bytes, *, what: str) -> Statement:
     )
 
 
+def statement_predicate_type(data: bytes, *, what: str) -> str:
+    """The predicate type a Statement declares, read without checking the rest of it.
+
+    For telling which role signed bytes are in, cheaply: whoever uses the
+    Statement parses it in full (`Statement.from_bytes`), and a schema check
+    of a large manifest here would only repeat that work.
+    """
+    document = parse_json(data, what=what)
+    if not isinstance(document, dict) or document.get("_type") != STATEMENT_TYPE_URI:
+        raise StatementError(f"{what}: not an in-toto Statement v1 (_type must be {STATEMENT_TYPE_URI})")
+    predicate_type = document.get("predicateType")
+    if not isinstance(predicate_type, str):
+        raise StatementError(f"{what}: the Statement names no predicateType")
+    return predicate_type
+
+
 def _checked_statement(document: Any, *, what: str) -> dict[str, Any]:
     """Refuse a document that the in-toto Statement v1 schema does not accept."""
     from google.protobuf import json_format

@@ -1,10 +1,12 @@
 """Where a bundle's statements and signatures live, as ARCHITECTURE.md fixes it.
 
 A directory keeps them in `.packseal/`, which is not part of its manifest;
-so nothing may hide there: any name not listed here, and anything that is
-not a regular file, is refused at verification. A single file keeps them
-beside it, named as the stock tools name them (`X.minisig`,
-`X.sigstore.json`), so those tools verify it without packseal.
+so nothing may hide there: any name not listed here, anything that is not
+a regular file, and any file that is not well formed for its role (checked
+by `signing.formats` when no other check verifies it) is refused at
+verification. A single file keeps them beside it, named as the stock tools
+name them (`X.minisig`, `X.sigstore.json`), so those tools verify it
+without packseal.
 
 Signature names follow one rule per system: minisign appends `.minisig` to
 what it signs; Sigstore appends `.sigstore.json` to a file, and replaces
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from attest.manifest import SIGNATURE_DIR
 from signing.errors import BundleError
+from signing.roles import Role
 
 MANIFEST_NAME = "manifest.json"
 PROVENANCE_NAME = "provenance.json"
@@ -71,6 +74,27 @@ KNOWN_SIGNATURE_DIR_FILES = frozenset(
         sigstore_bundle(statement, statement=True).name,
     )
 )
+
+
+@dataclass(frozen=True)
+class SignatureDirFile:
+    """What a file of `.packseal/` is: a Statement (`system` None), or one system's signature over it."""
+
+    role: Role
+    system: str | None
+    """The system of a signature, "minisign" or "sigstore"; None for the Statement itself."""
+
+
+SIGNATURE_DIR_FILES = {
+    name: SignatureDirFile(role, system)
+    for statement, role in ((Path(MANIFEST_NAME), Role.BUNDLE_MANIFEST), (Path(PROVENANCE_NAME), Role.PROVENANCE))
+    for name, system in (
+        (statement.name, None),
+        (minisign_signature(statement).name, "minisign"),
+        (sigstore_bundle(statement, statement=True).name, "sigstore"),
+    )
+}
+"""Each file `.packseal/` may hold, by name; `signing.formats` checks each one present is what it says."""
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,18 @@ class Role(enum.Enum):
     FILE = "file"
     """A single-file bundle; subject: the file's sha256."""
 
+    @property
+    def predicate_type(self) -> str | None:
+        """The predicate type of the in-toto Statement signed in this role; None if it signs no Statement.
+
+        Imported here, not at module level: the startup self-check imports
+        this module and must not load the provenance model.
+        """
+        from attest.manifest import BUNDLE_MANIFEST_PREDICATE_TYPE
+        from attest.provenance import PROVENANCE_PREDICATE_TYPE
+
+        return {Role.BUNDLE_MANIFEST: BUNDLE_MANIFEST_PREDICATE_TYPE, Role.PROVENANCE: PROVENANCE_PREDICATE_TYPE}.get(self)
+
 
 @dataclass(frozen=True)
 class RoleClaim:
@@ -66,12 +78,12 @@ class RoleClaim:
     def from_trusted_comment(cls, comment: str, *, where: str) -> "RoleClaim | None":
         """The claim a trusted comment states; None for a comment that is not packseal's.
 
-        A comment whose first word is `packseal` but that is not a
-        well-formed claim of a known role is refused, never read as "no
-        claim": it was made by packseal for something this version does not
-        accept.
+        A comment whose first word is `packseal` (whatever whitespace
+        surrounds it) but that is not a well-formed claim of a known role is
+        refused, never read as "no claim": it was made by packseal, or to
+        look like packseal's, for something this version does not accept.
         """
-        if comment.split(" ", 1)[0] != _PREFIX:
+        if comment.split(maxsplit=1)[:1] != [_PREFIX]:
             return None
         match = _CLAIM.fullmatch(comment)
         roles = {role.value: role for role in Role}
@@ -81,6 +93,23 @@ class RoleClaim:
                 f"('{_PREFIX} <role> sha256:<digest>'); re-sign with this version of packseal"
             )
         return cls(roles[match["role"]], match["sha256"])
+
+    @classmethod
+    def required_in(cls, comment: str, role: Role, *, where: str) -> "RoleClaim":
+        """The claim a Statement's or record's signature states, which must be of `role`.
+
+        Unlike a file's, such a signature cannot be a stock one: bytes signed
+        without a claim were signed as a plain file, and are no Statement of
+        any role. The caller checks the claimed subject once it knows it.
+        """
+        claim = cls.from_trusted_comment(comment, where=where)
+        if claim is None:
+            raise SignatureError(
+                f"{where}: trusted comment {comment!r} claims no packseal role; "
+                f"a {role.value} signature must state '{_PREFIX} {role.value} sha256:<digest>'"
+            )
+        claim.require_role(role, where=where)
+        return claim
 
     def require_role(self, role: Role, *, where: str) -> None:
         """Refuse a signature made for another role."""

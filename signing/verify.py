@@ -21,6 +21,7 @@ from attest.provenance import Provenance, normalise_repository
 from signing.bundle import directory_manifest, read_regular_file
 from signing.backends import BundleVerifier, Signer
 from signing.errors import BundleError, PacksealError, TrustPolicyError
+from signing.formats import malformed_entries
 from signing.layout import MANIFEST_NAME, DirectoryLayout, FileLayout, resolve_bundle
 from signing.pins import LockFile, SourcePin
 from signing.policy import TrustPolicy
@@ -245,10 +246,19 @@ class _DirectoryVerification(_Verification):
         return DirectoryLayout(self.path).provenance
 
     def _layout(self, layout: DirectoryLayout) -> tuple[None, str]:
-        problems = layout.unexpected_entries()
+        """`.packseal/` holds only packseal's files; those no later check verifies must be well formed for their role."""
+        problems = layout.unexpected_entries() or malformed_entries(layout, besides=self._verified_files(layout))
         if problems:
             raise BundleError("; ".join(problems))
-        return None, f"{SIGNATURE_DIR}/ holds only signature files"
+        return None, f"{SIGNATURE_DIR}/ holds only signature files, each well formed for its role"
+
+    def _verified_files(self, layout: DirectoryLayout) -> set[Path]:
+        """The files of `.packseal/` that the signature and provenance checks verify under the policy."""
+        signed_here = [] if self.signature is not None else [layout.manifest]
+        if self.pin is not None:
+            signed_here.append(layout.provenance)
+        signatures = {verifier.statement_signature(s) for verifier in self.policy.verifiers for s in signed_here}
+        return {layout.manifest, *signed_here, *signatures}
 
     def _signature(self, layout: DirectoryLayout) -> tuple[tuple[bytes, list[Signer]], str]:
         statement, signers = self.verified_statement(layout.manifest, Role.BUNDLE_MANIFEST, self.signature)

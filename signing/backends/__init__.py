@@ -26,10 +26,15 @@ class Signer(Protocol):
 
     @property
     def claim(self) -> RoleClaim | None:
-        """The role and subject the signature states (`signing.roles`).
+        """The role and subject the signature states beside what it signs (`signing.roles`).
 
-        Always set for a Statement's or record's signature; None only for a
-        single file's signature made by a stock tool, which states no role.
+        A minisign signature states them in its trusted comment, and one over
+        a Statement or record always does (`verify_statement` refuses it
+        otherwise). None when nothing beside the content states them: a
+        Sigstore DSSE signature, whose signed payload is the Statement itself
+        (its predicate type is the role, which `verify_statement` checks, and
+        its subject is checked where the Statement is parsed), or a stock
+        signature over a single file.
         """
         ...
 

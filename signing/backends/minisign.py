@@ -191,12 +191,7 @@ class MinisignKeyring:
     def verify_statement(self, statement: bytes, signature: Path, role: Role) -> MinisignSigner:
         """Verify a signature whose trusted comment claims `role`; the caller checks the claimed subject."""
         signer = self._verify(statement, signature)
-        if signer.claim is None:
-            raise SignatureError(
-                f"{signature}: trusted comment {signer.trusted_comment!r} claims no packseal role; "
-                f"a {role.value} signature must state 'packseal {role.value} sha256:<digest>'"
-            )
-        signer.claim.require_role(role, where=str(signature))
+        RoleClaim.required_in(signer.trusted_comment, role, where=str(signature))
         return signer
 
     def verify_file(self, path: Path, signature: Path) -> tuple[MinisignSigner, FileDigest]:
@@ -215,27 +210,11 @@ class MinisignKeyring:
     def _verify(self, content: bytes | BinaryIO | DigestingReader, signature_file: Path) -> MinisignSigner:
         """Verify a `.minisig` file over `content` with the key its key id names.
 
-        The file must be exactly the encoding of what it decodes to: py-minisign
-        alone would accept a bare CR as a line break and ignore base64 padding
-        bits, so one signature would have many byte forms.
-
-        Raises `SignatureError` when the file is unreadable or malformed,
-        names an untrusted key, or the signature or trusted comment does not
-        verify.
+        Raises `SignatureError` when the file is unreadable or malformed
+        (`read_signature`), names an untrusted key, or the signature or
+        trusted comment does not verify.
         """
-        try:
-            data = _read_small_file(signature_file, _MAX_SIGNATURE_FILE_BYTES, "signature")
-        except KeyFileError as err:
-            raise SignatureError(str(err)) from None
-        try:
-            signature = minisign.Signature.from_bytes(data)
-        except minisign.Error as err:
-            raise SignatureError(f"{signature_file}: not a minisign signature ({err})") from None
-        if data not in (bytes(signature), bytes(signature) + b"\n"):
-            raise SignatureError(
-                f"{signature_file}: not in minisign's exact encoding (stray carriage return, "
-                "non-zero base64 padding bits or trailing bytes)"
-            )
+        signature = read_signature(signature_file)
         identifier = key_id(signature)
         key = self._keys.get(identifier)
         if key is None:
@@ -248,6 +227,29 @@ class MinisignKeyring:
             ) from None
         comment = signature.trusted_comment
         return MinisignSigner(identifier, comment, RoleClaim.from_trusted_comment(comment, where=str(signature_file)))
+
+
+def read_signature(path: Path) -> minisign.Signature:
+    """Read a `.minisig` file, which must be exactly the encoding of what it decodes to.
+
+    py-minisign alone would accept a bare CR as a line break and ignore
+    base64 padding bits, so one signature would have many byte forms.
+    Raises `SignatureError` for an unreadable, oversized or malformed file.
+    """
+    try:
+        data = _read_small_file(path, _MAX_SIGNATURE_FILE_BYTES, "signature")
+    except KeyFileError as err:
+        raise SignatureError(str(err)) from None
+    try:
+        signature = minisign.Signature.from_bytes(data)
+    except minisign.Error as err:
+        raise SignatureError(f"{path}: not a minisign signature ({err})") from None
+    if data not in (bytes(signature), bytes(signature) + b"\n"):
+        raise SignatureError(
+            f"{path}: not in minisign's exact encoding (stray carriage return, "
+            "non-zero base64 padding bits or trailing bytes)"
+        )
+    return signature
 
 
 _KEY_KINDS = {minisign.SecretKey: "secret", minisign.PublicKey: "public"}

@@ -40,11 +40,10 @@ from sigstore.verify import policy as sigstore_policy
 from sigstore_models.common.v1 import HashAlgorithm
 
 from attest.errors import AttestError
-from attest.manifest import BUNDLE_MANIFEST_PREDICATE_TYPE
-from attest.provenance import PROVENANCE_PREDICATE_TYPE
-from attest.statement import Statement, foreign_statement
+from attest.statement import Statement, foreign_statement, statement_predicate_type
 from signing.bundle import file_digest, read_regular_file
 from signing.digest import FileDigest
+from signing.formats import IN_TOTO_PAYLOAD_TYPE, SIGSTORE_BUNDLE_MAX_BYTES
 from signing.layout import sigstore_bundle
 from signing.errors import BundleError, IdentityError, PacksealError, SignatureError, SigningError, TrustPolicyError
 from signing.roles import Role, RoleClaim
@@ -53,13 +52,6 @@ T = TypeVar("T")
 
 _OIDC_ISSUER_V1_OID = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
 _OIDC_ISSUER_V2_OID = ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
-_IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
-_MAX_BUNDLE_BYTES = 1024 * 1024
-_PREDICATE_TYPE_OF_ROLE = {
-    Role.BUNDLE_MANIFEST: BUNDLE_MANIFEST_PREDICATE_TYPE,
-    Role.PROVENANCE: PROVENANCE_PREDICATE_TYPE,
-}
-"""The Statement roles Sigstore signs: a DSSE payload's predicate type is its role."""
 
 
 @dataclass(frozen=True)
@@ -198,8 +190,14 @@ class SigstoreSigning:
         """A bundle v0.3 with a DSSE envelope over the Statement bytes, exactly as given.
 
         The Statement states its own role (its predicate type) and subject,
-        so the claim needs no comment beside it.
+        so the claim needs no comment beside it; it must agree with them.
         """
+        try:
+            predicate_type = statement_predicate_type(statement, what=str(statement_path))
+        except AttestError as err:
+            raise SigningError(str(err)) from None
+        if predicate_type != claim.role.predicate_type:
+            raise SigningError(f"{statement_path}: a {predicate_type} Statement cannot be signed as a {claim.role.value}")
         bundle = self._sign(lambda signer: signer.sign_dsse(DSSEStatement(statement)))
         return sigstore_bundle(statement_path, statement=True), bundle
 
@@ -311,19 +309,25 @@ class SigstoreVerifier:
         return sigstore_bundle(path, statement=False)
 
     def verify_statement(self, statement: bytes, bundle_file: Path, role: Role) -> SigstoreSigner:
-        """Verify a DSSE bundle whose payload must be exactly `statement`, a Statement of `role`."""
-        predicate_type = _PREDICATE_TYPE_OF_ROLE.get(role)
-        if predicate_type is None:
+        """Verify a DSSE bundle whose payload must be exactly `statement`, a Statement of `role`.
+
+        The role is the predicate type the Statement declares; the caller
+        parses the Statement in full, so only that field is read here.
+        """
+        if role.predicate_type is None:
             raise SignatureError(f"{bundle_file}: packseal does not sign a {role.value} with Sigstore")
         bundle = _read_bundle(bundle_file)
         payload_type, payload = _verified(bundle_file, lambda: self._verifier.verify_dsse(bundle, self._policy))
-        if payload_type != _IN_TOTO_PAYLOAD_TYPE or payload != statement:
+        if payload_type != IN_TOTO_PAYLOAD_TYPE or payload != statement:
             raise SignatureError(f"{bundle_file}: manifest: the signed DSSE payload is not the Statement beside it")
-        signed = _signed_statement(bundle_file, payload)
-        if signed.predicate_type != predicate_type:
+        try:
+            predicate_type = statement_predicate_type(payload, what=f"{bundle_file}: DSSE payload")
+        except AttestError as err:
+            raise SignatureError(str(err)) from None
+        if predicate_type != role.predicate_type:
             raise SignatureError(
-                f"{bundle_file}: role: the signed Statement's predicate type is {signed.predicate_type!r}, "
-                f"not a {role.value} ({predicate_type})"
+                f"{bundle_file}: role: the signed Statement's predicate type is {predicate_type!r}, "
+                f"not a {role.value} ({role.predicate_type})"
             )
         return _signer_of(bundle)
 
@@ -338,10 +342,10 @@ class SigstoreVerifier:
             )
         else:
             payload_type, payload = _verified(bundle_file, lambda: self._verifier.verify_dsse(bundle, self._policy))
-            if payload_type != _IN_TOTO_PAYLOAD_TYPE:
+            if payload_type != IN_TOTO_PAYLOAD_TYPE:
                 raise SignatureError(f"{bundle_file}: subject digest: the DSSE payload is not an in-toto Statement")
             signed = _signed_statement(bundle_file, payload)
-            if signed.predicate_type in _PREDICATE_TYPE_OF_ROLE.values():
+            if signed.predicate_type in {role.predicate_type for role in Role}:
                 raise SignatureError(
                     f"{bundle_file}: role: a packseal {signed.predicate_type} Statement is never a file's signature"
                 )
@@ -498,7 +502,7 @@ def _load(
 ) -> T:
     """Read and parse a small Sigstore JSON file, reporting any failure as one line."""
     try:
-        data = read_regular_file(path, _MAX_BUNDLE_BYTES, follow_symlinks=True)
+        data = read_regular_file(path, SIGSTORE_BUNDLE_MAX_BYTES, follow_symlinks=True)
     except BundleError as err:
         raise error(f"cannot read {what}: {err}") from None
     try:

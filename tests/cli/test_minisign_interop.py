@@ -7,6 +7,7 @@ password and its confirmation (two lines), `-S` reads it once.
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,8 @@ def test_stock_minisign_verifies_packseal_manifest_signature(signed_pack, keys, 
 
     assert stock.returncode == 0, cli.describe(stock)
     assert _algorithm(signed_pack / cli.MANIFEST_SIG) == b"ED"
+    claim = f"Trusted comment: packseal bundle-manifest sha256:{cli.tree_digest_of(signed_pack)} pack timestamp:"
+    assert claim in stock.stdout, "stock minisign shows the role and subject the signature states"
 
 
 def test_stock_minisign_rejects_packseal_signature_after_a_change(signed_file, keys, cli):
@@ -130,25 +133,39 @@ def test_verify_bundle_accepts_stock_file_signature(single_file, stock_keys, cli
 def test_verify_bundle_accepts_stock_signature_of_the_manifest_with_the_role_comment(
     signed_pack, keys, stock_keys, cli, legacy
 ):
+    """As README shows it: the claim's digest is the subject of the manifest Statement packseal wrote."""
     stock = stock_keys["plain"]
-    _, verdict = cli.verify_json(signed_pack, keys.pub)
-    role_comment = f"packseal bundle-manifest {verdict['digest']}"
+    subject = json.loads((signed_pack / cli.MANIFEST).read_bytes())["subject"][0]["digest"]["sha256"]
+    role_comment = f"packseal bundle-manifest sha256:{subject}"
     _stock_sign(cli, stock, signed_pack / cli.MANIFEST, "-t", role_comment, *(["-l"] if legacy else []))
 
     _assert_verified(cli, signed_pack, stock.pub)
     assert cli.verify(signed_pack, keys.pub).returncode == 1, "the old signer is no longer the signer"
 
 
-def test_verify_bundle_refuses_a_stock_signature_of_the_manifest_that_claims_no_role(signed_pack, stock_keys, cli):
-    """A key holder who signed these bytes as a plain file did not sign a bundle manifest."""
+@pytest.mark.parametrize(
+    ("comment", "failed_check", "reason"),
+    [
+        (None, "signature", "claims no packseal role"),
+        ("packseal file sha256:{digest}", "signature", "signature is for a file, not a bundle-manifest"),
+        ("packseal bundle-manifest sha256:" + "0" * 64, "statement", "signature is for the bundle-manifest of sha256:0"),
+        ("packseal bundle pack sha256:{digest}", "signature", "re-sign with this version of packseal"),
+    ],
+    ids=["stock-comment", "file-role", "other-digest", "earlier-packseal-format"],
+)
+def test_verify_bundle_refuses_a_stock_signature_of_the_manifest_without_its_role_claim(
+    signed_pack, stock_keys, cli, comment, failed_check, reason
+):
+    """A key holder who signed these bytes as a plain file, or for another subject, did not sign this manifest."""
     stock = stock_keys["plain"]
-    _stock_sign(cli, stock, signed_pack / cli.MANIFEST)
+    digest = cli.tree_digest_of(signed_pack)
+    _stock_sign(cli, stock, signed_pack / cli.MANIFEST, *([] if comment is None else ["-t", comment.format(digest=digest)]))
 
     result, verdict = cli.verify_json(signed_pack, stock.pub)
 
     assert result.returncode == 1, cli.describe(result)
-    cli.assert_refused_at(verdict, "signature")
-    assert "claims no packseal role" in verdict["checks"][-1]["detail"]
+    failed = cli.assert_refused_at(verdict, failed_check)
+    assert reason in failed["detail"], failed
 
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["prehashed", "legacy"])

@@ -22,16 +22,24 @@ import urllib.request
 from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
+import minisign
 import pytest
+from sigstore.oidc import IdentityToken
 
+from attest.canonical import canonical_json
 from attest.manifest import manifest_statement
+from attest.provenance import LOCAL_BUILD_TYPE, BuildFacts
+from signing.backends.sigstore import SigstoreInstance as PacksealInstance
+from signing.backends.sigstore import SigstoreSigning
 from signing.bundle import directory_manifest
 from signing.cli import main
+from signing.sign import attest_bundle, sign_with_minisign
 from sigstore_local import SigstoreInstance, running_instance
 
 pytestmark = pytest.mark.sigstore_local
@@ -570,6 +578,116 @@ def test_bundle_of_another_artifact_refused(
     result = verify(packseal, alice_file, "--signature", bundle, *alice_online)
 
     assert_sigstore_refusal(result, bundle, failed_check)
+
+
+# Refused: a Statement signed for one role, presented in another (issue 9, sections 1 and 9)
+
+
+FACTS = BuildFacts(
+    source_repository=f"https://github.com/{REPOSITORY}",
+    source_commit=SHA,
+    source_ref=REF,
+    builder_id="https://ci.acme.example/builders/release",
+    build_type=LOCAL_BUILD_TYPE,
+)
+
+
+def attested(path: Path, instance: SigstoreInstance) -> Path:
+    """`path`'s provenance, signed by alice on `instance` through the library, as `packseal attest` does."""
+    signing = SigstoreSigning(PacksealInstance(trust_config=instance.trust_config), IdentityToken(instance.mint_token(ALICE)))
+    attest_bundle(path, FACTS, signing, started_on=datetime.now(timezone.utc))
+    return path
+
+
+@pytest.fixture(scope="module")
+def alice_attested_pack(sign_once: SignOnce, sigstore_instance: SigstoreInstance) -> Path:
+    """The sample pack signed and attested by alice: `.packseal/` holds both Statements and their bundles."""
+    return attested(sign_once(PACK_TREE), sigstore_instance)
+
+
+@pytest.fixture(scope="module")
+def alice_attested_file(sign_once: SignOnce, sigstore_instance: SigstoreInstance) -> Path:
+    """A file signed and attested by alice: `X.sigstore.json`, `X.provenance.json`, `X.provenance.sigstore.json`."""
+    return attested(sign_once(b"release C\n"), sigstore_instance)
+
+
+def test_provenance_bundle_in_the_manifest_slot_refused(
+    packseal: Packseal, alice_online: tuple[str | Path, ...], alice_attested_pack: Path, tmp_path: Path
+) -> None:
+    """The provenance Statement and its genuine bundle, moved to where the manifest goes."""
+    pack = copy_signed_pack(alice_attested_pack, tmp_path)
+    signatures = pack / ".packseal"
+    (signatures / "provenance.json").replace(signatures / "manifest.json")
+    (signatures / "provenance.sigstore.json").replace(signatures / "manifest.sigstore.json")
+
+    detail = assert_sigstore_refusal(verify(packseal, pack, *alice_online), pack_bundle(pack), "role")
+
+    assert "https://slsa.dev/provenance/v1" in detail
+
+
+def test_provenance_bundle_of_a_file_is_not_its_signature(
+    packseal: Packseal, alice_online: tuple[str | Path, ...], alice_attested_file: Path, tmp_path: Path
+) -> None:
+    """A file's provenance names the file's digest; it still says where the file came from, not that it is signed."""
+    release = copy_signed_file(alice_attested_file, tmp_path)
+    shutil.copyfile(alice_attested_file.with_name(f"{alice_attested_file.name}.provenance.sigstore.json"), file_bundle(release))
+
+    assert_sigstore_refusal(verify(packseal, release, *alice_online), file_bundle(release), "role")
+
+
+@pytest.mark.parametrize("statement", ["manifest", "provenance"])
+def test_statement_bundle_of_a_directory_does_not_sign_a_file_of_its_file_list(
+    packseal: Packseal,
+    alice_online: tuple[str | Path, ...],
+    alice_attested_pack: Path,
+    tmp_path: Path,
+    statement: str,
+) -> None:
+    """Both Statements name the tree digest: the sha256 of the canonical file list, which anyone can write out."""
+    file_list = tmp_path / "files.json"
+    file_list.write_bytes(canonical_json(directory_manifest(alice_attested_pack).to_json()["files"]))
+    bundle = alice_attested_pack / ".packseal" / f"{statement}.sigstore.json"
+
+    assert_sigstore_refusal(verify(packseal, file_list, "--signature", bundle, *alice_online), bundle, "role")
+
+
+@pytest.fixture
+def signed_by_both(alice_attested_pack: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of alice's attested pack whose manifest is also signed with minisign, and that key's public half."""
+    pack = copy_signed_pack(alice_attested_pack, tmp_path)
+    key_pair = minisign.KeyPair.generate()
+    sign_with_minisign(pack, key_pair.secret_key)
+    public_key = tmp_path / "release.pub"
+    public_key.write_bytes(bytes(key_pair.public_key) + b"\n")
+    return pack, public_key
+
+
+def test_each_system_alone_verifies_a_pack_both_signed(
+    packseal: Packseal, alice_online: tuple[str | Path, ...], signed_by_both: tuple[Path, Path]
+) -> None:
+    """The other system's files, which that policy cannot verify, pass the layout check as well formed."""
+    pack, public_key = signed_by_both
+    assert sorted(path.name for path in (pack / ".packseal").iterdir()) == [
+        "manifest.json", "manifest.json.minisig", "manifest.sigstore.json", "provenance.json", "provenance.sigstore.json",
+    ]  # fmt: skip
+
+    for policy in [("--minisign-pubkey", public_key), alice_online, ("--minisign-pubkey", public_key, *alice_online)]:
+        verdict = verified(verify(packseal, pack, *policy))
+        assert verdict["checks"][0]["detail"] == ".packseal/ holds only signature files, each well formed for its role"
+
+
+@pytest.mark.parametrize("name", ["manifest.json.minisig", "provenance.sigstore.json"])
+def test_a_file_the_sigstore_policy_does_not_read_must_be_well_formed(
+    packseal: Packseal, alice_online: tuple[str | Path, ...], signed_by_both: tuple[Path, Path], name: str
+) -> None:
+    """Under a Sigstore policy without a pin, neither a minisign signature nor the provenance bundle is verified."""
+    pack, _ = signed_by_both
+    (pack / ".packseal" / name).write_bytes(Path("/bin/true").read_bytes())
+
+    failed = refusal(verify(packseal, pack, *alice_online))
+
+    assert failed["name"] == "layout"
+    assert f".packseal/{name}" in failed["detail"]
 
 
 def splice_log_entries(into: Path, source: Path, destination: Path) -> Path:
