@@ -29,6 +29,7 @@ from signing.layout import FileLayout
 from signing.policy import TrustPolicy
 from signing.selfcheck_cli import self_group
 from signing.sign import SignedBundle, attest_bundle, sign_bundle
+from signing.terminal import escape
 from signing.verify import Verdict, verify_bundle, verify_locked_bundle
 
 PASSWORD_ENVIRONMENT_VARIABLE = "PACKSEAL_PASSWORD"
@@ -66,8 +67,8 @@ def keygen(output_dir: Path, name: str, no_password: bool, password_file: Path |
         raise click.UsageError("--no-password and --password-file exclude each other")
     password = None if no_password else _password(password_file, confirm=True)
     files = minisign_backend.generate_key_pair(output_dir, name, password)
-    click.echo(f"secret key: {files.secret_key}")
-    click.echo(f"public key: {files.public_key} (key id {files.key_id})")
+    click.echo(f"secret key: {escape(str(files.secret_key))}")
+    click.echo(f"public key: {escape(str(files.public_key))} (key id {files.key_id})")
     return 0
 
 
@@ -173,9 +174,9 @@ def attest(
 
 
 def _report(action: str, signed: SignedBundle) -> None:
-    click.echo(f"{action} {signed.path} (sha256:{signed.digest})")
+    click.echo(f"{action} {escape(str(signed.path))} (sha256:{signed.digest})")
     for written in signed.written:
-        click.echo(f"  wrote {written}")
+        click.echo(f"  wrote {escape(str(written))}")
 
 
 @cli.command("verify-bundle")
@@ -285,13 +286,13 @@ def _source_pin(
 
 
 def _summary(verdict: Verdict) -> str:
-    lines = [f"{'VERIFIED' if verdict.verified else 'REFUSED'} {verdict.bundle}"]
+    lines = [f"{'VERIFIED' if verdict.verified else 'REFUSED'} {escape(str(verdict.bundle))}"]
     if verdict.digest:
-        lines.append(f"  digest  sha256:{verdict.digest}")
+        lines.append(f"  digest  sha256:{escape(verdict.digest)}")
     if verdict.signer:
-        lines.append(f"  signer  {verdict.signer}")
+        lines.append(f"  signer  {escape(verdict.signer)}")
     for check in verdict.checks:
-        lines.append(f"  [{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
+        lines.append(f"  [{'ok' if check.ok else 'FAIL'}] {check.name}: {escape(check.detail)}")
     return "\n".join(lines)
 
 
@@ -340,5 +341,5 @@ def main() -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"packseal: error: {message}", err=True)
+    click.echo(f"packseal: error: {escape(message)}", err=True)
     sys.exit(code)

@@ -15,6 +15,7 @@ import click
 
 from signing import selfcheck
 from signing.errors import SelfCheckError
+from signing.terminal import escape
 
 if TYPE_CHECKING:
     import minisign
@@ -50,12 +51,12 @@ def record(
         written = selfcheck.record_self(
             binary, out, secret_key=secret_key, include_distribution=include_distribution
         )
-    click.echo(f"recorded {binary} (sha256:{written.digest.sha256}, {written.digest.size} bytes)")
-    click.echo(f"  wrote {out}")
+    click.echo(f"recorded {escape(str(binary))} (sha256:{written.digest.sha256}, {written.digest.size} bytes)")
+    click.echo(f"  wrote {escape(str(out))}")
     if secret_key is not None:
-        click.echo(f"  wrote {selfcheck.signature_path(out)}")
+        click.echo(f"  wrote {escape(str(selfcheck.signature_path(out)))}")
     if written.distribution is not None:
-        click.echo(f"  with {len(written.distribution.files)} files of {written.distribution.name}")
+        click.echo(f"  with {len(written.distribution.files)} files of {escape(written.distribution.name)}")
     return 0
 
 
@@ -75,7 +76,8 @@ def check(record_path: Path, binary: Path | None, minisign_pubkey: Path | None, 
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
-        click.echo(f"OK {result.binary} is {result.record.name} (sha256:{result.record.digest.sha256})")
+        shown = f"OK {result.binary} is {result.record.name} (sha256:{result.record.digest.sha256})"
+        click.echo(escape(shown))
     return 0
 
 
