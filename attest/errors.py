@@ -19,3 +19,7 @@ class ManifestError(AttestError):
 
 class StatementError(AttestError):
     """An in-toto Statement is malformed or is not the kind that was expected."""
+
+
+class ProvenanceError(AttestError):
+    """Provenance or the build facts it states are malformed, or name no single Git source."""

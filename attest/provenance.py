@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from attest.errors import AttestError, StatementError
-from attest.git import check_full_commit
+from attest.errors import ProvenanceError as ProvenanceError  # its home before attest.errors
+from attest.errors import StatementError
+from attest.git import GitError, check_full_commit
 from attest.statement import Statement, Subject
 
 if TYPE_CHECKING:
@@ -25,10 +26,6 @@ PROVENANCE_PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
 GITHUB_WORKFLOW_BUILD_TYPE = "https://actions.github.io/buildtypes/workflow/v1"
 LOCAL_BUILD_TYPE = "https://packseal.dev/buildtypes/local/v1"
 _REPOSITORY_SCHEMES = frozenset({"https", "http", "ssh", "git"})
-
-
-class ProvenanceError(AttestError):
-    """Provenance is malformed, or names no single Git source."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +42,10 @@ class BuildFacts:
     internal_parameters: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        check_full_commit(self.source_commit, what="source commit")
+        try:
+            check_full_commit(self.source_commit, what="source commit")
+        except GitError as err:
+            raise ProvenanceError(str(err)) from None
         if self.source_ref is not None and not self.source_ref.startswith("refs/"):
             raise ProvenanceError(f"source ref {self.source_ref!r} is not a full ref name (refs/...)")
         if not self.builder_id:

@@ -26,7 +26,7 @@ from attest.statement import Subject
 from signing.backends import BundleSigning
 from signing.backends.minisign import MinisignSigning
 from signing.bundle import directory_manifest, file_digest, read_regular_file
-from signing.errors import BundleError
+from signing.errors import BundleError, BundleNotFoundError
 from signing.files import replace_together
 from signing.layout import DirectoryLayout, FileLayout, statement_signatures
 
@@ -97,7 +97,7 @@ def sign_with_sigstore(path: Path, instance: "SigstoreInstance", token: "Identit
 def _bundle_name(path: Path) -> str:
     """The name a bundle is signed under; refuse what cannot be a bundle at all."""
     if not path.exists():
-        raise BundleError(f"{path}: no such file or directory")
+        raise BundleNotFoundError(f"{path}: no such file or directory")
     resolved = path.resolve()
     if SIGNATURE_DIR in resolved.parts:
         raise BundleError(f"{path}: inside {SIGNATURE_DIR}/, which holds signatures, not bundles")

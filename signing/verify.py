@@ -20,7 +20,7 @@ from attest.manifest import SIGNATURE_DIR, Manifest, differences, manifest_from_
 from attest.provenance import Provenance, normalise_repository
 from signing.bundle import directory_manifest, read_regular_file
 from signing.backends import BundleVerifier, Signer
-from signing.errors import BundleError, PacksealError, TrustPolicyError
+from signing.errors import BundleError, BundleNotFoundError, PacksealError, TrustPolicyError
 from signing.layout import MANIFEST_NAME, DirectoryLayout, FileLayout
 from signing.pins import LockFile, SourcePin
 from signing.policy import TrustPolicy
@@ -79,7 +79,7 @@ def verify_bundle(
         return _DirectoryVerification(path, policy, signature, pin).run()
     if path.exists():
         return _FileVerification(path, policy, signature, pin).run()
-    raise BundleError(f"{path}: no such file or directory")
+    raise BundleNotFoundError(f"{path}: no such file or directory")
 
 
 def verify_locked_bundle(
