@@ -27,7 +27,7 @@ _EXPORTS = {
     "PROVENANCE_PREDICATE_TYPE": "attest.provenance",
     "BuildFacts": "attest.provenance",
     "Provenance": "attest.provenance",
-    "ProvenanceError": "attest.provenance",
+    "ProvenanceError": "attest.errors",
     "normalise_repository": "attest.provenance",
     "provenance_statement": "attest.provenance",
     "ExplicitSource": "attest.build_facts",
@@ -44,7 +44,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 if TYPE_CHECKING:
     from attest.build_facts import ExplicitSource, gather_build_facts, github_actions_facts
     from attest.canonical import canonical_json, parse_canonical_json
-    from attest.errors import AttestError, CanonicalJSONError, GitError, ManifestError, StatementError
+    from attest.errors import AttestError, CanonicalJSONError, GitError, ManifestError, ProvenanceError, StatementError
     from attest.git import Checkout, check_full_commit
     from attest.manifest import (
         BUNDLE_MANIFEST_PREDICATE_TYPE,
@@ -59,7 +59,6 @@ if TYPE_CHECKING:
         PROVENANCE_PREDICATE_TYPE,
         BuildFacts,
         Provenance,
-        ProvenanceError,
         normalise_repository,
         provenance_statement,
     )

@@ -23,3 +23,7 @@ class StatementError(AttestError):
 
 class GitError(AttestError):
     """Git state cannot be read, or is not what was required."""
+
+
+class ProvenanceError(AttestError):
+    """Provenance or the build facts it states are malformed, or name no single Git source."""

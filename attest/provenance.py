@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from attest.errors import AttestError, StatementError
-from attest.git import check_full_commit
+from attest.errors import ProvenanceError as ProvenanceError  # its home before attest.errors
+from attest.errors import StatementError
+from attest.git import GitError, check_full_commit
 from attest.statement import Statement, Subject
 
 if TYPE_CHECKING:
@@ -24,10 +25,7 @@ if TYPE_CHECKING:
 PROVENANCE_PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
 GITHUB_WORKFLOW_BUILD_TYPE = "https://actions.github.io/buildtypes/workflow/v1"
 LOCAL_BUILD_TYPE = "https://packseal.dev/buildtypes/local/v1"
-
-
-class ProvenanceError(AttestError):
-    """Provenance is malformed, or names no single Git source."""
+_REPOSITORY_SCHEMES = frozenset({"https", "http", "ssh", "git"})
 
 
 @dataclass(frozen=True)
@@ -44,7 +42,10 @@ class BuildFacts:
     internal_parameters: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        check_full_commit(self.source_commit, what="source commit")
+        try:
+            check_full_commit(self.source_commit, what="source commit")
+        except GitError as err:
+            raise ProvenanceError(str(err)) from None
         if self.source_ref is not None and not self.source_ref.startswith("refs/"):
             raise ProvenanceError(f"source ref {self.source_ref!r} is not a full ref name (refs/...)")
         if not self.builder_id:
@@ -124,14 +125,21 @@ class Provenance:
 
 
 def normalise_repository(url: str) -> str:
-    """A repository URL reduced to `host/path`, for comparing what people write differently.
+    """A repository URL reduced to `host[:port]/path`, for comparing what people write differently.
 
-    Scheme, user, host case, a trailing `/` and a trailing `.git` are not
-    significant (`https://GitHub.com/acme/pack.git/` is `github.com/acme/pack`,
-    and so is `github.com/acme/pack`); the path's case is, as on most forges
-    it names another repository. scp-like `git@host:owner/name` is read as ssh.
+    https, http, ssh and git URLs and scp-like `git@host:owner/name` name the
+    same repository on a forge, so the scheme, user, host case, a trailing
+    `/` and a trailing `.git` are not significant
+    (`https://GitHub.com/acme/pack.git/` is `github.com/acme/pack`, and so
+    is `github.com/acme/pack`); the path's case is, as on most forges it
+    names another repository, and so is an explicit port. Any other scheme
+    is refused: `file://github.com/acme/pack` is a local path, not that
+    repository. A query string or a fragment is refused too, since the
+    comparison would silently drop it.
     """
     text = url.strip().removeprefix("git+")
+    if "?" in text or "#" in text:
+        raise ProvenanceError(f"{url!r} is not a repository URL (it has a query string or a fragment)")
     if "://" not in text and ":" in text.split("/", 1)[0]:
         user_host, path = text.split(":", 1)
         text = f"ssh://{user_host}/{path}"
@@ -139,9 +147,12 @@ def normalise_repository(url: str) -> str:
         text = f"https://{text}"
     try:
         parts = urlsplit(text)
-        port = f":{parts.port}" if parts.port else ""
+        port = "" if parts.port is None else f":{parts.port}"
     except ValueError as err:
         raise ProvenanceError(f"{url!r} is not a repository URL ({err})") from None
+    if parts.scheme not in _REPOSITORY_SCHEMES:
+        schemes = ", ".join(sorted(_REPOSITORY_SCHEMES))
+        raise ProvenanceError(f"{url!r} is not a repository URL (scheme {parts.scheme!r}; use {schemes})")
     host = (parts.hostname or "").lower()
     path = parts.path.rstrip("/").removesuffix(".git").rstrip("/")
     if not host or not path.strip("/"):

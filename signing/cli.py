@@ -1,8 +1,14 @@
 """The `packseal` command: parse arguments, call the library, print the outcome.
 
-Exit codes: 0 success or verified; 1 an operation failed or verification
-refused; 2 the command was asked wrongly (bad option, unusable trusted key,
-missing bundle). Every error is one line on stderr, `packseal: error: ...`.
+Exit codes are the same on every command (`signing.errors.ExitStatus`): 0
+verified or done; 1 refused; 2 asked wrongly (bad option, unusable key or
+password, missing bundle, malformed trust input, output in the way); 130
+interrupted. `main` maps errors to them by type, in one place. Every error is
+one line on stderr, `packseal: error: ...`; with `--json`, an error of a
+command asked wrongly is also one JSON object on stdout.
+
+Options are read from the environment only where `ENVIRONMENT_OPTIONS` says
+so, as `PACKSEAL_<COMMAND>_<OPTION>`; an option that decides trust never is.
 """
 
 import functools
@@ -10,7 +16,7 @@ import io
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
@@ -23,30 +29,37 @@ from attest.build_facts import ExplicitSource, gather_build_facts
 from attest.errors import AttestError
 from signing.backends import BundleSigning, BundleVerifier
 from signing.backends import minisign as minisign_backend
-from signing.errors import BundleError, KeyFileError, PacksealError, TrustPolicyError
+from signing.errors import ExitStatus, KeyFileError, PacksealError, TrustPolicyError, exit_status
 from signing.pins import LockFile, SourcePin
 from signing.layout import FileLayout
 from signing.policy import TrustPolicy
 from signing.selfcheck_cli import self_group
 from signing.sign import SignedBundle, attest_bundle, sign_bundle
+from signing.terminal import escape
 from signing.verify import Verdict, verify_bundle, verify_locked_bundle
 
 PASSWORD_ENVIRONMENT_VARIABLE = "PACKSEAL_PASSWORD"
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
+ENVIRONMENT_OPTIONS: dict[str, frozenset[str]] = {
+    "keygen": frozenset({"--output-dir", "--name", "--no-password", "--password-file"}),
+    "sign": frozenset({"--password-file", "--trusted-comment", "--sigstore", "--identity-token"}),
+    "attest": frozenset(
+        {"--password-file", "--trusted-comment", "--sigstore", "--identity-token"}
+        | {"--source-repo", "--source-commit", "--builder-id"}
+    ),
+    "verify-bundle": frozenset({"--json"}),
+    "self record": frozenset({"--binary", "--python", "--distribution", "--script", "--out", "--password-file"}),
+    "self check": frozenset({"--json"}),
+}
+"""The options each command reads from `PACKSEAL_<COMMAND>_<OPTION>` when the command line lacks them.
 
-
-class _UsageFailure(Exception):
-    """An error that means the command was asked wrongly: exit 2, not 1."""
-
-
-@contextmanager
-def _errors_as_usage(*kinds: type[Exception]) -> Iterator[None]:
-    try:
-        yield
-    except kinds as err:
-        raise _UsageFailure(str(err)) from None
+Every other option decides trust or what is signed with which key: keys,
+identities, issuers, workflow claims, the Sigstore instance, trust roots
+and configs, `--offline`, pins, lock files, signature paths,
+`--allow-dirty`, and the record and binary `self check` compares. Those come
+from the command line only: whoever sets the environment of a command must
+not silently choose whom it trusts.
+"""
 
 
 @click.group()
@@ -66,8 +79,8 @@ def keygen(output_dir: Path, name: str, no_password: bool, password_file: Path |
         raise click.UsageError("--no-password and --password-file exclude each other")
     password = None if no_password else _password(password_file, confirm=True)
     files = minisign_backend.generate_key_pair(output_dir, name, password)
-    click.echo(f"secret key: {files.secret_key}")
-    click.echo(f"public key: {files.public_key} (key id {files.key_id})")
+    click.echo(f"secret key: {escape(str(files.secret_key))}")
+    click.echo(f"public key: {escape(str(files.public_key))} (key id {files.key_id})")
     return 0
 
 
@@ -123,9 +136,8 @@ def _signing(options: _SigningOptions) -> Iterator[BundleSigning]:
     if options.use_sigstore:
         from signing.backends import sigstore as sigstore_backend
 
-        with _errors_as_usage(TrustPolicyError):
-            instance = sigstore_backend.SigstoreInstance(staging=options.staging, trust_config=options.trust_config)
-            instance.client_trust_config  # noqa: B018 - load it now: a bad trust config is a usage error
+        instance = sigstore_backend.SigstoreInstance(staging=options.staging, trust_config=options.trust_config)
+        instance.client_trust_config  # noqa: B018 - load it now: a bad trust config is a usage error
         yield sigstore_backend.SigstoreSigning(instance, sigstore_backend.identity_token(options.identity_token, instance))
         return
     assert options.minisign_key is not None
@@ -173,9 +185,9 @@ def attest(
 
 
 def _report(action: str, signed: SignedBundle) -> None:
-    click.echo(f"{action} {signed.path} (sha256:{signed.digest})")
+    click.echo(f"{action} {escape(str(signed.path))} (sha256:{signed.digest})")
     for written in signed.written:
-        click.echo(f"  wrote {written}")
+        click.echo(f"  wrote {escape(str(written))}")
 
 
 @cli.command("verify-bundle")
@@ -224,39 +236,38 @@ def verify_bundle_command(
     **identity: str | None,
 ) -> int:
     """Verify a bundle before installing it; exit 0 only when it is verified."""
-    with _errors_as_usage(KeyFileError, TrustPolicyError, BundleError, AttestError):
-        pin = _source_pin(source_repo, source_commit, source_ref, builder_id, git_checkout, lock)
-        verifiers: list[BundleVerifier] = []
-        if minisign_pubkeys:
-            verifiers.append(minisign_backend.MinisignKeyring.from_files(minisign_pubkeys))
-        if any(value is not None for value in identity.values()):
-            from signing.backends import sigstore as sigstore_backend
+    pin = _source_pin(source_repo, source_commit, source_ref, builder_id, git_checkout, lock)
+    verifiers: list[BundleVerifier] = []
+    if minisign_pubkeys:
+        verifiers.append(minisign_backend.MinisignKeyring.from_files(minisign_pubkeys))
+    if any(value is not None for value in identity.values()):
+        from signing.backends import sigstore as sigstore_backend
 
-            instance = sigstore_backend.SigstoreInstance(
-                staging=staging, trust_config=trust_config, trusted_root=trusted_root, offline=offline
-            )
-            identity_policy = sigstore_backend.SigstoreIdentityPolicy(
-                identity=identity["certificate_identity"],
-                identity_regexp=identity["certificate_identity_regexp"],
-                issuer=identity["certificate_oidc_issuer"],
-                issuer_regexp=identity["certificate_oidc_issuer_regexp"],
-                github_repository=identity["github_repository"],
-                github_ref=identity["github_ref"],
-                github_sha=identity["github_sha"],
-                github_workflow_trigger=identity["github_workflow_trigger"],
-            )
-            verifiers.append(sigstore_backend.SigstoreVerifier(instance, identity_policy))
-        if signature is not None and len(verifiers) > 1:
-            raise TrustPolicyError("--signature is ambiguous when more than one signing system is trusted")
-        policy = TrustPolicy(tuple(verifiers))
-        if lock is not None:
-            verdict = verify_locked_bundle(
-                path, policy, LockFile.read(lock), signature=signature, require_checkout=git_checkout
-            )
-        else:
-            verdict = verify_bundle(path, policy, signature=signature, pin=pin)
+        instance = sigstore_backend.SigstoreInstance(
+            staging=staging, trust_config=trust_config, trusted_root=trusted_root, offline=offline
+        )
+        identity_policy = sigstore_backend.SigstoreIdentityPolicy(
+            identity=identity["certificate_identity"],
+            identity_regexp=identity["certificate_identity_regexp"],
+            issuer=identity["certificate_oidc_issuer"],
+            issuer_regexp=identity["certificate_oidc_issuer_regexp"],
+            github_repository=identity["github_repository"],
+            github_ref=identity["github_ref"],
+            github_sha=identity["github_sha"],
+            github_workflow_trigger=identity["github_workflow_trigger"],
+        )
+        verifiers.append(sigstore_backend.SigstoreVerifier(instance, identity_policy))
+    if signature is not None and len(verifiers) > 1:
+        raise TrustPolicyError("--signature is ambiguous when more than one signing system is trusted")
+    policy = TrustPolicy(tuple(verifiers))
+    if lock is not None:
+        verdict = verify_locked_bundle(
+            path, policy, LockFile.read(lock), signature=signature, require_checkout=git_checkout
+        )
+    else:
+        verdict = verify_bundle(path, policy, signature=signature, pin=pin)
     click.echo(json.dumps(verdict.to_json(), indent=2) if as_json else _summary(verdict))
-    return 0 if verdict.verified else EXIT_FAILED
+    return ExitStatus.DONE if verdict.verified else ExitStatus.REFUSED
 
 
 def _source_pin(
@@ -285,13 +296,13 @@ def _source_pin(
 
 
 def _summary(verdict: Verdict) -> str:
-    lines = [f"{'VERIFIED' if verdict.verified else 'REFUSED'} {verdict.bundle}"]
+    lines = [f"{'VERIFIED' if verdict.verified else 'REFUSED'} {escape(str(verdict.bundle))}"]
     if verdict.digest:
-        lines.append(f"  digest  sha256:{verdict.digest}")
+        lines.append(f"  digest  sha256:{escape(verdict.digest)}")
     if verdict.signer:
-        lines.append(f"  signer  {verdict.signer}")
+        lines.append(f"  signer  {escape(verdict.signer)}")
     for check in verdict.checks:
-        lines.append(f"  [{'ok' if check.ok else 'FAIL'}] {check.name}: {check.detail}")
+        lines.append(f"  [{'ok' if check.ok else 'FAIL'}] {check.name}: {escape(check.detail)}")
     return "\n".join(lines)
 
 
@@ -318,27 +329,100 @@ def _password(password_file: Path | None, *, confirm: bool) -> str:
 cli.add_command(self_group, "self")
 
 
+def environment_variable(command: str, flag: str) -> str:
+    """`PACKSEAL_<COMMAND>_<OPTION>`: `verify-bundle` and `--json` give `PACKSEAL_VERIFY_BUNDLE_JSON`."""
+    return "_".join(("PACKSEAL", command, flag.removeprefix("--"))).upper().replace("-", "_").replace(" ", "_")
+
+
+def _commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.Command]]:
+    """Every command under group, by its path (`self check`)."""
+    for name, command in group.commands.items():
+        path = f"{prefix}{name}"
+        if isinstance(command, click.Group):
+            yield from _commands(command, f"{path} ")
+        else:
+            yield path, command
+
+
+def _long_flag(option: click.Option) -> str:
+    return next(flag for flag in option.opts if flag.startswith("--"))
+
+
+@dataclass
+class _Invocation:
+    """What `main` must know about the command line once a command has failed."""
+
+    as_json: bool = False
+
+
+def _remember_json(context: click.Context, _: click.Parameter, value: bool) -> bool:
+    if value:
+        context.ensure_object(_Invocation).as_json = True
+    return value
+
+
+def _configure_options(group: click.Group) -> frozenset[tuple[str, str]]:
+    """Give each option its environment variable, or none, per `ENVIRONMENT_OPTIONS`.
+
+    Returns (command, flag) of the options that are never read from the
+    environment. `--json` is made eager, so that an error in any other
+    option is already known to need a JSON answer.
+    """
+    command_line_only = set()
+    for path, command in _commands(group):
+        allowed = ENVIRONMENT_OPTIONS[path]
+        options = [param for param in command.params if isinstance(param, click.Option)]
+        unknown = allowed - {_long_flag(option) for option in options}
+        assert not unknown, f"ENVIRONMENT_OPTIONS names what {path} lacks: {sorted(unknown)}"
+        for option in options:
+            flag = _long_flag(option)
+            if flag in allowed:
+                option.envvar = environment_variable(path, flag)
+                option.show_envvar = True
+            else:
+                option.envvar = None
+                command_line_only.add((path, flag))
+            if flag == "--json":
+                option.callback = _remember_json
+                option.is_eager = True
+    return frozenset(command_line_only)
+
+
+_COMMAND_LINE_ONLY = _configure_options(cli)
+
+
+def _refuse_trust_from_environment(environment: Mapping[str, str]) -> None:
+    """A variable named like a trust option is set: say it is not read, rather than ignore it silently."""
+    for command, flag in sorted(_COMMAND_LINE_ONLY):
+        name = environment_variable(command, flag)
+        if name in environment:
+            raise TrustPolicyError(
+                f"{name} is set, but {command} {flag} decides trust and is read only from the command line: "
+                "unset it, and give the option on the command line"
+            )
+
+
 def main() -> None:
-    """Entry point of the `packseal` console script."""
+    """Entry point of the `packseal` console script: run a command, exit with its `ExitStatus`."""
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             # A path that is not valid UTF-8 is printed escaped, never a crash mid-verdict.
             stream.reconfigure(errors="backslashreplace")
+    invocation = _Invocation()
     try:
-        code = cli.main(standalone_mode=False, auto_envvar_prefix="PACKSEAL")
-    except click.UsageError as err:
-        _fail(err.format_message(), EXIT_USAGE)
-    except _UsageFailure as err:
-        _fail(str(err), EXIT_USAGE)
-    except (PacksealError, AttestError) as err:
-        _fail(str(err), EXIT_FAILED)
+        _refuse_trust_from_environment(os.environ)
+        status = cli.main(standalone_mode=False, obj=invocation)
+    except (KeyboardInterrupt, click.Abort):
+        _fail("interrupted", ExitStatus.INTERRUPTED, invocation)
     except click.ClickException as err:
-        _fail(err.format_message(), err.exit_code)
-    except click.Abort:
-        _fail("aborted", EXIT_FAILED)
-    sys.exit(code or 0)
+        _fail(err.format_message(), ExitStatus.ASKED_WRONGLY, invocation)
+    except (PacksealError, AttestError) as err:
+        _fail(str(err), exit_status(err), invocation)
+    sys.exit(status or ExitStatus.DONE)
 
 
-def _fail(message: str, code: int) -> None:
-    click.echo(f"packseal: error: {message}", err=True)
-    sys.exit(code)
+def _fail(message: str, status: ExitStatus, invocation: _Invocation) -> None:
+    if invocation.as_json and status is ExitStatus.ASKED_WRONGLY:
+        click.echo(json.dumps({"verified": False, "error": message}, indent=2))
+    click.echo(f"packseal: error: {escape(message)}", err=True)
+    sys.exit(status)

@@ -3,7 +3,15 @@
 Every message is one line for a human that names what is wrong and where
 (a path, a key id), so the CLI prints it unchanged. A failed verification is
 not an error: `verify_bundle` returns a `Verdict` saying which check refused.
+
+Each kind also says what it means to someone running a command
+(`exit_status`): the thing examined was refused, or the command was asked
+wrongly. The command line maps errors to exit codes by this, and only this.
 """
+
+from enum import IntEnum
+
+from attest.errors import AttestError, ProvenanceError
 
 
 class PacksealError(Exception):
@@ -12,6 +20,10 @@ class PacksealError(Exception):
 
 class BundleError(PacksealError):
     """The bundle cannot be signed or read safely: unsafe path, special file, I/O error."""
+
+
+class NotABundleError(BundleError):
+    """The path names no bundle (nothing exists there, or it lies inside `.packseal/`): asked wrongly."""
 
 
 class KeyFileError(PacksealError):
@@ -40,3 +52,33 @@ class IdentityError(PacksealError):
 
 class SelfCheckError(PacksealError):
     """The running binary is not the recorded one, or the record cannot be trusted; refuse to start."""
+
+
+class ExitStatus(IntEnum):
+    """The exit status of every `packseal` command: the same meaning whatever the command."""
+
+    DONE = 0
+    """Verified, or done as asked."""
+    REFUSED = 1
+    """Verification failed, or what was given cannot be signed, attested or recorded as it is."""
+    ASKED_WRONGLY = 2
+    """A missing or unusable key, password, path, option, trust input or output place."""
+    INTERRUPTED = 130
+    """Ctrl-C, as a shell reports a process ended by SIGINT."""
+
+
+_ASKED_WRONGLY: tuple[type[Exception], ...] = (
+    NotABundleError,
+    KeyFileError,
+    OutputError,
+    TrustPolicyError,
+    SigningError,
+    IdentityError,
+    ProvenanceError,
+)
+"""Errors in what the caller gave: the key, password, options, trust input, build facts, output place."""
+
+
+def exit_status(error: PacksealError | AttestError) -> ExitStatus:
+    """What an error means to someone running a command: asked wrongly, or refused."""
+    return ExitStatus.ASKED_WRONGLY if isinstance(error, _ASKED_WRONGLY) else ExitStatus.REFUSED

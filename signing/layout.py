@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from attest.manifest import SIGNATURE_DIR
-from signing.errors import BundleError
+from signing.errors import BundleError, NotABundleError
 from signing.roles import Role
 
 MANIFEST_NAME = "manifest.json"
@@ -58,10 +58,10 @@ def resolve_bundle(path: Path) -> Path:
     and verification share this one rule.
     """
     if not path.exists():
-        raise BundleError(f"{path}: no such file or directory")
+        raise NotABundleError(f"{path}: no such file or directory")
     resolved = path.resolve()
     if any(part.casefold() == SIGNATURE_DIR for part in (*path.absolute().parts, *resolved.parts)):
-        raise BundleError(f"{path}: inside {SIGNATURE_DIR}/, which holds signatures, not bundles")
+        raise NotABundleError(f"{path}: inside {SIGNATURE_DIR}/, which holds signatures, not bundles")
     return resolved
 
 

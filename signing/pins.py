@@ -9,6 +9,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from attest.errors import AttestError
 from attest.git import check_full_commit
 from attest.provenance import normalise_repository
 from attest.statement import SHA256_HEX
@@ -33,8 +34,11 @@ class SourcePin:
     def __post_init__(self) -> None:
         if not self.repository:
             raise TrustPolicyError("the pinned source repository is empty")
-        check_full_commit(self.commit, what="--source-commit")
-        normalise_repository(self.repository)
+        try:
+            check_full_commit(self.commit, what="--source-commit")
+            normalise_repository(self.repository)
+        except AttestError as err:
+            raise TrustPolicyError(f"unusable pin: {err}") from None
         if self.digest is not None and not SHA256_HEX.fullmatch(self.digest):
             raise TrustPolicyError(f"pinned digest {self.digest!r} is not a sha256 (64 lowercase hex digits)")
 

@@ -16,6 +16,7 @@ import click
 
 from signing import selfcheck
 from signing.errors import SelfCheckError
+from signing.terminal import escape
 
 if TYPE_CHECKING:
     import minisign
@@ -58,12 +59,12 @@ def record(
             )
         except ValueError as err:
             raise click.UsageError(str(err)) from None
-    click.echo(f"recorded {written.executable.name} (sha256:{written.executable.digest.sha256})")
+    click.echo(escape(f"recorded {written.executable.name} (sha256:{written.executable.digest.sha256})"))
     for line in selfcheck.describe(written):
-        click.echo(f"  {line}")
-    click.echo(f"  wrote {out}")
+        click.echo(f"  {escape(line)}")
+    click.echo(f"  wrote {escape(str(out))}")
     if secret_key is not None:
-        click.echo(f"  wrote {selfcheck.signature_path(out)}")
+        click.echo(f"  wrote {escape(str(selfcheck.signature_path(out)))}")
     else:
         click.echo("  UNSIGNED: `self check` trusts it only with --allow-unsigned")
     return 0
@@ -104,11 +105,12 @@ def check(
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
         return 0
-    click.echo(f"OK {result.executable} is {result.record.executable.name} "
-               f"(sha256:{result.record.executable.digest.sha256})")
+    click.echo(
+        escape(f"OK {result.executable} is {result.record.executable.name} (sha256:{result.record.executable.digest.sha256})")
+    )
     for line in selfcheck.describe(result.record):
-        click.echo(f"  {line}")
-    click.echo(f"  signed by {result.signer}" if result.signer else "  UNSIGNED record, trusted by --allow-unsigned")
+        click.echo(f"  {escape(line)}")
+    click.echo(f"  signed by {escape(result.signer)}" if result.signer else "  UNSIGNED record, trusted by --allow-unsigned")
     return 0
 
 

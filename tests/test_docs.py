@@ -2,9 +2,11 @@
 
 Each document runs in its own scratch directory holding `my-pack/` (the
 sample pack) and `mydaemon` (an executable), with packseal on PATH, the
-password in PACKSEAL_PASSWORD, and Sigstore pointed at the local instance
-through PACKSEAL_<COMMAND>_<OPTION> variables, so a command like
-`packseal sign my-pack --sigstore` runs unchanged. A command written with a
+password in PACKSEAL_PASSWORD and the identity token in
+PACKSEAL_SIGN_IDENTITY_TOKEN. The trust config of the local Sigstore
+instance is never read from the environment, so `packseal` on PATH is a
+wrapper that adds `--trust-config` to the commands that use Sigstore, and a
+command like `packseal sign my-pack --sigstore` runs unchanged. A command written with a
 leading `!` must be refused: exit 1, not a usage error.
 
 README's first two blocks (install and demo; install and test) are covered
@@ -50,21 +52,33 @@ def test_every_sigstore_verification_pins_the_calling_repository() -> None:
                 assert "--github-repository " in command, f"{document}: {command}"
 
 
+_LOCAL_SIGSTORE_WRAPPER = """#!/bin/bash
+case "$1 $*" in
+    sign*--sigstore* | attest*--sigstore* | verify-bundle*--certificate-*) set -- "$@" --trust-config '{trust_config}' ;;
+esac
+exec '{packseal}' "$@"
+"""
+
+
 @pytest.fixture
 def sandbox(tmp_path: Path, sigstore_instance) -> tuple[Path, dict[str, str]]:  # type: ignore[no-untyped-def]
     shutil.copytree(ROOT / "examples" / "hello-pack", tmp_path / "my-pack", symlinks=True)
     shutil.copy2("/bin/true", tmp_path / "mydaemon")
+    wrapper = tmp_path / "bin" / "packseal"
+    wrapper.parent.mkdir()
+    wrapper.write_text(_LOCAL_SIGSTORE_WRAPPER.format(
+        packseal=Path(sys.executable).parent / "packseal", trust_config=sigstore_instance.trust_config
+    ))  # fmt: skip
+    wrapper.chmod(0o755)
     environment = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith(("PACKSEAL_", "GITHUB_", "ACTIONS_", "SIGSTORE_"))
     }
     environment.update(
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        PATH=os.pathsep.join((str(wrapper.parent), str(Path(sys.executable).parent), os.environ["PATH"])),
         HOME=str(tmp_path),
         PACKSEAL_PASSWORD="correct horse battery staple",
-        PACKSEAL_SIGN_TRUST_CONFIG=str(sigstore_instance.trust_config),
-        PACKSEAL_VERIFY_BUNDLE_TRUST_CONFIG=str(sigstore_instance.trust_config),
         PACKSEAL_SIGN_IDENTITY_TOKEN=sigstore_instance.mint_github_token(
             repository="acme/pack", ref="refs/tags/v1.0.0", sha=RELEASE_COMMIT
         ),

@@ -17,8 +17,10 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     install_and_demo, install_and_test = _fenced_commands((ROOT / "README.md").read_text())[:2]
     ci_script = (ROOT / ".ci" / "run").read_text().strip().splitlines()
     assert install_and_demo.endswith("examples/demo")
-    assert "pytest" in install_and_test
-    assert ci_script[-1] == install_and_test
+    assert ci_script[-1] == install_and_test == "scripts/test"
+    test_script = (ROOT / "scripts" / "test").read_text().strip().splitlines()
+    assert "apt-get install -y -qq minisign" in "\n".join(test_script)
+    assert test_script[-1] == 'exec python -m pytest "$@"'
 
 
 def test_demo_signs_verifies_and_refuses_the_tampered_pack(tmp_path: Path) -> None:

@@ -33,12 +33,15 @@ _MAX_SIGNATURE_FILE_BYTES = 4096
 
 
 def key_id(key: minisign.PublicKey | minisign.Signature) -> str:
-    """A key id as minisign prints it: 16 hex digits of the little-endian key number.
+    """A key id as stock minisign 0.11 prints it: the little-endian key number in hex, no leading zeros.
 
-    py-minisign has no public accessor for the key number, hence the private fields.
+    The ids must be the ones a user sees in `minisign` output and in the
+    public key's comment (minisign 0.12 pads them to 16 digits; 0.11 is the
+    stock minisign packseal is compatible with). py-minisign has no public
+    accessor for the key number, hence the private fields.
     """
     raw: bytes = key._key_id if isinstance(key, minisign.Signature) else key._keynum_pk.key_id
-    return raw[::-1].hex().upper()
+    return f"{int.from_bytes(raw, 'little'):X}"
 
 
 @dataclass(frozen=True)

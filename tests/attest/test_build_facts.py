@@ -235,5 +235,5 @@ def test_outside_any_checkout_repository_and_commit_must_be_given(outside: Path,
 
 def test_outside_any_checkout_an_abbreviated_commit_is_refused(outside: Path):
     explicit = ExplicitSource(repository=ORIGIN, commit=OTHER_COMMIT[:7], builder_id=BUILDER)
-    with pytest.raises(GitError, match="not a full commit id"):
+    with pytest.raises(ProvenanceError, match="not a full commit id"):
         gather_build_facts(outside, {}, explicit)

@@ -8,7 +8,6 @@ import pytest
 
 from attest.canonical import canonical_json
 from attest.errors import StatementError
-from attest.git import GitError
 from attest.manifest import BUNDLE_MANIFEST_PREDICATE_TYPE
 from attest.provenance import (
     LOCAL_BUILD_TYPE,
@@ -166,7 +165,7 @@ def test_other_resolved_dependencies_beside_the_source_are_allowed():
 
 @pytest.mark.parametrize("commit", [COMMIT[:7], COMMIT[:39], COMMIT.upper(), ""])
 def test_build_facts_refuse_an_abbreviated_commit(commit: str):
-    with pytest.raises(GitError, match="source commit .* is not a full commit id"):
+    with pytest.raises(ProvenanceError, match="source commit .* is not a full commit id"):
         _facts(source_commit=commit)
 
 

@@ -174,9 +174,9 @@ class KeyPair:
 
 
 def key_id_forms(pub: Path) -> tuple[str, str]:
-    """The key id as minisign prints it, and as the raw bytes in hex."""
+    """The key id as minisign 0.11 prints it (no leading zeros), and as the raw bytes in hex."""
     raw = base64.b64decode(pub.read_text().splitlines()[1])[2:10]
-    return raw[::-1].hex().upper(), raw.hex().upper()
+    return f"{int.from_bytes(raw, 'little'):X}", raw.hex().upper()
 
 
 def names_key_id(text: str, pub: Path) -> bool:

@@ -156,7 +156,10 @@ def refused_at(verdict: dict, check: str, *, before: list[str]) -> str:
 
 def assert_usage_error(result: subprocess.CompletedProcess, message: str, cli) -> None:
     assert result.returncode == 2, cli.describe(result)
-    assert result.stdout == "", cli.describe(result)
+    if "--json" in result.args:
+        assert json.loads(result.stdout)["verified"] is False, cli.describe(result)
+    else:
+        assert result.stdout == "", cli.describe(result)
     assert result.stderr.startswith("packseal: error: ") and message in result.stderr, cli.describe(result)
 
 

@@ -930,7 +930,7 @@ def test_sign_without_any_identity_refused(
 
     result = packseal.spawn("sign", target, "--sigstore", *online(sigstore_instance))
 
-    assert_one_error_line(result, 1, "no identity for keyless signing")
+    assert_one_error_line(result, 2, "no identity for keyless signing")
     assert sorted(tmp_path.rglob("*")) == before
 
 
@@ -983,7 +983,7 @@ def test_github_actions_job_without_its_credential_refused(
         "sign", artifact, "--sigstore", *online(sigstore_instance), environment=ci | job
     )
 
-    assert_one_error_line(result, 1, message)
+    assert_one_error_line(result, 2, message)
     assert list(tmp_path.iterdir()) == [artifact]
 
 

@@ -1,0 +1,243 @@
+"""Every command exits with the same codes for the same kind of outcome.
+
+0 verified or done; 1 refused (verification failed, or what was given cannot
+be signed or recorded as it is); 2 asked wrongly (bad option, missing or
+unusable key, password or path, malformed trust input, output in the way);
+130 interrupted. Each command is run through each class it has, the
+interrupt by a real SIGINT while the command waits on a FIFO or hashes a
+large file. `keygen` examines nothing, so it has no refusal.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable
+
+import pytest
+
+PACKSEAL = Path(sys.executable).parent / "packseal"
+COMMIT = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+SOURCE = ["--source-repo", "https://github.com/acme/pack", "--source-commit", COMMIT]
+BUILDER = ["--builder-id", "https://ci.example.com/builders/release"]
+LARGE = 2 * 1024**3
+"""A sparse file this large takes seconds to hash: long enough to be interrupted mid-read."""
+
+
+@dataclass
+class Case:
+    id: str
+    setup: Callable[[SimpleNamespace], list]
+    exit: int
+
+
+def fifo_at(ctx: SimpleNamespace, name: str) -> Path:
+    fifo = ctx.tmp_path / name
+    os.mkfifo(fifo)
+    ctx.wait_for = lambda process: _reader_waits_on(fifo, process)
+    return fifo
+
+
+def large_file(ctx: SimpleNamespace, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as stream:
+        stream.truncate(LARGE)
+    ctx.wait_for = lambda process: _has_open(path, process)
+    return path
+
+
+def locked_key(ctx: SimpleNamespace) -> Path:
+    return ctx.key_store("locked", password=ctx.cli.PASSWORD).copy_to(ctx.tmp_path / "locked").key
+
+
+def fifo_in_pack(ctx: SimpleNamespace) -> Path:
+    os.mkfifo(ctx.pack / "queue")
+    return ctx.pack
+
+
+def signed_pack(ctx: SimpleNamespace) -> Path:
+    ctx.cli.sign_ok(ctx.pack, ctx.keys)
+    return ctx.pack
+
+
+def tampered_pack(ctx: SimpleNamespace) -> Path:
+    signed_pack(ctx)
+    (ctx.pack / "README.md").write_text("changed after signing\n")
+    return ctx.pack
+
+
+def signed_large_pack(ctx: SimpleNamespace) -> Path:
+    large_file(ctx, ctx.pack / "data" / "large.bin")
+    return signed_pack(ctx)
+
+
+def recorded(ctx: SimpleNamespace, binary: Path | None = None) -> tuple[Path, Path]:
+    if binary is None:
+        binary = ctx.tmp_path / "daemon"
+        binary.write_bytes(b"\x7fELF a released daemon\n")
+    record = ctx.tmp_path / "daemon.record"
+    result = ctx.cli.packseal("self", "record", "--binary", binary, "--out", record, "--minisign-key", ctx.keys.key)
+    assert result.returncode == 0, ctx.cli.describe(result)
+    return binary, record
+
+
+def changed_after_recording(ctx: SimpleNamespace) -> tuple[Path, Path]:
+    binary, record = recorded(ctx)
+    binary.write_bytes(b"\x7fELF a trojan\n")
+    return binary, record
+
+
+CASES = [
+    Case("keygen-done", lambda c: ["keygen", "--output-dir", c.tmp_path / "new", "--no-password"], 0),
+    Case("keygen-bad-option", lambda c: ["keygen", "--output-dir", c.tmp_path / "new", "--bogus"], 2),
+    Case("keygen-over-existing-key", lambda c: ["keygen", "--output-dir", c.keys.key.parent, "--name", "trusted",
+                                                "--no-password"], 2),  # fmt: skip
+    Case("keygen-interrupted", lambda c: ["keygen", "--output-dir", c.tmp_path / "new",
+                                          "--password-file", fifo_at(c, "password")], 130),  # fmt: skip
+    Case("sign-done", lambda c: ["sign", c.pack, "--minisign-key", c.keys.key], 0),
+    Case("sign-refused", lambda c: ["sign", fifo_in_pack(c), "--minisign-key", c.keys.key], 1),
+    Case("sign-missing-key", lambda c: ["sign", c.pack, "--minisign-key", c.tmp_path / "absent.key"], 2),
+    Case("sign-missing-bundle", lambda c: ["sign", c.tmp_path / "absent", "--minisign-key", c.keys.key], 2),
+    Case("sign-interrupted", lambda c: ["sign", c.pack, "--minisign-key", locked_key(c),
+                                        "--password-file", fifo_at(c, "password")], 130),  # fmt: skip
+    Case("attest-done", lambda c: ["attest", c.pack, "--minisign-key", c.keys.key, *SOURCE, *BUILDER], 0),
+    Case("attest-refused", lambda c: ["attest", fifo_in_pack(c), "--minisign-key", c.keys.key, *SOURCE, *BUILDER], 1),
+    Case("attest-no-builder", lambda c: ["attest", c.pack, "--minisign-key", c.keys.key, *SOURCE], 2),
+    Case("attest-abbreviated-commit", lambda c: ["attest", c.pack, "--minisign-key", c.keys.key, *BUILDER,
+                                                 "--source-repo", "https://github.com/acme/pack",
+                                                 "--source-commit", COMMIT[:7]], 2),  # fmt: skip
+    Case("attest-interrupted", lambda c: ["attest", c.pack, "--minisign-key", locked_key(c), *SOURCE, *BUILDER,
+                                          "--password-file", fifo_at(c, "password")], 130),  # fmt: skip
+    Case("verify-done", lambda c: ["verify-bundle", signed_pack(c), "--minisign-pubkey", c.keys.pub], 0),
+    Case("verify-refused", lambda c: ["verify-bundle", tampered_pack(c), "--minisign-pubkey", c.keys.pub], 1),
+    Case("verify-no-key", lambda c: ["verify-bundle", signed_pack(c)], 2),
+    Case("verify-bad-pin-port", lambda c: ["verify-bundle", signed_pack(c), "--minisign-pubkey", c.keys.pub,
+                                           "--source-repo", "https://github.com:99999/acme/pack",
+                                           "--source-commit", COMMIT], 2),  # fmt: skip
+    Case("verify-interrupted", lambda c: ["verify-bundle", signed_large_pack(c), "--minisign-pubkey", c.keys.pub], 130),
+    Case("self-record-done", lambda c: ["self", "record", "--binary", c.keys.pub, "--out", c.tmp_path / "r"], 0),
+    Case("self-record-refused", lambda c: ["self", "record", "--binary", fifo_in_pack(c) / "queue",
+                                           "--out", c.tmp_path / "r"], 1),  # fmt: skip
+    Case("self-record-no-out", lambda c: ["self", "record", "--binary", c.keys.pub], 2),
+    Case("self-record-interrupted", lambda c: ["self", "record", "--binary", c.keys.pub, "--out", c.tmp_path / "r",
+                                               "--minisign-key", locked_key(c),
+                                               "--password-file", fifo_at(c, "password")], 130),  # fmt: skip
+    Case("self-check-done", lambda c: ["self", "check", "--binary", *recorded_options(c, recorded(c))], 0),
+    Case("self-check-refused", lambda c: ["self", "check", "--binary",
+                                          *recorded_options(c, changed_after_recording(c))], 1),  # fmt: skip
+    Case("self-check-no-record", lambda c: ["self", "check", "--binary", c.keys.pub], 2),
+    Case("self-check-interrupted", lambda c: ["self", "check", "--binary", *recorded_options(
+        c, recorded(c, large_file(c, c.tmp_path / "large-daemon")))], 130),  # fmt: skip
+]
+
+
+def recorded_options(ctx: SimpleNamespace, binary_and_record: tuple[Path, Path]) -> list:
+    binary, record = binary_and_record
+    return [binary, "--record", record, "--minisign-pubkey", ctx.keys.pub]
+
+
+def _reader_waits_on(fifo: Path, process: subprocess.Popen) -> int:
+    """Open the FIFO's writing end once the command opens it to read; it then waits for data."""
+    while True:
+        try:
+            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as err:
+            if err.errno != errno.ENXIO:
+                raise
+        assert process.poll() is None, "the command ended before reading the FIFO"
+        time.sleep(0.02)
+
+
+def _has_open(path: Path, process: subprocess.Popen) -> None:
+    """Return once the command has `path` open: it is reading it."""
+    fds = Path(f"/proc/{process.pid}/fd")
+    while True:
+        assert process.poll() is None, "the command ended before reading the large file"
+        try:
+            if any(os.readlink(fd) == str(path) for fd in fds.iterdir()):
+                return
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+        time.sleep(0.01)
+
+
+def _interrupt(ctx: SimpleNamespace, args: list) -> subprocess.CompletedProcess:
+    environment = {name: value for name, value in os.environ.items() if name != "PACKSEAL_PASSWORD"}
+    process = subprocess.Popen(
+        [str(ctx.cli_path), *map(str, args)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+    )
+    held = ctx.wait_for(process)
+    try:
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        if isinstance(held, int):
+            os.close(held)
+    return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
+
+
+@pytest.fixture
+def ctx(tmp_path, cli, keys, key_store, pack) -> SimpleNamespace:
+    return SimpleNamespace(tmp_path=tmp_path, cli=cli, keys=keys, key_store=key_store, pack=pack, cli_path=PACKSEAL)
+
+
+def _marks(case: Case) -> list:
+    return [pytest.mark.slow] if case.exit == 130 else []
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=_marks(c)) for c in CASES])
+def test_every_command_exits_by_the_same_table(case: Case, ctx: SimpleNamespace) -> None:
+    args = case.setup(ctx)
+
+    result = _interrupt(ctx, args) if case.exit == 130 else ctx.cli.packseal(*args)
+
+    shown = ctx.cli.describe(result)
+    assert result.returncode == case.exit, shown
+    assert "Traceback" not in result.stderr, shown
+    if case.exit in (2, 130):
+        assert result.stderr.strip().splitlines()[-1].startswith("packseal: error: "), shown
+    if case.exit == 130:
+        assert "interrupted" in result.stderr, shown
+
+
+def test_every_command_is_in_the_table() -> None:
+    from signing.cli import ENVIRONMENT_OPTIONS
+
+    for command in ENVIRONMENT_OPTIONS:
+        prefix = command.replace("verify-bundle", "verify").replace(" ", "-")
+        exits = {case.exit for case in CASES if case.id.startswith(prefix + "-")}
+        assert exits == ({0, 2, 130} if command == "keygen" else {0, 1, 2, 130}), command
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["verify-bundle", "{tmp}/absent", "--minisign-pubkey", "{pub}", "--json"],
+        ["verify-bundle", "{tmp}", "--json", "--minisign-pubkey", "{tmp}/absent.pub"],
+        ["self", "check", "--json", "--binary", "{pub}"],
+    ],
+    ids=["missing-bundle", "missing-key", "missing-option"],
+)
+def test_json_asked_wrongly_prints_one_json_object_too(args: list[str], tmp_path: Path, keys, cli) -> None:
+    result = cli.packseal(*(arg.format(tmp=tmp_path, pub=keys.pub) for arg in args))
+
+    assert result.returncode == 2, cli.describe(result)
+    answer = json.loads(result.stdout)
+    assert answer["verified"] is False
+    assert answer["error"] in result.stderr
+    assert result.stderr.startswith("packseal: error: "), cli.describe(result)
