@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from signing.bundle import open_regular_file, read_regular_file
 from signing.digest import FileDigest, digest_stream
 from signing.errors import BundleError, SelfCheckError
-from signing.selfrecord import DistributionFile, DistributionRecord, NamedFile
+from signing.selfrecord import BYTECODE_LEVELS, DistributionFile, DistributionRecord, NamedFile
 
 if TYPE_CHECKING:
     from importlib.metadata import Distribution
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 MAPS = Path("/proc/self/maps")
 MAP_FILES = Path("/proc/self/map_files")
 _LIBPYTHON = re.compile(r"libpython\d+\.\d+[a-z]*\.so(?:\.\d+)*")
-_OPTIMIZATIONS = (0, 1, 2)
+_OPTIMIZATIONS = range(BYTECODE_LEVELS)
 _MAX_SOURCE_BYTES = 64 * 1024 * 1024
 _PYC_HEADER_BYTES = 16
 _PRINT_MAPS = "import sys; sys.stdout.write(open('/proc/self/maps').read())"
@@ -254,29 +254,30 @@ def _record_file(path: Path, relative: str) -> DistributionFile:
     return DistributionFile(relative, digest, _bytecode_digests(source, path))
 
 
-def _bytecode_digests(source: bytes, path: Path) -> frozenset[str]:
-    """The sha256 of each code object Python's import would cache for `source` at `path`.
+def _bytecode_digests(source: bytes, path: Path) -> tuple[str, ...]:
+    """The sha256 of the code object Python's import would cache for `source` at `path`, per level.
 
     Compiled as `SourceFileLoader.source_to_code` compiles (the file name is
-    part of the code object), at each optimization level.
+    part of the code object), at each optimization level, in level order.
     """
-    digests = set()
+    digests = []
     for optimization in _OPTIMIZATIONS:
         try:
             code = compile(source, str(path), "exec", dont_inherit=True, optimize=optimization)
         except (SyntaxError, ValueError):
-            return frozenset()
-        digests.add(hashlib.sha256(marshal.dumps(code)).hexdigest())
-    return frozenset(digests)
+            return ()
+        digests.append(hashlib.sha256(marshal.dumps(code)).hexdigest())
+    return tuple(digests)
 
 
-def _check_bytecode(distribution: str, relative: str, bytecode: frozenset[str], source: Path) -> Iterator[str]:
+def _check_bytecode(distribution: str, relative: str, bytecode: tuple[str, ...], source: Path) -> Iterator[str]:
     """Refuse a cached `.pyc` of `source` holding other code; yield the cache paths found.
 
     Each optimization level's cache file is checked, in `__pycache__` or
     under `sys.pycache_prefix`, as `importlib.util.cache_from_source` finds
-    it; its header (timestamp or hash) is ignored, since what matters is the
-    code Python would run.
+    it, against the code compiled at that level (another level's code drops
+    asserts or docstrings); its header (timestamp or hash) is ignored, since
+    what matters is the code Python would run.
     """
     from importlib.util import cache_from_source
 
@@ -285,7 +286,7 @@ def _check_bytecode(distribution: str, relative: str, bytecode: frozenset[str], 
         if not os.path.lexists(cache):
             continue
         data = read_regular_file(Path(cache), _MAX_SOURCE_BYTES * 2)
-        if hashlib.sha256(data[_PYC_HEADER_BYTES:]).hexdigest() not in bytecode:
+        if not bytecode or hashlib.sha256(data[_PYC_HEADER_BYTES:]).hexdigest() != bytecode[optimization]:
             raise SelfCheckError(
                 f"distribution {distribution}: {cache} is not bytecode compiled from the recorded {relative}; "
                 "Python would run it instead of the source (remove it; Python recompiles the source)"

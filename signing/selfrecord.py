@@ -19,8 +19,10 @@ from typing import Any
 from signing.digest import FileDigest
 from signing.errors import SelfCheckError
 
-RECORD_FORMAT = 2
+RECORD_FORMAT = 3
 ALGORITHM = "sha256"
+BYTECODE_LEVELS = 3
+"""Optimization levels a `.pyc` may be cached at (`-O`, `-OO`): 0, 1 and 2."""
 RERECORD = "packseal self record --python --distribution NAME ... (or --binary FILE)"
 """How to make a record this version reads, for the message refusing one it does not."""
 
@@ -47,16 +49,18 @@ class NamedFile:
 class DistributionFile:
     """One installed file of a distribution, by its path as the distribution's RECORD names it.
 
-    `bytecode` is set for a Python source: the sha256 of each code object
+    `bytecode` is set for a Python source: the sha256 of the code object
     (`marshal` form, after the 16-byte `.pyc` header) compiled from the
-    recorded source at optimization levels 0, 1 and 2. A cached `.pyc` that
-    Python would load instead of the source must hold one of them. Empty
-    when the source does not compile: then no `.pyc` of it is accepted.
+    recorded source at optimization levels 0, 1 and 2, in that order. A
+    cached `.pyc` that Python would load instead of the source must hold
+    the one of its own level: `-O` code in the plain `.pyc` would run
+    without the source's asserts. Empty when the source does not compile:
+    then no `.pyc` of it is accepted.
     """
 
     path: str
     digest: FileDigest
-    bytecode: frozenset[str] | None = None
+    bytecode: tuple[str, ...] | None = None
 
     @property
     def is_source(self) -> bool:
@@ -65,7 +69,7 @@ class DistributionFile:
     def to_json(self) -> dict[str, Any]:
         value: dict[str, Any] = {"path": self.path, "sha256": self.digest.sha256, "size": self.digest.size}
         if self.bytecode is not None:
-            value["bytecode"] = sorted(self.bytecode)
+            value["bytecode"] = list(self.bytecode)
         return value
 
 
@@ -206,8 +210,10 @@ def _distribution_file(value: Any, *, what: str) -> DistributionFile:
     digests = _list(bytecode, what=f"{what} {path}: bytecode")
     if not all(isinstance(entry, str) and _SHA256_HEX.fullmatch(entry) for entry in digests):
         raise SelfCheckError(f"{what} {path}: bytecode digests must be 64 lowercase hex digits")
-    _check_sorted(digests, what=f"{what} {path}: bytecode")
-    return DistributionFile(path, digest, frozenset(digests))
+    if len(digests) not in (0, BYTECODE_LEVELS):
+        raise SelfCheckError(f"{what} {path}: bytecode must list one digest per optimization level "
+                             f"0 to {BYTECODE_LEVELS - 1}, or none")
+    return DistributionFile(path, digest, tuple(digests))
 
 
 def _named_file(value: Any, *, what: str) -> NamedFile:

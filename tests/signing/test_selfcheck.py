@@ -196,7 +196,7 @@ def test_a_record_of_format_1_is_refused_saying_how_to_record_again(daemon, tmp_
     path = tmp_path / "old.record"
     path.write_bytes(canonical_json({"algorithm": "sha256", "digest": _sha256(daemon), "format": 1,
                                      "name": "daemon", "packseal_version": "0.1.0", "size": daemon.stat().st_size}))
-    with pytest.raises(SelfCheckError, match="record format 1 is not format 2.*record again with `packseal self"):
+    with pytest.raises(SelfCheckError, match="record format 1 is not format 3.*record again with `packseal self"):
         check_self(path, allow_unsigned=True, binary=daemon)
 
 
@@ -257,7 +257,8 @@ def _distribution(files):
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        ({"format": 2.5}, "record format 2.5 is not format 2"),
+        ({"format": 2.5}, "record format 2.5 is not format 3"),
+        ({"format": 2}, "record format 2 is not format 3"),
         ({"algorithm": "sha512"}, "unsupported algorithm"),
         ({"executable": {"name": "daemon", "sha256": "AB" * 32, "size": 1}}, "64 lowercase hex"),
         ({"executable": {"name": "daemon", "sha256": "0" * 64, "size": -1}}, "non-negative integer"),
@@ -273,6 +274,7 @@ def _distribution(files):
         (_distribution([{"path": "a.py", **_DIGEST}]), "must list its bytecode digests"),
         (_distribution([{"path": "a.txt", "bytecode": [], **_DIGEST}]), "must list its bytecode digests"),
         (_distribution([{"path": "a.py", "bytecode": ["x"], **_DIGEST}]), "bytecode digests must be 64"),
+        (_distribution([{"path": "a.py", "bytecode": ["0" * 64], **_DIGEST}]), "one digest per optimization level"),
         ({"python": {"libraries": {}, "distributions": []}}, "must be a JSON list"),
         ({"python": {"libraries": [], "distributions": [], "script": ""}}, "must be a JSON object"),
     ],

@@ -135,7 +135,7 @@ def test_the_recorded_daemon_starts(program):
 
 def test_the_record_covers_interpreter_libpython_script_and_every_file(program):
     record = json.loads(program.record.read_bytes())
-    assert record["format"] == 2 and record["executable"]["sha256"] == _sha256(program.python)
+    assert record["format"] == 3 and record["executable"]["sha256"] == _sha256(program.python)
     [distribution] = record["python"]["distributions"]
     paths = [file["path"] for file in distribution["files"]]
     assert {"mydaemon/__init__.py", "mydaemon/spawn.py", "mydaemon-1.0.dist-info/RECORD"} <= set(paths)
@@ -181,6 +181,24 @@ def test_planted_pyc_matching_the_source_timestamp_is_refused(program):
     assert "spawn.cpython-311.pyc is not bytecode compiled from the recorded mydaemon/spawn.py" in _refused(
         program.start()
     ).replace(sys.implementation.cache_tag, "cpython-311")
+
+
+def test_bytecode_of_another_optimization_level_is_refused(program):
+    """Attack B1: the `-O` compile of the recorded source, planted as the plain `.pyc`, drops its asserts."""
+    source = program.site / "mydaemon" / "spawn.py"
+    source.write_text('import sys\nARGUMENT = sys.argv[-1]\nassert ARGUMENT.isalnum(), "refused: " + ARGUMENT\n'
+                      'COMMAND = ["/bin/echo", ARGUMENT]\n')
+    Path(importlib.util.cache_from_source(str(source))).unlink()
+    program.record_as(program.record, "--distribution", "mydaemon", "--script", program.script)
+    assert "AssertionError: refused: ;evil" in program.start(";evil").stderr, "the guard holds without the attack"
+    state = source.stat()
+    code = compile(source.read_bytes(), str(source), "exec", dont_inherit=True, optimize=1)
+    header = importlib.util.MAGIC_NUMBER + struct.pack("<III", 0, int(state.st_mtime), state.st_size)
+    Path(importlib.util.cache_from_source(str(source))).write_bytes(header + marshal.dumps(code))
+    loaded = _run(program.python, "-c", "from mydaemon.spawn import COMMAND; print(COMMAND)", ";evil",
+                  cwd=program.root)
+    assert "';evil'" in loaded.stdout, "Python itself runs the planted bytecode, without the assert"
+    assert "is not bytecode compiled from the recorded mydaemon/spawn.py" in _refused(program.start(";evil"))
 
 
 def test_file_added_in_the_package_is_refused(program):
