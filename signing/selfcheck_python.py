@@ -319,7 +319,10 @@ def _check_nothing_added(distribution: str, root: Path, known: set[str]) -> None
         except OSError as err:
             raise SelfCheckError(f"distribution {distribution}: {directory}: {err.strerror or err}") from None
         for entry in entries:
-            mode = entry.stat(follow_symlinks=False).st_mode
+            try:
+                mode = entry.stat(follow_symlinks=False).st_mode
+            except OSError as err:
+                raise SelfCheckError(f"distribution {distribution}: {entry.path}: {err.strerror or err}") from None
             if stat.S_ISDIR(mode):
                 pending.append(Path(entry.path))
             elif not stat.S_ISREG(mode):
