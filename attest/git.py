@@ -45,6 +45,8 @@ _SIGNATURE_DIR = os.fsencode(SIGNATURE_DIR)
 _SMALL_FILE_BYTES = 4096
 _MAX_TREE_ENTRIES = 1_000_000
 _MAX_TAG_DEPTH = 16
+# What dulwich reads in a control or common directory: these hold only regular files and directories.
+_READ_FROM = ("HEAD", "commondir", "config", "packed-refs", "refs", "objects")
 # Extensions that change nothing this module reads; any other one is refused.
 _HARMLESS_EXTENSIONS = {b"objectformat", b"worktreeconfig", b"relativeworktrees", b"preciousobjects", b"noop"}
 
@@ -168,19 +170,27 @@ class _Repository:
     @classmethod
     def open(cls, top: Path, dot_git: Path) -> "_Repository":
         control = _control_directory(top, dot_git)
+        _require_plain_files(top, control, _READ_FROM)
         common = control
         if (control / "commondir").is_file():
             common = control / _read_small(control / "commondir").decode().rstrip("\r\n")
+            _require_plain_files(top, common, _READ_FROM)
         if not (control / "HEAD").is_file() or not (common / "objects").is_dir():
             raise GitError(f"{top}: not a Git checkout with a commit ({dot_git} holds no repository)")
         config = ConfigFile.from_path(common / "config", expand_includes=False)
         object_format = _object_format(top, config)
+        objects = DiskObjectStore(common / "objects", object_format=get_object_format(object_format))
+        for alternate in objects.alternates:
+            assert isinstance(alternate, DiskObjectStore)
+            _require_plain_files(top, Path(alternate.path))
+            if os.path.lexists(Path(alternate.path, "info", "alternates")):
+                raise GitError(f"{top}: alternate object store {alternate.path} has alternates of its own")
         return cls(
             top=top,
             common=common,
             config=config,
             refs=DiskRefsContainer(common, worktree_path=control),
-            objects=DiskObjectStore(common / "objects", object_format=get_object_format(object_format)),
+            objects=objects,
             object_format=object_format,
         )
 
@@ -292,6 +302,27 @@ def _object_format(top: Path, config: ConfigFile) -> str:
     if object_format not in ("sha1", "sha256"):
         raise GitError(f"{top}: object format {object_format!r} is not supported")
     return object_format
+
+
+def _require_plain_files(top: Path, directory: Path, names: Iterable[str] = ("",)) -> None:
+    """Refuse links and special files at or below `names` in a repository directory.
+
+    dulwich opens what it reads with a plain `open`, following links: a
+    FIFO would block it forever and a link to `/dev/zero` feed it without
+    end. Git writes neither where dulwich reads (`_READ_FROM`), so any link
+    or special file there is refused before dulwich reads a byte. The walk
+    follows no link. Elsewhere (hooks, logs) nothing is read, so nothing is
+    required.
+    """
+    pending = [directory / name for name in names if os.path.lexists(directory / name)]
+    while pending:
+        path = pending.pop()
+        mode = path.lstat().st_mode
+        if stat.S_ISDIR(mode):
+            pending.extend(Path(entry.path) for entry in os.scandir(path))
+        elif not stat.S_ISREG(mode):
+            shown = os.fsdecode(path).encode("utf-8", "backslashreplace").decode()
+            raise GitError(f"{top}: {shown} is not a regular file or directory; refused, not read")
 
 
 def _read_small(path: Path) -> bytes:
