@@ -213,11 +213,11 @@ class _Repository:
             return None
         return url.decode("utf-8") or None
 
-    def ignores(self) -> IgnoreFilterManager:
+    def ignores(self) -> "_IgnoreFiles":
         """The worktree's `.gitignore` files and `info/exclude`; no user-wide file the config names."""
         exclude = self.common / "info" / "exclude"
         filters = [IgnoreFilter.from_path(exclude)] if exclude.is_file() else []
-        return IgnoreFilterManager(str(self.top), filters, ignorecase=False)
+        return _IgnoreFiles(self.top, IgnoreFilterManager(str(self.top), filters, ignorecase=False))
 
     def committed(self, commit: str, below: bytes) -> dict[bytes, Committed]:
         """Every entry of `commit`'s tree at or below the path `below`, by path."""
@@ -260,6 +260,48 @@ class _Repository:
         if not isinstance(found, Tree):
             raise GitError(f"{self.top}: object {sha.decode('ascii')} is not a tree")
         return found
+
+
+@dataclass
+class _IgnoreFiles:
+    """dulwich's ignore rules, which it reads only from `.gitignore` files that are regular files.
+
+    dulwich opens each directory's `.gitignore` with a plain `open` when a
+    path below it is first asked about: a FIFO there would block it forever,
+    a link to `/dev/zero` feed it without end. Like Git, which follows no
+    link to a `.gitignore`, anything but a regular file is refused first.
+    """
+
+    top: Path
+    rules: IgnoreFilterManager
+    _checked: set[str] = field(default_factory=set)
+
+    def is_ignored(self, path: str) -> bool | None:
+        self._check_along(path)
+        return self.rules.is_ignored(path)
+
+    def may_prune_directory(self, path: str) -> bool:
+        self._check_along(path.rstrip("/"))
+        return self.rules.may_prune_directory(path)
+
+    def _check_along(self, path: str) -> None:
+        """Refuse a `.gitignore` that is not a regular file in `path` or any directory above it.
+
+        dulwich looks for one in `path` itself too, whatever `path` is.
+        """
+        directory = path
+        while directory not in self._checked:
+            self._checked.add(directory)
+            ignore_file = self.top / directory / ".gitignore"
+            try:
+                mode = ignore_file.lstat().st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                mode = stat.S_IFREG
+            if not stat.S_ISREG(mode):
+                raise GitError(f"{ignore_file}: a .gitignore that is not a regular file; refused, not read")
+            if not directory:
+                break
+            directory = os.path.dirname(directory)
 
 
 def _find_top(path: Path) -> tuple[Path, Path]:

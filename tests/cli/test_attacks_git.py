@@ -152,3 +152,28 @@ def test_attest_refuses_a_tampered_bundle_in_a_git_it_cannot_read(hostile, relea
     assert result.returncode == 1, cli.describe(result)
     _one_line_refusal(result, cli)
     assert cli.snapshot(hostile) == before
+
+
+def _fifo_gitignore(directory: Path) -> None:
+    os.mkfifo(directory / ".gitignore")
+
+
+def _gitignore_linked_to_dev_zero(directory: Path) -> None:
+    (directory / ".gitignore").symlink_to("/dev/zero")
+
+
+@pytest.mark.parametrize("plant", [_fifo_gitignore, _gitignore_linked_to_dev_zero], ids=["fifo", "link-to-dev-zero"])
+@pytest.mark.parametrize("where", ["", "junk", "pack"])
+def test_attest_refuses_a_gitignore_that_would_block_or_feed_it_forever(released, tmp_path, cli, plant, where):
+    """Attack A4: dulwich opens each `.gitignore` it consults; a FIFO blocked `attest` forever."""
+    top = Path(shutil.copytree(released.top, tmp_path / "repo", symlinks=True))
+    (top / where).mkdir(exist_ok=True)
+    plant(top / where)
+    before = cli.snapshot(top / "pack")
+    result = run(
+        released.environment, "attest", top / "pack", "--minisign-key", released.keys.key, "--builder-id", BUILDER
+    )
+    assert result.returncode == 1, cli.describe(result)
+    _one_line_refusal(result, cli)
+    assert ".gitignore" in result.stderr, cli.describe(result)
+    assert cli.snapshot(top / "pack") == before
