@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from attest.git import Checkout, GitError
+from attest.git import Checkout, NotACheckoutError
 from attest.provenance import (
     GITHUB_WORKFLOW_BUILD_TYPE,
     LOCAL_BUILD_TYPE,
@@ -128,9 +128,15 @@ def github_actions_facts(environment: Mapping[str, str]) -> BuildFacts | None:
 
 
 def _checkout_containing(path: Path) -> Checkout | None:
+    """The checkout holding `path`; None only when there is no `.git` at all.
+
+    A `.git` that cannot be read (damaged, hostile, an unsupported format,
+    an unborn HEAD) is refused: read as "no checkout", it would skip the
+    clean-worktree check and let any commit be stated for what was built.
+    """
     try:
         return Checkout.containing(path)
-    except GitError:
+    except NotACheckoutError:
         return None
 
 

@@ -25,5 +25,9 @@ class GitError(AttestError):
     """Git state cannot be read, or is not what was required."""
 
 
+class NotACheckoutError(GitError):
+    """No `.git` at or above a path: it is in no checkout at all (unlike a `.git` that cannot be read)."""
+
+
 class ProvenanceError(AttestError):
     """Provenance or the build facts it states are malformed, or name no single Git source."""

@@ -34,17 +34,19 @@ from dulwich.objects import Commit, ObjectID, Tag, Tree
 from dulwich.refs import SYMREF, DiskRefsContainer, Ref
 from dulwich.repo import read_gitfile
 
-from attest.errors import GitError
+from attest.errors import GitError, NotACheckoutError
 from attest.manifest import SIGNATURE_DIR
 from attest.worktree import Committed, Difference, Region, differences
 
-__all__ = ["Checkout", "GitError", "check_full_commit"]
+__all__ = ["Checkout", "GitError", "NotACheckoutError", "check_full_commit"]
 
 _FULL_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _SIGNATURE_DIR = os.fsencode(SIGNATURE_DIR)
 _SMALL_FILE_BYTES = 4096
 _MAX_TREE_ENTRIES = 1_000_000
 _MAX_TAG_DEPTH = 16
+# What dulwich reads in a control or common directory: these hold only regular files and directories.
+_READ_FROM = ("HEAD", "commondir", "config", "packed-refs", "refs", "objects")
 # Extensions that change nothing this module reads; any other one is refused.
 _HARMLESS_EXTENSIONS = {b"objectformat", b"worktreeconfig", b"relativeworktrees", b"preciousobjects", b"noop"}
 
@@ -168,19 +170,27 @@ class _Repository:
     @classmethod
     def open(cls, top: Path, dot_git: Path) -> "_Repository":
         control = _control_directory(top, dot_git)
+        _require_plain_files(top, control, _READ_FROM)
         common = control
         if (control / "commondir").is_file():
             common = control / _read_small(control / "commondir").decode().rstrip("\r\n")
+            _require_plain_files(top, common, _READ_FROM)
         if not (control / "HEAD").is_file() or not (common / "objects").is_dir():
             raise GitError(f"{top}: not a Git checkout with a commit ({dot_git} holds no repository)")
         config = ConfigFile.from_path(common / "config", expand_includes=False)
         object_format = _object_format(top, config)
+        objects = DiskObjectStore(common / "objects", object_format=get_object_format(object_format))
+        for alternate in objects.alternates:
+            assert isinstance(alternate, DiskObjectStore)
+            _require_plain_files(top, Path(alternate.path))
+            if os.path.lexists(Path(alternate.path, "info", "alternates")):
+                raise GitError(f"{top}: alternate object store {alternate.path} has alternates of its own")
         return cls(
             top=top,
             common=common,
             config=config,
             refs=DiskRefsContainer(common, worktree_path=control),
-            objects=DiskObjectStore(common / "objects", object_format=get_object_format(object_format)),
+            objects=objects,
             object_format=object_format,
         )
 
@@ -203,11 +213,11 @@ class _Repository:
             return None
         return url.decode("utf-8") or None
 
-    def ignores(self) -> IgnoreFilterManager:
+    def ignores(self) -> "_IgnoreFiles":
         """The worktree's `.gitignore` files and `info/exclude`; no user-wide file the config names."""
         exclude = self.common / "info" / "exclude"
         filters = [IgnoreFilter.from_path(exclude)] if exclude.is_file() else []
-        return IgnoreFilterManager(str(self.top), filters, ignorecase=False)
+        return _IgnoreFiles(self.top, IgnoreFilterManager(str(self.top), filters, ignorecase=False))
 
     def committed(self, commit: str, below: bytes) -> dict[bytes, Committed]:
         """Every entry of `commit`'s tree at or below the path `below`, by path."""
@@ -252,6 +262,48 @@ class _Repository:
         return found
 
 
+@dataclass
+class _IgnoreFiles:
+    """dulwich's ignore rules, which it reads only from `.gitignore` files that are regular files.
+
+    dulwich opens each directory's `.gitignore` with a plain `open` when a
+    path below it is first asked about: a FIFO there would block it forever,
+    a link to `/dev/zero` feed it without end. Like Git, which follows no
+    link to a `.gitignore`, anything but a regular file is refused first.
+    """
+
+    top: Path
+    rules: IgnoreFilterManager
+    _checked: set[str] = field(default_factory=set)
+
+    def is_ignored(self, path: str) -> bool | None:
+        self._check_along(path)
+        return self.rules.is_ignored(path)
+
+    def may_prune_directory(self, path: str) -> bool:
+        self._check_along(path.rstrip("/"))
+        return self.rules.may_prune_directory(path)
+
+    def _check_along(self, path: str) -> None:
+        """Refuse a `.gitignore` that is not a regular file in `path` or any directory above it.
+
+        dulwich looks for one in `path` itself too, whatever `path` is.
+        """
+        directory = path
+        while directory not in self._checked:
+            self._checked.add(directory)
+            ignore_file = self.top / directory / ".gitignore"
+            try:
+                mode = ignore_file.lstat().st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                mode = stat.S_IFREG
+            if not stat.S_ISREG(mode):
+                raise GitError(f"{ignore_file}: a .gitignore that is not a regular file; refused, not read")
+            if not directory:
+                break
+            directory = os.path.dirname(directory)
+
+
 def _find_top(path: Path) -> tuple[Path, Path]:
     """The nearest directory at or above `path` holding a `.git`, and that `.git`."""
     start = Path(os.path.realpath(path if path.is_dir() else path.parent))
@@ -259,7 +311,7 @@ def _find_top(path: Path) -> tuple[Path, Path]:
         dot_git = directory / ".git"
         if os.path.lexists(dot_git):
             return directory, dot_git
-    raise GitError(f"{path}: not a Git checkout with a commit (no .git in it or above it)")
+    raise NotACheckoutError(f"{path}: not a Git checkout with a commit (no .git in it or above it)")
 
 
 def _control_directory(top: Path, dot_git: Path) -> Path:
@@ -292,6 +344,27 @@ def _object_format(top: Path, config: ConfigFile) -> str:
     if object_format not in ("sha1", "sha256"):
         raise GitError(f"{top}: object format {object_format!r} is not supported")
     return object_format
+
+
+def _require_plain_files(top: Path, directory: Path, names: Iterable[str] = ("",)) -> None:
+    """Refuse links and special files at or below `names` in a repository directory.
+
+    dulwich opens what it reads with a plain `open`, following links: a
+    FIFO would block it forever and a link to `/dev/zero` feed it without
+    end. Git writes neither where dulwich reads (`_READ_FROM`), so any link
+    or special file there is refused before dulwich reads a byte. The walk
+    follows no link. Elsewhere (hooks, logs) nothing is read, so nothing is
+    required.
+    """
+    pending = [directory / name for name in names if os.path.lexists(directory / name)]
+    while pending:
+        path = pending.pop()
+        mode = path.lstat().st_mode
+        if stat.S_ISDIR(mode):
+            pending.extend(Path(entry.path) for entry in os.scandir(path))
+        elif not stat.S_ISREG(mode):
+            shown = os.fsdecode(path).encode("utf-8", "backslashreplace").decode()
+            raise GitError(f"{top}: {shown} is not a regular file or directory; refused, not read")
 
 
 def _read_small(path: Path) -> bytes:

@@ -26,7 +26,6 @@ is only kept from being anything but a signature of its role.
 """
 
 import base64
-import binascii
 import os
 from pathlib import Path
 from typing import Any
@@ -122,6 +121,6 @@ def _dsse_payload(envelope: Any, path: Path) -> bytes:
         raise SignatureError(f"{path}: not a signed DSSE envelope over an in-toto Statement")
     try:
         return base64.b64decode(envelope["payload"], validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a bare ValueError for non-ASCII text
         raise SignatureError(f"{path}: the DSSE payload is not base64") from None
 

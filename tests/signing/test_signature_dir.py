@@ -91,10 +91,18 @@ def _sigstore_shaped_over_garbage(root: Path) -> bytes:
     return sigstore_shaped(b"MZ\x90\x00 an executable")
 
 
+def _non_ascii_dsse_payload(root: Path) -> bytes:
+    """Attack A1: base64 of non-ASCII text raises a bare ValueError, not `binascii.Error`."""
+    shaped = json.loads(sigstore_shaped(_manifest_statement(root)))
+    shaped["dsseEnvelope"]["payload"] = "\u00e9" + shaped["dsseEnvelope"]["payload"]
+    return json.dumps(shaped).encode()
+
+
 SHAPES = {
     "elf": _elf,
     "garbage-json": _garbage_json,
     "not-json": _not_json,
+    "non-ascii-payload": _non_ascii_dsse_payload,
 }
 """Shapes no signature file may have, whatever its name."""
 
