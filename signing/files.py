@@ -75,12 +75,14 @@ def replace_together(files: Mapping[Path, bytes], *, remove: Iterable[Path] = ()
             if previous is not None:
                 replaced.append((destination, previous))
                 os.unlink(destination)
-    except OSError as err:
+    except BaseException as err:  # Ctrl-C included: an interrupted sign must not leave half its files
         _roll_back(replaced)
         _remove(staged.values())
         for directory in reversed(made_directories):
             _remove_directory(directory)
-        raise OutputError(f"{destination}: cannot {action}: {err.strerror or err}") from None
+        if isinstance(err, OSError):
+            raise OutputError(f"{destination}: cannot {action}: {err.strerror or err}") from None
+        raise
     _remove(previous for _, previous in replaced if previous is not None)
 
 

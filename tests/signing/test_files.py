@@ -135,3 +135,21 @@ def test_replace_together_restores_every_file_when_a_removal_fails(tmp_path):
     with pytest.raises(OutputError, match=f"^{tmp_path / 'blocked'}: cannot remove: "):
         replace_together({tmp_path / "a": b"new a"}, remove=[tmp_path / "stale", tmp_path / "blocked"])
     assert _snapshot(tmp_path) == before
+
+
+class _InterruptedWhileStaging(dict):
+    """Ctrl-C arriving once the first file is staged: the caller's KeyboardInterrupt, mid-write."""
+
+    def items(self):
+        first, *_ = super().items()
+        yield first
+        raise KeyboardInterrupt
+
+
+def test_replace_together_rolls_back_when_interrupted(tmp_path):
+    """An interrupted sign leaves no `.tmp` in `.packseal/`, which both sign and verify would refuse."""
+    (tmp_path / "a").write_bytes(b"old a")
+    before = _snapshot(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        replace_together(_InterruptedWhileStaging({tmp_path / "a": b"new a", tmp_path / "b": b"new b"}))
+    assert _snapshot(tmp_path) == before
