@@ -26,8 +26,7 @@ def directory_manifest(root: Path) -> Manifest:
     """The manifest of every file and link below `root`, except `root/.packseal/`."""
     if not root.is_dir():
         raise BundleError(f"{root}: not a directory")
-    walk = _Walk(root)
-    entries = list(walk.entries(root, ""))
+    entries = list(_Walk(root).entries())
     try:
         return Manifest.from_entries(entries)
     except ManifestError as err:
@@ -44,14 +43,38 @@ def file_digest(path: Path) -> FileDigest:
 
 
 class _Walk:
-    """One walk of one bundle: remembers NFC names seen, to refuse collisions."""
+    """One walk of one bundle: remembers NFC names seen, to refuse collisions.
+
+    Depth first with an explicit stack of directory listings, not recursion:
+    how deep a bundle nests is the bundle author's choice, and a recursive
+    walk died with `RecursionError` at about 500 levels.
+    """
 
     def __init__(self, root: Path) -> None:
         self._root = root
         self._real_root = os.path.realpath(root)
         self._raw_name_of: dict[str, str] = {}
 
-    def entries(self, directory: Path, prefix: str) -> Iterator[Entry]:
+    def entries(self) -> Iterator[Entry]:
+        """Every file and link below the root, in pre-order, each directory's children sorted by name."""
+        listings = [self._children(self._root, "")]
+        while listings:
+            child = next(listings[-1], None)
+            if child is None:
+                listings.pop()
+                continue
+            location, path = child
+            try:
+                mode = location.lstat().st_mode
+            except OSError as err:
+                raise BundleError(f"{location}: {err.strerror or err}") from None
+            if stat.S_ISDIR(mode):
+                listings.append(self._children(location, path + "/"))
+            else:
+                yield self._entry(location, path, mode)
+
+    def _children(self, directory: Path, prefix: str) -> Iterator[tuple[Path, str]]:
+        """Each child's location on disk and manifest path; `.packseal` is skipped at the root only."""
         try:
             children = sorted(os.scandir(directory), key=lambda child: child.name)
         except OSError as err:
@@ -59,22 +82,17 @@ class _Walk:
         for child in children:
             if not prefix and child.name == SIGNATURE_DIR:
                 continue
-            path = self._manifest_path(prefix + child.name)
-            yield from self._entries_of(Path(child.path), path)
+            yield Path(child.path), self._manifest_path(prefix + child.name)
 
-    def _entries_of(self, location: Path, path: str) -> Iterator[Entry]:
+    def _entry(self, location: Path, path: str, mode: int) -> Entry:
         try:
-            mode = location.lstat().st_mode
             if stat.S_ISLNK(mode):
-                yield self._symlink(location, path)
-            elif stat.S_ISDIR(mode):
-                yield from self.entries(location, path + "/")
-            elif stat.S_ISREG(mode):
-                yield self._file(location, path)
-            else:
-                raise BundleError(f"{location}: {_kind_of(mode)} cannot be part of a bundle")
+                return self._symlink(location, path)
+            if stat.S_ISREG(mode):
+                return self._file(location, path)
         except OSError as err:
             raise BundleError(f"{location}: {err.strerror or err}") from None
+        raise BundleError(f"{location}: {_kind_of(mode)} cannot be part of a bundle")
 
     def _manifest_path(self, raw: str) -> str:
         try:

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from deep_tree import make_chain, remove_chain
 
 from attest.manifest import FileEntry, SymlinkEntry
 from signing.bundle import directory_manifest, file_digest, read_regular_file
@@ -66,6 +67,15 @@ def test_names_are_recorded_in_nfc(tmp_path, make_tree):
 
 def test_manifest_of_an_empty_directory_is_empty(tmp_path):
     assert directory_manifest(tmp_path).entries == ()
+
+
+def test_a_tree_500_directories_deep_is_walked(tmp_path):
+    """Issue 9: the recursive walk died with RecursionError at about 500 levels."""
+    make_chain(tmp_path / "b", 500, leaf_file=b"bottom")
+    try:
+        assert directory_manifest(tmp_path / "b").entries == (FileEntry("d/" * 500 + "leaf", _sha(b"bottom"), 6, False),)
+    finally:
+        remove_chain(tmp_path / "b")
 
 
 @pytest.mark.parametrize(
