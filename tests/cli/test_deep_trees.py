@@ -81,3 +81,13 @@ def test_a_chain_5000_directories_deep_added_after_signing_is_refused(past_path_
     else:
         assert result.stdout.startswith("REFUSED"), cli.describe(result)
         assert "File name too long" in result.stdout, cli.describe(result)
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["human", "json"])
+def test_a_lock_file_nested_5000_deep_is_one_usage_error(signed_pack, keys, cli, tmp_path, as_json):
+    lock = tmp_path / "deep.lock"
+    lock.write_text("[bundle.pack]\nsource_repo = " + "[" * 5000 + "]" * 5000 + "\n")
+    result = cli.verify(signed_pack, keys.pub, extra=("--lock", lock, *(("--json",) if as_json else ())))
+    _no_traceback(result, cli)
+    assert result.returncode == 2, cli.describe(result)
+    assert [line for line in result.stderr.splitlines() if "nested too deeply" in line and str(lock) in line]
