@@ -4,14 +4,15 @@ The walk never follows a symbolic link: a link is recorded with its target,
 and refused if it resolves outside the bundle (lexically or on disk) or into
 `.packseal/`. Files are opened with `O_NOFOLLOW` and typed by `fstat` on the
 open descriptor, so a file swapped for a link or a FIFO mid-walk is refused,
-not read. Names are recorded in NFC; two names equal after NFC are refused
-here, and the `Manifest` refuses names equal after case-folding.
+not read. Names are recorded exactly as they are on disk, so the names an
+installer finds are byte for byte the names that were signed; the
+`Manifest` then refuses a name that is not NFC (its NFC twin would look the
+same and be another file) and names equal after case-folding.
 """
 
 import errno
 import os
 import stat
-import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from io import BufferedReader
@@ -43,17 +44,16 @@ def file_digest(path: Path) -> FileDigest:
 
 
 class _Walk:
-    """One walk of one bundle: remembers NFC names seen, to refuse collisions.
+    """One walk of one bundle, depth first.
 
-    Depth first with an explicit stack of directory listings, not recursion:
-    how deep a bundle nests is the bundle author's choice, and a recursive
-    walk died with `RecursionError` at about 500 levels.
+    An explicit stack of directory listings, not recursion: how deep a bundle
+    nests is its author's choice, and a recursive walk died with
+    `RecursionError` at about 500 levels.
     """
 
     def __init__(self, root: Path) -> None:
         self._root = root
         self._real_root = os.path.realpath(root)
-        self._raw_name_of: dict[str, str] = {}
 
     def entries(self) -> Iterator[Entry]:
         """Every file and link below the root, in pre-order, each directory's children sorted by name."""
@@ -94,17 +94,12 @@ class _Walk:
             raise BundleError(f"{location}: {err.strerror or err}") from None
         raise BundleError(f"{location}: {_kind_of(mode)} cannot be part of a bundle")
 
-    def _manifest_path(self, raw: str) -> str:
+    def _manifest_path(self, path: str) -> str:
+        """A path as the manifest records it: its spelling on disk, which must be UTF-8."""
         try:
-            raw.encode("utf-8")
+            path.encode("utf-8")
         except UnicodeEncodeError:
-            raise BundleError(f"{str(self._root / raw)!a}: file name is not valid UTF-8") from None
-        path = unicodedata.normalize("NFC", raw)
-        other = self._raw_name_of.setdefault(path, raw)
-        if other != raw:
-            raise BundleError(
-                f"{self._root}: {raw!a} and {other!a} are the same name after NFC normalisation, {path!r}"
-            )
+            raise BundleError(f"{str(self._root / path)!a}: file name is not valid UTF-8") from None
         return path
 
     def _symlink(self, location: Path, path: str) -> SymlinkEntry:

@@ -15,6 +15,8 @@ from deep_tree import make_chain, remove_chain
 from attest.manifest import FileEntry, SymlinkEntry
 from signing.bundle import directory_manifest, file_digest, read_regular_file
 from signing.errors import BundleError
+from signing.sign import sign_with_minisign
+from signing.verify import verify_bundle
 
 NFC_E = "\u00e9"
 NFD_E = "e\u0301"
@@ -60,9 +62,29 @@ def test_signature_dir_is_excluded_only_at_the_root(tmp_path, make_tree):
     assert [entry.path for entry in directory_manifest(root).entries] == ["f", "sub/.packseal/x"]
 
 
-def test_names_are_recorded_in_nfc(tmp_path, make_tree):
-    root = make_tree(tmp_path / "b", {f"caf{NFD_E}/x": b"1"})
-    assert [entry.path for entry in directory_manifest(root).entries] == [f"caf{NFC_E}/x"]
+def test_names_are_recorded_byte_for_byte(tmp_path, make_tree):
+    root = make_tree(tmp_path / "b", {f"caf{NFC_E}/x": b"1"})
+    assert [entry.path.encode() for entry in directory_manifest(root).entries] == [f"caf{NFC_E}/x".encode()]
+
+
+@pytest.mark.parametrize("name", [f"caf{NFD_E}/x", f"d/caf{NFD_E}"], ids=["directory", "file"])
+def test_a_name_not_in_nfc_on_disk_is_refused(tmp_path, make_tree, name):
+    """Issue 9: the walk recorded names in NFC, so a file renamed to its NFD spelling still verified."""
+    root = make_tree(tmp_path / "b", {name: b"1"})
+    with pytest.raises(BundleError, match="not in Unicode NFC") as refusal:
+        directory_manifest(root)
+    assert f"caf{NFD_E}" in str(refusal.value)
+
+
+def test_a_signed_name_renamed_to_its_nfd_spelling_is_refused(tmp_path, make_tree, key_pair, policy):
+    root = make_tree(tmp_path / "b", {f"caf{NFC_E}.txt": b"1", "other": b"2"})
+    sign_with_minisign(root, key_pair.secret_key, trusted_comment="test pack")
+    assert verify_bundle(root, policy).verified
+    (root / f"caf{NFC_E}.txt").rename(root / f"caf{NFD_E}.txt")
+    verdict = verify_bundle(root, policy)
+    assert not verdict.verified
+    assert verdict.refusal.name == "files"
+    assert f"caf{NFD_E}.txt" in verdict.refusal.detail and "not in Unicode NFC" in verdict.refusal.detail
 
 
 def test_manifest_of_an_empty_directory_is_empty(tmp_path):
@@ -92,8 +114,8 @@ def test_a_tree_500_directories_deep_is_walked(tmp_path):
         ({".packseal/x": b"", "self": ".", "l": "self/.packseal"}, "resolves into .packseal/"),
         ({"A.txt": b"1", "a.txt": b"2"}, "collide after case-folding"),
         ({"Docs/a": b"1", "docs/b": b"2"}, "collide after case-folding"),
-        ({NFC_E: b"1", NFD_E: b"2"}, "same name after NFC"),
-        ({f"{NFC_E}/a": b"1", f"{NFD_E}/b": b"2"}, "same name after NFC"),
+        ({NFC_E: b"1", NFD_E: b"2"}, f"'{NFD_E}': path is not in Unicode NFC"),
+        ({f"{NFC_E}/a": b"1", f"{NFD_E}/b": b"2"}, f"'{NFD_E}/b': path is not in Unicode NFC"),
     ],
     ids=[
         "absolute link",
