@@ -1,8 +1,8 @@
-"""Directory chains deeper than PATH_MAX, made and removed without long paths or recursion.
+"""Deep directory trees, made and removed without recursion or long paths.
 
-`os.makedirs` and `shutil.rmtree` cannot do it: past about 2,000 levels of
-`d/` the path is longer than PATH_MAX, and Python 3.11's `rmtree` recurses
-once per level. Both helpers here only ever use short paths.
+`os.makedirs` and `shutil.rmtree` cannot do it: in Python 3.11 both recurse
+once per level, and past about 2,000 levels of `d/` a path is longer than
+PATH_MAX. The helpers here only ever use one name at a time.
 """
 
 from __future__ import annotations
@@ -31,19 +31,32 @@ def make_chain(top: Path, depth: int, *, leaf_file: bytes | None = None) -> None
         os.close(descriptor)
 
 
-def remove_chain(top: Path) -> None:
-    """Remove what `make_chain` made below `top`: walk down by `chdir`, then remove on the way up."""
+def remove_tree(top: Path | str) -> None:
+    """Remove `top` and everything below it, however deep: `chdir` down one level at a time, remove on the way up.
+
+    Only names relative to the working directory are used, so no path grows
+    with the depth; links are removed, never followed.
+    """
     home = os.getcwd()
     os.chdir(top)
+    below: list[str] = []
     try:
-        depth = 0
-        while os.path.isdir(LEVEL):
-            os.chdir(LEVEL)
-            depth += 1
-        if os.path.exists("leaf"):
-            os.unlink("leaf")
-        for _ in range(depth):
-            os.chdir("..")
-            os.rmdir(LEVEL)
+        while True:
+            subdirectory = None
+            with os.scandir(".") as children:
+                for child in children:
+                    if child.is_dir(follow_symlinks=False):
+                        subdirectory = child.name
+                    else:
+                        os.unlink(child.name)
+            if subdirectory is not None:
+                os.chdir(subdirectory)
+                below.append(subdirectory)
+            elif below:
+                os.chdir("..")
+                os.rmdir(below.pop())
+            else:
+                break
     finally:
         os.chdir(home)
+    os.rmdir(top)

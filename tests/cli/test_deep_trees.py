@@ -9,7 +9,7 @@ refused in one line.
 import json
 
 import pytest
-from deep_tree import make_chain, remove_chain
+from deep_tree import make_chain, remove_tree
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def chain_in(tmp_path):
 
     yield make
     for top in made:
-        remove_chain(top)
+        remove_tree(top)
 
 
 def _no_traceback(result, cli):
@@ -51,7 +51,7 @@ def past_path_max(tmp_path_factory, key_store, cli):
     cli.sign_ok(pack, keys)
     make_chain(pack / "nest", 5000, leaf_file=b"bottom\n")
     yield pack, keys
-    remove_chain(pack / "nest")
+    remove_tree(pack / "nest")
 
 
 @pytest.mark.slow

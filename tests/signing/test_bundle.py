@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from deep_tree import make_chain, remove_chain
+from deep_tree import make_chain, remove_tree
 
 from attest.manifest import FileEntry, SymlinkEntry
 from signing.bundle import directory_manifest, file_digest, read_regular_file
@@ -97,7 +97,7 @@ def test_a_tree_500_directories_deep_is_walked(tmp_path):
     try:
         assert directory_manifest(tmp_path / "b").entries == (FileEntry("d/" * 500 + "leaf", _sha(b"bottom"), 6, False),)
     finally:
-        remove_chain(tmp_path / "b")
+        remove_tree(tmp_path / "b")
 
 
 @pytest.mark.parametrize(
