@@ -1,16 +1,13 @@
 """Walking a bundle on disk into its manifest, and refusing what cannot be installed safely."""
 
-import ctypes
 import hashlib
 import os
 import socket
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 from deep_tree import make_chain, remove_tree
+from unprivileged import run_python_unprivileged
 
 from attest.manifest import FileEntry, SymlinkEntry
 from signing.bundle import directory_manifest, file_digest, read_regular_file
@@ -168,25 +165,12 @@ def test_a_root_that_is_not_a_directory_is_refused(tmp_path):
         directory_manifest(tmp_path / "f")
 
 
-_DROP_FILE_ACCESS_OVERRIDES = 1, 2  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
-
-
-def _obey_file_modes() -> None:
-    """In the child, before exec: make root obey file modes like any other user."""
-    if os.geteuid() != 0:
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    for capability in _DROP_FILE_ACCESS_OVERRIDES:
-        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
-            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
-
-
 @pytest.mark.parametrize("unreadable", ["secret.txt", "locked"])
 def test_an_unreadable_file_or_directory_is_refused(tmp_path, make_tree, unreadable):
     """Run where file modes bind (dropping root's overrides), so the refusal is really exercised."""
     root = make_tree(tmp_path / "b", {"secret.txt": b"s", "locked/x": b"x"})
     (root / unreadable).chmod(0)
-    script = textwrap.dedent(
+    result = run_python_unprivileged(
         f"""
         from pathlib import Path
         from signing.bundle import directory_manifest
@@ -199,10 +183,8 @@ def test_an_unreadable_file_or_directory_is_refused(tmp_path, make_tree, unreada
             print("accepted")
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, preexec_fn=_obey_file_modes, check=True
-    )
     (root / unreadable).chmod(0o755)
+    assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("refused:")
     assert "Permission denied" in result.stdout
     assert unreadable in result.stdout
@@ -254,3 +236,22 @@ def test_read_regular_file_refuses(tmp_path, make, message):
     make(tmp_path / "f")
     with pytest.raises(BundleError, match=message):
         read_regular_file(tmp_path / "f", 10)
+
+
+def test_read_regular_file_refuses_an_unreadable_file_in_one_line(tmp_path):
+    """Issue 9, section 10: without the OSError guard, EACCES escaped as a PermissionError."""
+    (tmp_path / "f").write_bytes(b"secret")
+    (tmp_path / "f").chmod(0)
+    result = run_python_unprivileged(
+        f"""
+        from pathlib import Path
+        from signing.bundle import read_regular_file
+        from signing.errors import BundleError
+        try:
+            read_regular_file(Path({str(tmp_path / "f")!r}), 10)
+        except BundleError as err:
+            print("refused:", err)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"refused: {tmp_path / 'f'}: Permission denied\n"

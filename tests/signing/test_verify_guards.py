@@ -1,0 +1,129 @@
+"""Guards of `verify_bundle` that only a hostile or broken input reaches (issue 9, section 10).
+
+Mutation testing found each of these could be deleted with every test still
+passing; each test here fails when its guard is removed.
+"""
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from unprivileged import run_python_unprivileged
+
+from signing.backends.minisign import MinisignKeyring, MinisignSigner, sign
+from signing.digest import FileDigest
+from signing.errors import TrustPolicyError
+from signing.policy import TrustPolicy
+from signing.sign import sign_with_minisign
+from signing.verify import verify_bundle
+
+
+@pytest.fixture
+def signed_file(tmp_path, key_pair) -> Path:
+    path = tmp_path / "pack.tar"
+    path.write_bytes(b"archive bytes")
+    sign_with_minisign(path, key_pair.secret_key, trusted_comment="file")
+    return path
+
+
+# --- a file read once per verifier must be the same file each time ----------------------
+
+
+@dataclasses.dataclass
+class _SwapsTheFileAfterVerifying:
+    """A real keyring that, once it has verified the file, replaces it with other content the same key signed.
+
+    This is what an attacker who can write the bundle's directory does
+    between the reads of two verifiers: each signature alone is valid.
+    """
+
+    keyring: MinisignKeyring
+    secret_key: object
+
+    def statement_signature(self, statement_path: Path) -> Path:
+        return self.keyring.statement_signature(statement_path)
+
+    def file_signature(self, path: Path) -> Path:
+        return self.keyring.file_signature(path)
+
+    def verify_statement(self, statement: bytes, signature: Path) -> MinisignSigner:
+        return self.keyring.verify_statement(statement, signature)
+
+    def verify_file(self, path: Path, signature: Path) -> tuple[MinisignSigner, FileDigest]:
+        result = self.keyring.verify_file(path, signature)
+        path.write_bytes(b"other archive bytes")
+        signature.write_bytes(sign(self.secret_key, b"other archive bytes", "other file"))
+        return result
+
+
+def test_a_file_that_changes_between_two_verifiers_is_refused(signed_file, key_pair):
+    keyring = MinisignKeyring([key_pair.public_key])
+    policy = TrustPolicy((_SwapsTheFileAfterVerifying(keyring, key_pair.secret_key), keyring))
+
+    verdict = verify_bundle(signed_file, policy)
+
+    assert not verdict.verified
+    assert [(check.name, check.ok) for check in verdict.checks] == [("signature", False)]
+    assert verdict.refusal.detail == f"{signed_file}: changed while it was being verified"
+    assert verdict.digest is None
+
+
+def test_a_file_read_by_two_verifiers_unchanged_is_verified(signed_file, key_pair):
+    """The same two verifiers, without the swap: the refusal above is about the change, not the pair."""
+    keyring = MinisignKeyring([key_pair.public_key])
+    assert verify_bundle(signed_file, TrustPolicy((keyring, keyring))).verified
+
+
+# --- a policy with no verifier: refused when built, and again when used -----------------
+
+
+@pytest.mark.parametrize("verifiers", [(), iter(())], ids=["empty tuple", "spent iterator"])
+def test_a_policy_with_no_verifier_cannot_be_built(verifiers):
+    with pytest.raises(TrustPolicyError, match="no trusted signer given"):
+        TrustPolicy(verifiers)
+
+
+def _policy_without_verifiers() -> TrustPolicy:
+    """What `TrustPolicy` refuses to build; made anyway, to show verification refuses it on its own."""
+    policy = object.__new__(TrustPolicy)
+    object.__setattr__(policy, "verifiers", ())
+    return policy
+
+
+def test_verification_refuses_a_policy_with_no_verifier_even_if_one_was_built(signed_bundle):
+    verdict = verify_bundle(signed_bundle, _policy_without_verifiers())
+
+    assert not verdict.verified
+    assert [(check.name, check.ok) for check in verdict.checks] == [("layout", True), ("signature", False)]
+    assert verdict.refusal.detail == "the trust policy names no signer"
+
+
+def test_verification_of_a_file_refuses_a_policy_with_no_verifier(signed_file):
+    verdict = verify_bundle(signed_file, _policy_without_verifiers())
+
+    assert not verdict.verified
+    assert verdict.refusal.detail == "the trust policy names no signer"
+
+
+# --- an unreadable file is refused in one line, not a PermissionError ---------------------
+
+
+def test_an_unreadable_signed_file_is_refused_in_one_line(signed_file, key_pair):
+    """Issue 9, section 10: minisign's `verify_file` let EACCES escape `verify_bundle`."""
+    signed_file.chmod(0)
+    public_key = bytes(key_pair.public_key).decode()
+    result = run_python_unprivileged(
+        f"""
+        from pathlib import Path
+        import minisign
+        from signing.backends.minisign import MinisignKeyring
+        from signing.policy import TrustPolicy
+        from signing.verify import verify_bundle
+        policy = TrustPolicy((MinisignKeyring([minisign.PublicKey.from_bytes({public_key!r}.encode())]),))
+        verdict = verify_bundle(Path({str(signed_file)!r}), policy)
+        print(verdict.verified, [(check.name, check.detail) for check in verdict.checks])
+        """
+    )
+    signed_file.chmod(0o644)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"False [('signature', '{signed_file}: Permission denied')]\n"
