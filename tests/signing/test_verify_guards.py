@@ -5,16 +5,20 @@ passing; each test here fails when its guard is removed.
 """
 
 import dataclasses
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from unprivileged import run_python_unprivileged
 
-from signing.backends.minisign import MinisignKeyring, MinisignSigner, sign
+from attest.provenance import BuildFacts
+from signing.backends.minisign import MinisignKeyring, MinisignSigner, MinisignSigning, key_id, sign
+from signing.bundle import directory_manifest
 from signing.digest import FileDigest
 from signing.errors import TrustPolicyError
+from signing.pins import SourcePin
 from signing.policy import TrustPolicy
-from signing.sign import sign_with_minisign
+from signing.sign import attest_bundle, sign_with_minisign
 from signing.verify import verify_bundle
 
 
@@ -71,7 +75,39 @@ def test_a_file_that_changes_between_two_verifiers_is_refused(signed_file, key_p
 def test_a_file_read_by_two_verifiers_unchanged_is_verified(signed_file, key_pair):
     """The same two verifiers, without the swap: the refusal above is about the change, not the pair."""
     keyring = MinisignKeyring([key_pair.public_key])
-    assert verify_bundle(signed_file, TrustPolicy((keyring, keyring))).verified
+    verdict = verify_bundle(signed_file, TrustPolicy((keyring, keyring)))
+    assert verdict.verified
+    signer = f"minisign key {key_id(key_pair.public_key)}"
+    assert verdict.signer == f"{signer}; {signer}"
+    assert verdict.checks[0].detail == f"signed by trusted {signer}, trusted comment: file; trusted {signer}, trusted comment: file"
+
+
+def test_a_file_signature_given_apart_from_the_file_is_used(signed_file, key_pair, tmp_path):
+    apart = tmp_path / "apart.minisig"
+    signed_file.with_name("pack.tar.minisig").rename(apart)
+    policy = TrustPolicy((MinisignKeyring([key_pair.public_key]),))
+    assert not verify_bundle(signed_file, policy).verified
+    assert verify_bundle(signed_file, policy, signature=apart).verified
+
+
+# --- a source pin is never dropped ------------------------------------------------------
+
+
+_PIN = SourcePin(repository="https://github.com/acme/pack", commit="0" * 40)
+
+
+def test_a_pinned_directory_without_provenance_is_refused(signed_bundle, policy):
+    verdict = verify_bundle(signed_bundle, policy, pin=_PIN)
+    assert not verdict.verified
+    assert [check.name for check in verdict.checks] == ["layout", "signature", "statement", "files", "provenance"]
+    assert "a source pin requires signed provenance" in verdict.refusal.detail
+
+
+def test_a_pinned_file_without_provenance_is_refused(signed_file, key_pair):
+    verdict = verify_bundle(signed_file, TrustPolicy((MinisignKeyring([key_pair.public_key]),)), pin=_PIN)
+    assert not verdict.verified
+    assert [check.name for check in verdict.checks] == ["signature", "provenance"]
+    assert "a source pin requires signed provenance" in verdict.refusal.detail
 
 
 # --- a policy with no verifier: refused when built, and again when used -----------------
@@ -127,3 +163,55 @@ def test_an_unreadable_signed_file_is_refused_in_one_line(signed_file, key_pair)
     signed_file.chmod(0o644)
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"False [('signature', '{signed_file}: Permission denied')]\n"
+
+
+_FACTS = BuildFacts(
+    source_repository="https://github.com/acme/pack",
+    source_commit="0123456789abcdef0123456789abcdef01234567",
+    source_ref="refs/tags/v1.0",
+    builder_id="https://ci.example/builder",
+    build_type="https://packseal.dev/build/local/v1",
+)
+_MATCHING_PIN = SourcePin(
+    repository="git+https://github.com/acme/pack.git",
+    commit=_FACTS.source_commit,
+    ref=_FACTS.source_ref,
+    builder_id=_FACTS.builder_id,
+)
+_OTHER = "fedcba9876543210" * 2 + "fedcba98"
+
+PIN_REFUSALS = {
+    "lock digest": ({"digest": "0" * 64}, "bundle digest is "),
+    "provenance subject": (None, "provenance is about sha256:"),
+    "source repository": ({"repository": "https://github.com/acme/other"}, "source repository is 'github.com/acme/pack', pinned 'github.com/acme/other'"),
+    "source commit": ({"commit": _OTHER}, f"source commit is '{_FACTS.source_commit}', pinned '{_OTHER}'"),
+    "source ref": ({"ref": "refs/tags/v2.0"}, "source ref is 'refs/tags/v1.0', pinned 'refs/tags/v2.0'"),
+    "builder": ({"builder_id": "https://ci.example/other"}, "builder id is 'https://ci.example/builder'"),
+}
+
+
+@pytest.fixture
+def attested_bundle(signed_bundle, key_pair) -> Path:
+    attest_bundle(signed_bundle, _FACTS, MinisignSigning(key_pair.secret_key), started_on=datetime.now(timezone.utc))
+    return signed_bundle
+
+
+def test_a_bundle_whose_provenance_matches_every_pinned_field_is_verified(attested_bundle, policy):
+    digest = directory_manifest(attested_bundle).digest
+    verdict = verify_bundle(attested_bundle, policy, pin=dataclasses.replace(_MATCHING_PIN, digest=digest))
+    assert verdict.verified, verdict.refusal
+    assert [check.name for check in verdict.checks][4:] == ["lock digest", "provenance", *list(PIN_REFUSALS)[1:]]
+    assert verdict.checks[6].detail == f"provenance subject is this bundle, sha256:{digest}"
+    assert verdict.checks[7].detail == "source repository github.com/acme/pack"
+
+
+@pytest.mark.parametrize(("refusing_check", "change", "detail"), [(k, *v) for k, v in PIN_REFUSALS.items()], ids=list(PIN_REFUSALS))
+def test_each_pinned_field_is_checked(attested_bundle, policy, key_pair, refusing_check, change, detail):
+    if change is None:  # provenance of other content: the bundle changed after it was attested, then re-signed
+        (attested_bundle / "README.md").write_bytes(b"changed after attesting\n")
+        sign_with_minisign(attested_bundle, key_pair.secret_key, trusted_comment="re-signed")
+        change = {}
+    verdict = verify_bundle(attested_bundle, policy, pin=dataclasses.replace(_MATCHING_PIN, **change))
+    assert not verdict.verified
+    assert verdict.refusal.name == refusing_check
+    assert detail in verdict.refusal.detail
