@@ -160,14 +160,21 @@ def _kind_of(mode: int) -> str:
 
 
 def read_regular_file(path: Path, limit: int, *, follow_symlinks: bool = False) -> bytes:
-    """Read a small regular file whole, refusing special files, more than `limit` bytes, and links."""
+    """Read a small regular file whole, refusing special files, more than `limit` bytes, and links.
+
+    The size is checked before reading, and again on what was read: a file
+    can grow after `fstat`, and procfs reports 0 for files it serves.
+    """
     try:
         with open_regular_file(path, follow_symlinks=follow_symlinks) as stream:
             size = os.fstat(stream.fileno()).st_size
             if size > limit:
                 raise BundleError(f"{path}: {size} bytes is over the {limit} byte limit")
-            return stream.read(limit + 1)
+            data = stream.read(limit + 1)
     except FileNotFoundError:
         raise BundleError(f"{path}: missing") from None
     except OSError as err:
         raise BundleError(f"{path}: {err.strerror or err}") from None
+    if len(data) > limit:
+        raise BundleError(f"{path}: over the {limit} byte limit")
+    return data

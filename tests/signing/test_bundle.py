@@ -31,6 +31,8 @@ def test_manifest_of_a_real_tree(tmp_path, make_tree):
             "a/b/c/deep.bin": b"\x00" * 10,
             "bin/tool": (b"#!/bin/sh\n", 0o755),
             "bin/owner-only-exec": (b"x", 0o744),
+            "bin/others-only-exec": (b"o", 0o601),
+            "bin/world-writable": (b"w", 0o646),
             "links/to-file": "../top.txt",
             "links/to-dir": "../a/b",
             "dangling": "not/there",
@@ -38,8 +40,10 @@ def test_manifest_of_a_real_tree(tmp_path, make_tree):
     )
     assert directory_manifest(root).entries == (
         FileEntry("a/b/c/deep.bin", _sha(b"\x00" * 10), 10, False),
+        FileEntry("bin/others-only-exec", _sha(b"o"), 1, True),
         FileEntry("bin/owner-only-exec", _sha(b"x"), 1, True),
         FileEntry("bin/tool", _sha(b"#!/bin/sh\n"), 10, True),
+        FileEntry("bin/world-writable", _sha(b"w"), 1, False),
         SymlinkEntry("dangling", "not/there"),
         SymlinkEntry("links/to-dir", "../a/b"),
         SymlinkEntry("links/to-file", "../top.txt"),
@@ -255,3 +259,17 @@ def test_read_regular_file_refuses_an_unreadable_file_in_one_line(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"refused: {tmp_path / 'f'}: Permission denied\n"
+
+
+def test_read_regular_file_refuses_a_file_longer_than_its_size_said(tmp_path):
+    """procfs says 0 bytes and serves more, as a file growing after `fstat` would: refused, not cut at limit + 1."""
+    with pytest.raises(BundleError, match="/proc/self/status: over the 10 byte limit"):
+        read_regular_file(Path("/proc/self/status"), 10)
+
+
+def test_read_regular_file_follows_a_link_only_when_asked(tmp_path):
+    (tmp_path / "target").write_bytes(b"key")
+    os.symlink("target", tmp_path / "link")
+    assert read_regular_file(tmp_path / "link", 10, follow_symlinks=True) == b"key"
+    with pytest.raises(BundleError, match="symlink"):
+        read_regular_file(tmp_path / "link", 10)
