@@ -16,6 +16,14 @@ from attest.errors import CanonicalJSONError
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 """Largest document parsed. A manifest of 100 000 files is about 15 MB."""
 
+MAX_NESTING = 100
+"""Deepest nesting of arrays and objects parsed: far beyond any packseal document, and protobuf's own limit.
+
+`json` gives up only near the interpreter's recursion limit; a document just
+shallower than that parses, and the next recursive step (RFC 8785, protobuf,
+`repr` in an error message) would crash on it instead.
+"""
+
 
 def canonical_json(value: Any) -> bytes:
     """Serialise `value` as RFC 8785 canonical JSON."""
@@ -53,10 +61,24 @@ def parse_json(data: bytes, *, what: str) -> Any:
     except _DuplicateKey as err:
         raise CanonicalJSONError(f"{what}: duplicate key {err.key!r}") from None
     except RecursionError:
-        raise CanonicalJSONError(f"{what}: JSON nested too deeply") from None
+        raise CanonicalJSONError(f"{what}: JSON nested too deeply (over {MAX_NESTING} levels)") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CanonicalJSONError(f"{what}: not valid JSON ({err})") from None
+    if not _nested_within(value, MAX_NESTING):
+        raise CanonicalJSONError(f"{what}: JSON nested too deeply (over {MAX_NESTING} levels)")
     return value
+
+
+def _nested_within(value: Any, limit: int) -> bool:
+    """Whether no array or object lies more than `limit` levels deep; without recursion, as the point is depth."""
+    pending = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while pending:
+        node, depth = pending.pop()
+        if depth > limit:
+            return False
+        children = node.values() if isinstance(node, dict) else node
+        pending.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return True
 
 
 class _NotJSON(Exception):

@@ -4,14 +4,15 @@ The walk never follows a symbolic link: a link is recorded with its target,
 and refused if it resolves outside the bundle (lexically or on disk) or into
 `.packseal/`. Files are opened with `O_NOFOLLOW` and typed by `fstat` on the
 open descriptor, so a file swapped for a link or a FIFO mid-walk is refused,
-not read. Names are recorded in NFC; two names equal after NFC are refused
-here, and the `Manifest` refuses names equal after case-folding.
+not read. Names are recorded exactly as they are on disk, so the names an
+installer finds are byte for byte the names that were signed; the
+`Manifest` then refuses a name that is not NFC (its NFC twin would look the
+same and be another file) and names equal after case-folding.
 """
 
 import errno
 import os
 import stat
-import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from io import BufferedReader
@@ -26,8 +27,7 @@ def directory_manifest(root: Path) -> Manifest:
     """The manifest of every file and link below `root`, except `root/.packseal/`."""
     if not root.is_dir():
         raise BundleError(f"{root}: not a directory")
-    walk = _Walk(root)
-    entries = list(walk.entries(root, ""))
+    entries = list(_Walk(root).entries())
     try:
         return Manifest.from_entries(entries)
     except ManifestError as err:
@@ -44,14 +44,37 @@ def file_digest(path: Path) -> FileDigest:
 
 
 class _Walk:
-    """One walk of one bundle: remembers NFC names seen, to refuse collisions."""
+    """One walk of one bundle, depth first.
+
+    An explicit stack of directory listings, not recursion: how deep a bundle
+    nests is its author's choice, and a recursive walk died with
+    `RecursionError` at about 500 levels.
+    """
 
     def __init__(self, root: Path) -> None:
         self._root = root
         self._real_root = os.path.realpath(root)
-        self._raw_name_of: dict[str, str] = {}
 
-    def entries(self, directory: Path, prefix: str) -> Iterator[Entry]:
+    def entries(self) -> Iterator[Entry]:
+        """Every file and link below the root, in pre-order, each directory's children sorted by name."""
+        listings = [self._children(self._root, "")]
+        while listings:
+            child = next(listings[-1], None)
+            if child is None:
+                listings.pop()
+                continue
+            location, path = child
+            try:
+                mode = location.lstat().st_mode
+            except OSError as err:
+                raise BundleError(f"{location}: {err.strerror or err}") from None
+            if stat.S_ISDIR(mode):
+                listings.append(self._children(location, path + "/"))
+            else:
+                yield self._entry(location, path, mode)
+
+    def _children(self, directory: Path, prefix: str) -> Iterator[tuple[Path, str]]:
+        """Each child's location on disk and manifest path; `.packseal` is skipped at the root only."""
         try:
             children = sorted(os.scandir(directory), key=lambda child: child.name)
         except OSError as err:
@@ -59,34 +82,24 @@ class _Walk:
         for child in children:
             if not prefix and child.name == SIGNATURE_DIR:
                 continue
-            path = self._manifest_path(prefix + child.name)
-            yield from self._entries_of(Path(child.path), path)
+            yield Path(child.path), self._manifest_path(prefix + child.name)
 
-    def _entries_of(self, location: Path, path: str) -> Iterator[Entry]:
+    def _entry(self, location: Path, path: str, mode: int) -> Entry:
         try:
-            mode = location.lstat().st_mode
             if stat.S_ISLNK(mode):
-                yield self._symlink(location, path)
-            elif stat.S_ISDIR(mode):
-                yield from self.entries(location, path + "/")
-            elif stat.S_ISREG(mode):
-                yield self._file(location, path)
-            else:
-                raise BundleError(f"{location}: {_kind_of(mode)} cannot be part of a bundle")
+                return self._symlink(location, path)
+            if stat.S_ISREG(mode):
+                return self._file(location, path)
         except OSError as err:
             raise BundleError(f"{location}: {err.strerror or err}") from None
+        raise BundleError(f"{location}: {_kind_of(mode)} cannot be part of a bundle")
 
-    def _manifest_path(self, raw: str) -> str:
+    def _manifest_path(self, path: str) -> str:
+        """A path as the manifest records it: its spelling on disk, which must be UTF-8."""
         try:
-            raw.encode("utf-8")
+            path.encode("utf-8")
         except UnicodeEncodeError:
-            raise BundleError(f"{str(self._root / raw)!a}: file name is not valid UTF-8") from None
-        path = unicodedata.normalize("NFC", raw)
-        other = self._raw_name_of.setdefault(path, raw)
-        if other != raw:
-            raise BundleError(
-                f"{self._root}: {raw!a} and {other!a} are the same name after NFC normalisation, {path!r}"
-            )
+            raise BundleError(f"{str(self._root / path)!a}: file name is not valid UTF-8") from None
         return path
 
     def _symlink(self, location: Path, path: str) -> SymlinkEntry:
@@ -147,14 +160,21 @@ def _kind_of(mode: int) -> str:
 
 
 def read_regular_file(path: Path, limit: int, *, follow_symlinks: bool = False) -> bytes:
-    """Read a small regular file whole, refusing special files, more than `limit` bytes, and links."""
+    """Read a small regular file whole, refusing special files, more than `limit` bytes, and links.
+
+    The size is checked before reading, and again on what was read: a file
+    can grow after `fstat`, and procfs reports 0 for files it serves.
+    """
     try:
         with open_regular_file(path, follow_symlinks=follow_symlinks) as stream:
             size = os.fstat(stream.fileno()).st_size
             if size > limit:
                 raise BundleError(f"{path}: {size} bytes is over the {limit} byte limit")
-            return stream.read(limit + 1)
+            data = stream.read(limit + 1)
     except FileNotFoundError:
         raise BundleError(f"{path}: missing") from None
     except OSError as err:
         raise BundleError(f"{path}: {err.strerror or err}") from None
+    if len(data) > limit:
+        raise BundleError(f"{path}: over the {limit} byte limit")
+    return data

@@ -59,6 +59,9 @@ class LockFile:
             raise TrustPolicyError(f"cannot read lock file {err}") from None
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
             raise TrustPolicyError(f"{path}: not a TOML lock file ({err})") from None
+        except RecursionError:
+            # tomllib recurses once per nested array or inline table; a lock file needs neither.
+            raise TrustPolicyError(f"{path}: not a lock file: TOML nested too deeply") from None
         bundles = document.get("bundle")
         if set(document) != {"bundle"} or not isinstance(bundles, dict):
             raise TrustPolicyError(f"{path}: a lock file holds exactly [bundle.NAME] tables")

@@ -516,6 +516,8 @@ def _compile(pattern: str) -> re.Pattern[str]:
         return re.compile(pattern)
     except re.error as err:
         raise TrustPolicyError(f"{pattern!r}: not a valid regular expression ({err})") from None
+    except RecursionError:
+        raise TrustPolicyError(f"{pattern[:40]!r}…: regular expression nested too deeply") from None
 
 
 def _one_line(err: BaseException) -> str:

@@ -1,19 +1,19 @@
 """Walking a bundle on disk into its manifest, and refusing what cannot be installed safely."""
 
-import ctypes
 import hashlib
 import os
 import socket
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+from deep_tree import make_chain, remove_tree
+from unprivileged import run_python_unprivileged
 
 from attest.manifest import FileEntry, SymlinkEntry
 from signing.bundle import directory_manifest, file_digest, read_regular_file
 from signing.errors import BundleError
+from signing.sign import sign_with_minisign
+from signing.verify import verify_bundle
 
 NFC_E = "\u00e9"
 NFD_E = "e\u0301"
@@ -31,6 +31,8 @@ def test_manifest_of_a_real_tree(tmp_path, make_tree):
             "a/b/c/deep.bin": b"\x00" * 10,
             "bin/tool": (b"#!/bin/sh\n", 0o755),
             "bin/owner-only-exec": (b"x", 0o744),
+            "bin/others-only-exec": (b"o", 0o601),
+            "bin/world-writable": (b"w", 0o646),
             "links/to-file": "../top.txt",
             "links/to-dir": "../a/b",
             "dangling": "not/there",
@@ -38,8 +40,10 @@ def test_manifest_of_a_real_tree(tmp_path, make_tree):
     )
     assert directory_manifest(root).entries == (
         FileEntry("a/b/c/deep.bin", _sha(b"\x00" * 10), 10, False),
+        FileEntry("bin/others-only-exec", _sha(b"o"), 1, True),
         FileEntry("bin/owner-only-exec", _sha(b"x"), 1, True),
         FileEntry("bin/tool", _sha(b"#!/bin/sh\n"), 10, True),
+        FileEntry("bin/world-writable", _sha(b"w"), 1, False),
         SymlinkEntry("dangling", "not/there"),
         SymlinkEntry("links/to-dir", "../a/b"),
         SymlinkEntry("links/to-file", "../top.txt"),
@@ -59,13 +63,42 @@ def test_signature_dir_is_excluded_only_at_the_root(tmp_path, make_tree):
     assert [entry.path for entry in directory_manifest(root).entries] == ["f", "sub/.packseal/x"]
 
 
-def test_names_are_recorded_in_nfc(tmp_path, make_tree):
-    root = make_tree(tmp_path / "b", {f"caf{NFD_E}/x": b"1"})
-    assert [entry.path for entry in directory_manifest(root).entries] == [f"caf{NFC_E}/x"]
+def test_names_are_recorded_byte_for_byte(tmp_path, make_tree):
+    root = make_tree(tmp_path / "b", {f"caf{NFC_E}/x": b"1"})
+    assert [entry.path.encode() for entry in directory_manifest(root).entries] == [f"caf{NFC_E}/x".encode()]
+
+
+@pytest.mark.parametrize("name", [f"caf{NFD_E}/x", f"d/caf{NFD_E}"], ids=["directory", "file"])
+def test_a_name_not_in_nfc_on_disk_is_refused(tmp_path, make_tree, name):
+    """Issue 9: the walk recorded names in NFC, so a file renamed to its NFD spelling still verified."""
+    root = make_tree(tmp_path / "b", {name: b"1"})
+    with pytest.raises(BundleError, match="not in Unicode NFC") as refusal:
+        directory_manifest(root)
+    assert f"caf{NFD_E}" in str(refusal.value)
+
+
+def test_a_signed_name_renamed_to_its_nfd_spelling_is_refused(tmp_path, make_tree, key_pair, policy):
+    root = make_tree(tmp_path / "b", {f"caf{NFC_E}.txt": b"1", "other": b"2"})
+    sign_with_minisign(root, key_pair.secret_key, trusted_comment="test pack")
+    assert verify_bundle(root, policy).verified
+    (root / f"caf{NFC_E}.txt").rename(root / f"caf{NFD_E}.txt")
+    verdict = verify_bundle(root, policy)
+    assert not verdict.verified
+    assert verdict.refusal.name == "files"
+    assert f"caf{NFD_E}.txt" in verdict.refusal.detail and "not in Unicode NFC" in verdict.refusal.detail
 
 
 def test_manifest_of_an_empty_directory_is_empty(tmp_path):
     assert directory_manifest(tmp_path).entries == ()
+
+
+def test_a_tree_500_directories_deep_is_walked(tmp_path):
+    """Issue 9: the recursive walk died with RecursionError at about 500 levels."""
+    make_chain(tmp_path / "b", 500, leaf_file=b"bottom")
+    try:
+        assert directory_manifest(tmp_path / "b").entries == (FileEntry("d/" * 500 + "leaf", _sha(b"bottom"), 6, False),)
+    finally:
+        remove_tree(tmp_path / "b")
 
 
 @pytest.mark.parametrize(
@@ -82,8 +115,8 @@ def test_manifest_of_an_empty_directory_is_empty(tmp_path):
         ({".packseal/x": b"", "self": ".", "l": "self/.packseal"}, "resolves into .packseal/"),
         ({"A.txt": b"1", "a.txt": b"2"}, "collide after case-folding"),
         ({"Docs/a": b"1", "docs/b": b"2"}, "collide after case-folding"),
-        ({NFC_E: b"1", NFD_E: b"2"}, "same name after NFC"),
-        ({f"{NFC_E}/a": b"1", f"{NFD_E}/b": b"2"}, "same name after NFC"),
+        ({NFC_E: b"1", NFD_E: b"2"}, f"'{NFD_E}': path is not in Unicode NFC"),
+        ({f"{NFC_E}/a": b"1", f"{NFD_E}/b": b"2"}, f"'{NFD_E}/b': path is not in Unicode NFC"),
     ],
     ids=[
         "absolute link",
@@ -136,25 +169,12 @@ def test_a_root_that_is_not_a_directory_is_refused(tmp_path):
         directory_manifest(tmp_path / "f")
 
 
-_DROP_FILE_ACCESS_OVERRIDES = 1, 2  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
-
-
-def _obey_file_modes() -> None:
-    """In the child, before exec: make root obey file modes like any other user."""
-    if os.geteuid() != 0:
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    for capability in _DROP_FILE_ACCESS_OVERRIDES:
-        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
-            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
-
-
 @pytest.mark.parametrize("unreadable", ["secret.txt", "locked"])
 def test_an_unreadable_file_or_directory_is_refused(tmp_path, make_tree, unreadable):
     """Run where file modes bind (dropping root's overrides), so the refusal is really exercised."""
     root = make_tree(tmp_path / "b", {"secret.txt": b"s", "locked/x": b"x"})
     (root / unreadable).chmod(0)
-    script = textwrap.dedent(
+    result = run_python_unprivileged(
         f"""
         from pathlib import Path
         from signing.bundle import directory_manifest
@@ -167,10 +187,8 @@ def test_an_unreadable_file_or_directory_is_refused(tmp_path, make_tree, unreada
             print("accepted")
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, preexec_fn=_obey_file_modes, check=True
-    )
     (root / unreadable).chmod(0o755)
+    assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("refused:")
     assert "Permission denied" in result.stdout
     assert unreadable in result.stdout
@@ -222,3 +240,36 @@ def test_read_regular_file_refuses(tmp_path, make, message):
     make(tmp_path / "f")
     with pytest.raises(BundleError, match=message):
         read_regular_file(tmp_path / "f", 10)
+
+
+def test_read_regular_file_refuses_an_unreadable_file_in_one_line(tmp_path):
+    """Issue 9, section 10: without the OSError guard, EACCES escaped as a PermissionError."""
+    (tmp_path / "f").write_bytes(b"secret")
+    (tmp_path / "f").chmod(0)
+    result = run_python_unprivileged(
+        f"""
+        from pathlib import Path
+        from signing.bundle import read_regular_file
+        from signing.errors import BundleError
+        try:
+            read_regular_file(Path({str(tmp_path / "f")!r}), 10)
+        except BundleError as err:
+            print("refused:", err)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"refused: {tmp_path / 'f'}: Permission denied\n"
+
+
+def test_read_regular_file_refuses_a_file_longer_than_its_size_said(tmp_path):
+    """procfs says 0 bytes and serves more, as a file growing after `fstat` would: refused, not cut at limit + 1."""
+    with pytest.raises(BundleError, match="/proc/self/status: over the 10 byte limit"):
+        read_regular_file(Path("/proc/self/status"), 10)
+
+
+def test_read_regular_file_follows_a_link_only_when_asked(tmp_path):
+    (tmp_path / "target").write_bytes(b"key")
+    os.symlink("target", tmp_path / "link")
+    assert read_regular_file(tmp_path / "link", 10, follow_symlinks=True) == b"key"
+    with pytest.raises(BundleError, match="symlink"):
+        read_regular_file(tmp_path / "link", 10)
