@@ -12,6 +12,7 @@ _EXPORTS = {
     "canonical_json": "attest.canonical",
     "parse_canonical_json": "attest.canonical",
     "AttestError": "attest.errors",
+    "PacksealError": "attest.errors",
     "CanonicalJSONError": "attest.errors",
     "ManifestError": "attest.errors",
     "StatementError": "attest.errors",
@@ -44,7 +45,15 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 if TYPE_CHECKING:
     from attest.build_facts import ExplicitSource, gather_build_facts, github_actions_facts
     from attest.canonical import canonical_json, parse_canonical_json
-    from attest.errors import AttestError, CanonicalJSONError, GitError, ManifestError, ProvenanceError, StatementError
+    from attest.errors import (
+        AttestError,
+        CanonicalJSONError,
+        GitError,
+        ManifestError,
+        PacksealError,
+        ProvenanceError,
+        StatementError,
+    )
     from attest.git import Checkout, check_full_commit
     from attest.manifest import (
         BUNDLE_MANIFEST_PREDICATE_TYPE,

@@ -11,14 +11,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from attest.git import Checkout, GitError
-from attest.provenance import (
-    GITHUB_WORKFLOW_BUILD_TYPE,
-    LOCAL_BUILD_TYPE,
-    BuildFacts,
-    ProvenanceError,
-    normalise_repository,
-)
+from attest.errors import GitError, ProvenanceError
+from attest.git import Checkout
+from attest.provenance import GITHUB_WORKFLOW_BUILD_TYPE, LOCAL_BUILD_TYPE, BuildFacts, normalise_repository
 
 _GITHUB_VARIABLES = (
     "GITHUB_REPOSITORY",

@@ -1,7 +1,17 @@
-"""The errors `attest` raises: one base class, one subclass per kind of input."""
+"""The errors `attest` raises, and the root of every error packseal raises.
+
+`PacksealError` lives here, in the package that depends on nothing, so that
+`signing` (which may import `attest`, never the reverse) derives its errors
+from the same root: a caller catches anything packseal raises with one
+`except PacksealError`. `signing.errors` re-exports it under the same name.
+"""
 
 
-class AttestError(ValueError):
+class PacksealError(Exception):
+    """Base of every error packseal raises for bad input or a failed operation."""
+
+
+class AttestError(PacksealError, ValueError):
     """Base of every error raised by `attest`: the input is not what it claims to be.
 
     The message is one line meant for a human; it names the document and the

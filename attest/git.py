@@ -38,8 +38,6 @@ from attest.errors import GitError
 from attest.manifest import SIGNATURE_DIR
 from attest.worktree import Committed, Difference, Region, differences
 
-__all__ = ["Checkout", "GitError", "check_full_commit"]
-
 _FULL_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _SIGNATURE_DIR = os.fsencode(SIGNATURE_DIR)
 _SMALL_FILE_BYTES = 4096

@@ -12,9 +12,12 @@ from attest._lazy import lazy_exports
 
 _EXPORTS = {
     "BundleError": "signing.errors",
+    "IdentityError": "signing.errors",
     "KeyFileError": "signing.errors",
+    "NotABundleError": "signing.errors",
     "OutputError": "signing.errors",
     "PacksealError": "signing.errors",
+    "PinMismatchError": "signing.errors",
     "SelfCheckError": "signing.errors",
     "SignatureError": "signing.errors",
     "SigningError": "signing.errors",
@@ -50,9 +53,12 @@ if TYPE_CHECKING:
     from signing.bundle import directory_manifest, file_digest
     from signing.errors import (
         BundleError,
+        IdentityError,
         KeyFileError,
+        NotABundleError,
         OutputError,
         PacksealError,
+        PinMismatchError,
         SelfCheckError,
         SignatureError,
         SigningError,

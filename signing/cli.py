@@ -26,7 +26,6 @@ from typing import Any
 import click
 
 from attest.build_facts import ExplicitSource, gather_build_facts
-from attest.errors import AttestError
 from signing.backends import BundleSigning, BundleVerifier
 from signing.backends import minisign as minisign_backend
 from signing.errors import ExitStatus, KeyFileError, PacksealError, TrustPolicyError, exit_status
@@ -416,7 +415,7 @@ def main() -> None:
         _fail("interrupted", ExitStatus.INTERRUPTED, invocation)
     except click.ClickException as err:
         _fail(err.format_message(), ExitStatus.ASKED_WRONGLY, invocation)
-    except (PacksealError, AttestError) as err:
+    except PacksealError as err:
         _fail(str(err), exit_status(err), invocation)
     sys.exit(status or ExitStatus.DONE)
 

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from attest.canonical import MAX_DOCUMENT_BYTES, canonical_json, parse_canonical_json
-from attest.errors import AttestError
 from signing import selfcheck_python
 from signing.bundle import read_regular_file
 from signing.digest import FileDigest
@@ -199,7 +198,7 @@ def check_self(
         return _check(Path(record_path), public_key, binary, script)
     except (SelfCheckError, KeyFileError, TrustPolicyError):
         raise
-    except (PacksealError, AttestError) as err:
+    except PacksealError as err:
         raise SelfCheckError(str(err)) from None
 
 

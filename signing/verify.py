@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from attest.canonical import MAX_DOCUMENT_BYTES
-from attest.errors import AttestError
 from attest.git import Checkout
 from attest.manifest import SIGNATURE_DIR, Manifest, differences, manifest_from_statement
 from attest.provenance import Provenance, normalise_repository
 from signing.bundle import directory_manifest, read_regular_file
 from signing.backends import BundleVerifier, Signer
-from signing.errors import BundleError, PacksealError, TrustPolicyError
+from signing.errors import BundleError, PacksealError, PinMismatchError, TrustPolicyError
 from signing.formats import malformed_entries
 from signing.layout import MANIFEST_NAME, DirectoryLayout, FileLayout, resolve_bundle
 from signing.pins import LockFile, SourcePin
@@ -131,7 +130,7 @@ class _Verification:
         """Run one step; record it as passed with its detail, or as failed with the error."""
         try:
             value, detail = step()
-        except (PacksealError, AttestError) as err:
+        except PacksealError as err:
             self.checks.append(Check(name, False, str(err)))
             raise _Stop from None
         self.checks.append(Check(name, True, detail))
@@ -213,14 +212,14 @@ def _require_claims(signers: list[Signer], expected: RoleClaim, *, where: Path) 
 
 def _expect(what: str, actual: str | None, expected: str | None) -> tuple[None, str]:
     if actual != expected:
-        raise BundleError(f"{what} is {actual!r}, pinned {expected!r}")
+        raise PinMismatchError(f"{what} is {actual!r}, pinned {expected!r}")
     return None, f"{what} {actual}"
 
 
 def _subject_names(provenance: Provenance, digest: str) -> tuple[None, str]:
     if digest not in {subject.sha256 for subject in provenance.subjects}:
         named = ", ".join(f"sha256:{subject.sha256}" for subject in provenance.subjects)
-        raise BundleError(f"provenance is about {named}, not this bundle (sha256:{digest})")
+        raise PinMismatchError(f"provenance is about {named}, not this bundle (sha256:{digest})")
     return None, f"provenance subject is this bundle, sha256:{digest}"
 
 

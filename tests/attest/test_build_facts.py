@@ -6,8 +6,8 @@ import pytest
 from git_repo import GitRepo, github_job, isolate
 
 from attest.build_facts import ExplicitSource, gather_build_facts, github_actions_facts
-from attest.git import GitError
-from attest.provenance import GITHUB_WORKFLOW_BUILD_TYPE, LOCAL_BUILD_TYPE, ProvenanceError
+from attest.errors import GitError, ProvenanceError
+from attest.provenance import GITHUB_WORKFLOW_BUILD_TYPE, LOCAL_BUILD_TYPE
 
 ORIGIN = "https://github.com/acme/pack.git"
 OTHER_COMMIT = "0123456789abcdef0123456789abcdef01234567"

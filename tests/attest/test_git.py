@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from git_repo import GitRepo, isolate
 
-from attest.git import Checkout, GitError, check_full_commit
+from attest.errors import GitError
+from attest.git import Checkout, check_full_commit
 from attest.worktree import Difference
 
 
