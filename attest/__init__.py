@@ -6,7 +6,7 @@ No keys, no network, nothing from `signing`. Exports load on first use
 
 from typing import TYPE_CHECKING
 
-from attest._lazy import lazy_exports
+from attest.exports import lazy_exports
 
 _EXPORTS = {
     "canonical_json": "attest.canonical",

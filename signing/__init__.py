@@ -8,7 +8,7 @@ and nothing here imports `sigstore` until Sigstore is used.
 
 from typing import TYPE_CHECKING
 
-from attest._lazy import lazy_exports
+from attest.exports import lazy_exports
 
 _EXPORTS = {
     "BundleError": "signing.errors",
