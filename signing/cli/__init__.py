@@ -32,7 +32,7 @@ from signing.errors import ExitStatus, KeyFileError, PacksealError, TrustPolicyE
 from signing.pins import LockFile, SourcePin
 from signing.layout import FileLayout
 from signing.policy import TrustPolicy
-from signing.selfcheck_cli import self_group
+from signing.cli.selfcheck import self_group
 from signing.sign import SignedBundle, attest_bundle, sign_bundle
 from signing.terminal import escape
 from signing.verify import Verdict, verify_bundle, verify_locked_bundle
