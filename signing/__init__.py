@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from signing.backends.minisign import MinisignSigning as MinisignSigning
     from signing.backends.minisign import generate_key_pair as generate_key_pair
     from signing.bundle import directory_manifest as directory_manifest
-    from signing.bundle import file_digest as file_digest
+    from signing.digest import file_digest as file_digest
     from signing.errors import BundleError as BundleError
     from signing.errors import IdentityError as IdentityError
     from signing.errors import KeyFileError as KeyFileError

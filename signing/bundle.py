@@ -8,18 +8,17 @@ not read. Names are recorded in NFC; two names equal after NFC are refused
 here, and the `Manifest` refuses names equal after case-folding.
 """
 
-import errno
 import os
 import stat
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
-from io import BufferedReader
 
 from attest.errors import ManifestError
 from attest.manifest import SIGNATURE_DIR, Entry, FileEntry, Manifest, SymlinkEntry, check_link_target
-from signing.digest import FileDigest, digest_stream
+from signing.digest import digest_stream
 from signing.errors import BundleError
+from signing.files import _kind_of, open_regular_file
 
 
 def directory_manifest(root: Path) -> Manifest:
@@ -32,15 +31,6 @@ def directory_manifest(root: Path) -> Manifest:
         return Manifest.from_entries(entries)
     except ManifestError as err:
         raise BundleError(f"{root}: {err}") from None
-
-
-def file_digest(path: Path) -> FileDigest:
-    """The sha256 and size of one regular file, refusing links and special files."""
-    try:
-        with open_regular_file(path) as stream:
-            return digest_stream(stream)
-    except OSError as err:
-        raise BundleError(f"{path}: {err.strerror or err}") from None
 
 
 class _Walk:
@@ -111,50 +101,3 @@ class _Walk:
 
 def _is_within(path: str, directory: str) -> bool:
     return os.path.commonpath([path, directory]) == directory
-
-
-def open_regular_file(path: Path, *, follow_symlinks: bool = False) -> BufferedReader:
-    """Open for reading and refuse anything but a regular file; by default, refuse a link too.
-
-    `O_NONBLOCK` keeps a FIFO from blocking the open; `fstat` then refuses it.
-    Files inside a bundle are never followed; files the user names (keys,
-    trust roots) may be links.
-    """
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW)
-    try:
-        descriptor = os.open(path, flags)
-    except OSError as err:
-        if err.errno == errno.ELOOP:
-            raise BundleError(f"{path}: symlink, not a regular file") from None
-        raise
-    mode = os.fstat(descriptor).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(descriptor)
-        raise BundleError(f"{path}: {_kind_of(mode)}, not a regular file")
-    return os.fdopen(descriptor, "rb")
-
-
-def _kind_of(mode: int) -> str:
-    kinds = {
-        stat.S_ISFIFO: "FIFO",
-        stat.S_ISSOCK: "socket",
-        stat.S_ISCHR: "character device",
-        stat.S_ISBLK: "block device",
-        stat.S_ISDIR: "directory",
-        stat.S_ISLNK: "symlink",
-    }
-    return next((name for test, name in kinds.items() if test(mode)), "special file")
-
-
-def read_regular_file(path: Path, limit: int, *, follow_symlinks: bool = False) -> bytes:
-    """Read a small regular file whole, refusing special files, more than `limit` bytes, and links."""
-    try:
-        with open_regular_file(path, follow_symlinks=follow_symlinks) as stream:
-            size = os.fstat(stream.fileno()).st_size
-            if size > limit:
-                raise BundleError(f"{path}: {size} bytes is over the {limit} byte limit")
-            return stream.read(limit + 1)
-    except FileNotFoundError:
-        raise BundleError(f"{path}: missing") from None
-    except OSError as err:
-        raise BundleError(f"{path}: {err.strerror or err}") from None

@@ -8,7 +8,11 @@ the speed of `hashlib` itself.
 import hashlib
 from dataclasses import dataclass
 from io import BufferedIOBase
+from pathlib import Path
 from typing import BinaryIO
+
+from signing.errors import BundleError
+from signing.files import open_regular_file
 
 _CHUNK_BYTES = 1024 * 1024
 
@@ -54,3 +58,12 @@ class DigestingReader:
     def digest(self) -> FileDigest:
         """The digest of everything read so far."""
         return FileDigest(sha256=self._hasher.hexdigest(), size=self._size)
+
+
+def file_digest(path: Path) -> FileDigest:
+    """The sha256 and size of one regular file, refusing links and special files."""
+    try:
+        with open_regular_file(path) as stream:
+            return digest_stream(stream)
+    except OSError as err:
+        raise BundleError(f"{path}: {err.strerror or err}") from None

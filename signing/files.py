@@ -5,13 +5,15 @@ worse than nothing: every writer here either completes or removes what it
 had started.
 """
 
+import errno
 import os
 import stat
 import tempfile
 from collections.abc import Iterable, Mapping
+from io import BufferedReader
 from pathlib import Path
 
-from signing.errors import OutputError
+from signing.errors import BundleError, OutputError
 
 
 def create_exclusively(files: Mapping[Path, tuple[bytes, int]]) -> None:
@@ -146,3 +148,50 @@ def _remove_directory(directory: Path) -> None:
         directory.rmdir()
     except OSError:
         pass
+
+
+def open_regular_file(path: Path, *, follow_symlinks: bool = False) -> BufferedReader:
+    """Open for reading and refuse anything but a regular file; by default, refuse a link too.
+
+    `O_NONBLOCK` keeps a FIFO from blocking the open; `fstat` then refuses it.
+    Files inside a bundle are never followed; files the user names (keys,
+    trust roots) may be links.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW)
+    try:
+        descriptor = os.open(path, flags)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise BundleError(f"{path}: symlink, not a regular file") from None
+        raise
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        raise BundleError(f"{path}: {_kind_of(mode)}, not a regular file")
+    return os.fdopen(descriptor, "rb")
+
+
+def _kind_of(mode: int) -> str:
+    kinds = {
+        stat.S_ISFIFO: "FIFO",
+        stat.S_ISSOCK: "socket",
+        stat.S_ISCHR: "character device",
+        stat.S_ISBLK: "block device",
+        stat.S_ISDIR: "directory",
+        stat.S_ISLNK: "symlink",
+    }
+    return next((name for test, name in kinds.items() if test(mode)), "special file")
+
+
+def read_regular_file(path: Path, limit: int, *, follow_symlinks: bool = False) -> bytes:
+    """Read a small regular file whole, refusing special files, more than `limit` bytes, and links."""
+    try:
+        with open_regular_file(path, follow_symlinks=follow_symlinks) as stream:
+            size = os.fstat(stream.fileno()).st_size
+            if size > limit:
+                raise BundleError(f"{path}: {size} bytes is over the {limit} byte limit")
+            return stream.read(limit + 1)
+    except FileNotFoundError:
+        raise BundleError(f"{path}: missing") from None
+    except OSError as err:
+        raise BundleError(f"{path}: {err.strerror or err}") from None

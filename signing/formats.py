@@ -35,8 +35,8 @@ from attest.canonical import MAX_DOCUMENT_BYTES, parse_json
 from attest.provenance import Provenance
 from attest.statement import statement_predicate_type
 from signing.backends.minisign import read_signature
-from signing.bundle import read_regular_file
 from signing.errors import PacksealError, SignatureError
+from signing.files import read_regular_file
 from signing.layout import SIGNATURE_DIR_FILES, DirectoryLayout, SignatureDirFile
 from signing.roles import Role, RoleClaim
 

@@ -13,7 +13,7 @@ from attest.errors import AttestError
 from attest.git import check_full_commit
 from attest.provenance import normalise_repository
 from attest.statement import SHA256_HEX
-from signing.bundle import read_regular_file
+from signing.files import read_regular_file
 from signing.errors import BundleError, TrustPolicyError
 
 _MAX_LOCK_BYTES = 4 * 1024 * 1024

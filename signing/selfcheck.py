@@ -31,10 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 from attest.canonical import MAX_DOCUMENT_BYTES, canonical_json, parse_canonical_json
 from signing import selfcheck_python
-from signing.bundle import read_regular_file
 from signing.digest import FileDigest
 from signing.errors import KeyFileError, OutputError, PacksealError, SelfCheckError, TrustPolicyError
-from signing.files import replace_together
+from signing.files import read_regular_file, replace_together
 from signing.roles import Role, RoleClaim
 from signing.selfrecord import NamedFile, PythonRecord, SelfRecord
 

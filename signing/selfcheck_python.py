@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from signing.bundle import open_regular_file, read_regular_file
 from signing.digest import FileDigest, digest_stream
 from signing.errors import BundleError, SelfCheckError
+from signing.files import open_regular_file, read_regular_file
 from signing.selfrecord import DistributionFile, DistributionRecord, NamedFile
 
 if TYPE_CHECKING:

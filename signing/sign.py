@@ -27,9 +27,10 @@ from attest.provenance import BuildFacts, provenance_statement
 from attest.statement import Subject
 from signing.backends import BundleSigning
 from signing.backends.minisign import MinisignSigning
-from signing.bundle import directory_manifest, file_digest, read_regular_file
+from signing.bundle import directory_manifest
+from signing.digest import file_digest
 from signing.errors import BundleError
-from signing.files import check_replaceable, replace_together
+from signing.files import check_replaceable, read_regular_file, replace_together
 from signing.layout import DirectoryLayout, FileLayout, resolve_bundle, statement_signatures
 from signing.roles import Role, RoleClaim
 

@@ -17,9 +17,10 @@ from attest.canonical import MAX_DOCUMENT_BYTES
 from attest.git import Checkout
 from attest.manifest import SIGNATURE_DIR, Manifest, differences, manifest_from_statement
 from attest.provenance import Provenance, normalise_repository
-from signing.bundle import directory_manifest, read_regular_file
+from signing.bundle import directory_manifest
 from signing.backends import BundleVerifier, Signer
 from signing.errors import BundleError, PacksealError, PinMismatchError, TrustPolicyError
+from signing.files import read_regular_file
 from signing.formats import malformed_entries
 from signing.layout import MANIFEST_NAME, DirectoryLayout, FileLayout, resolve_bundle
 from signing.pins import LockFile, SourcePin

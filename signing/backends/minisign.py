@@ -18,10 +18,9 @@ from typing import BinaryIO, TypeVar
 
 import minisign
 
-from signing.bundle import open_regular_file, read_regular_file
 from signing.digest import DigestingReader, FileDigest
 from signing.errors import BundleError, KeyFileError, OutputError, SignatureError, SigningError, TrustPolicyError
-from signing.files import create_exclusively
+from signing.files import create_exclusively, open_regular_file, read_regular_file
 from signing.layout import minisign_signature
 from signing.roles import Role, RoleClaim
 

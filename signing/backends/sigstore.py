@@ -41,11 +41,11 @@ from sigstore_models.common.v1 import HashAlgorithm
 
 from attest.errors import AttestError
 from attest.statement import Statement, foreign_statement, statement_predicate_type
-from signing.bundle import file_digest, read_regular_file
-from signing.digest import FileDigest
+from signing.digest import FileDigest, file_digest
 from signing.formats import IN_TOTO_PAYLOAD_TYPE, SIGSTORE_BUNDLE_MAX_BYTES
 from signing.layout import sigstore_bundle
 from signing.errors import BundleError, IdentityError, PacksealError, SignatureError, SigningError, TrustPolicyError
+from signing.files import read_regular_file
 from signing.roles import Role, RoleClaim
 
 T = TypeVar("T")

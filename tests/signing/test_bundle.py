@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from attest.manifest import FileEntry, SymlinkEntry
-from signing.bundle import directory_manifest, file_digest, read_regular_file
+from signing.bundle import directory_manifest
+from signing.digest import file_digest
+from signing.files import read_regular_file
 from signing.errors import BundleError
 
 NFC_E = "\u00e9"
