@@ -37,3 +37,18 @@ class GitError(AttestError):
 
 class ProvenanceError(AttestError):
     """Provenance or the build facts it states are malformed, or name no single Git source."""
+
+
+def os_error_reason(err: OSError) -> str:
+    """Why an operating-system call failed, in the system's words: "No such file or directory".
+
+    `str(err)` would add the errno and repeat the file name, which the
+    message already names where the caller chose.
+    """
+    return err.strerror or str(err)
+
+
+def os_error_line(path: object, err: OSError, doing: str | None = None) -> str:
+    """One line for an error message: `PATH: REASON`, or `PATH: cannot DOING: REASON`."""
+    action = f"cannot {doing}: " if doing else ""
+    return f"{path}: {action}{os_error_reason(err)}"

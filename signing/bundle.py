@@ -14,11 +14,11 @@ import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
-from attest.errors import ManifestError
+from attest.errors import ManifestError, os_error_line
 from attest.manifest import SIGNATURE_DIR, Entry, FileEntry, Manifest, SymlinkEntry, check_link_target
 from signing.digest import digest_stream
 from signing.errors import BundleError
-from signing.files import _kind_of, open_regular_file
+from signing.files import file_kind, open_regular_file
 
 
 def directory_manifest(root: Path) -> Manifest:
@@ -45,7 +45,7 @@ class _Walk:
         try:
             children = sorted(os.scandir(directory), key=lambda child: child.name)
         except OSError as err:
-            raise BundleError(f"{directory}: {err.strerror or err}") from None
+            raise BundleError(os_error_line(directory, err)) from None
         for child in children:
             if not prefix and child.name == SIGNATURE_DIR:
                 continue
@@ -62,9 +62,9 @@ class _Walk:
             elif stat.S_ISREG(mode):
                 yield self._file(location, path)
             else:
-                raise BundleError(f"{location}: {_kind_of(mode)} cannot be part of a bundle")
+                raise BundleError(f"{location}: {file_kind(mode)} cannot be part of a bundle")
         except OSError as err:
-            raise BundleError(f"{location}: {err.strerror or err}") from None
+            raise BundleError(os_error_line(location, err)) from None
 
     def _manifest_path(self, raw: str) -> str:
         try:

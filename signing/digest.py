@@ -11,6 +11,7 @@ from io import BufferedIOBase
 from pathlib import Path
 from typing import BinaryIO
 
+from attest.errors import os_error_line
 from signing.errors import BundleError
 from signing.files import open_regular_file
 
@@ -60,10 +61,18 @@ class DigestingReader:
         return FileDigest(sha256=self._hasher.hexdigest(), size=self._size)
 
 
-def file_digest(path: Path) -> FileDigest:
-    """The sha256 and size of one regular file, refusing links and special files."""
+def file_digest(path: Path, *, follow_symlinks: bool = False) -> FileDigest:
+    """The sha256 and size of one regular file, refusing special files and, unless followed, links.
+
+    The open descriptor is typed and hashed, so the bytes hashed are those of
+    the file that was checked, whatever replaces its path meanwhile. Files
+    inside a bundle are never followed; files the user names (a binary to
+    record, a script) may be links.
+    """
     try:
-        with open_regular_file(path) as stream:
+        with open_regular_file(path, follow_symlinks=follow_symlinks) as stream:
             return digest_stream(stream)
+    except FileNotFoundError:
+        raise BundleError(f"{path}: missing") from None
     except OSError as err:
-        raise BundleError(f"{path}: {err.strerror or err}") from None
+        raise BundleError(os_error_line(path, err)) from None

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from io import BufferedReader
 from pathlib import Path
 
+from attest.errors import os_error_line
 from signing.errors import BundleError, OutputError
 
 
@@ -30,7 +31,7 @@ def create_exclusively(files: Mapping[Path, tuple[bytes, int]]) -> None:
                 stream.write(data)
     except OSError as err:
         _remove(created)
-        raise OutputError(f"{err.filename or path}: cannot write: {err.strerror or err}") from None
+        raise OutputError(os_error_line(err.filename or path, err, "write")) from None
 
 
 def check_replaceable(paths: Iterable[Path]) -> None:
@@ -46,7 +47,7 @@ def check_replaceable(paths: Iterable[Path]) -> None:
         except FileNotFoundError:
             continue
         except OSError as err:
-            raise OutputError(f"{path}: cannot write: {err.strerror or err}") from None
+            raise OutputError(os_error_line(path, err, "write")) from None
         if stat.S_ISDIR(mode):
             raise OutputError(f"{path}: a directory is where packseal writes a file; remove it, then try again")
 
@@ -82,7 +83,7 @@ def replace_together(files: Mapping[Path, bytes], *, remove: Iterable[Path] = ()
         _remove(staged.values())
         for directory in reversed(made_directories):
             _remove_directory(directory)
-        raise OutputError(f"{destination}: cannot {action}: {err.strerror or err}") from None
+        raise OutputError(os_error_line(destination, err, action)) from None
     _remove(previous for _, previous in replaced if previous is not None)
 
 
@@ -116,7 +117,7 @@ def _make_parents(directories: set[Path]) -> list[Path]:
             except OSError as err:
                 for done in reversed(made):
                     _remove_directory(done)
-                raise OutputError(f"{parent}: cannot create directory: {err.strerror or err}") from None
+                raise OutputError(os_error_line(parent, err, "create directory")) from None
             made.append(parent)
     return made
 
@@ -167,11 +168,12 @@ def open_regular_file(path: Path, *, follow_symlinks: bool = False) -> BufferedR
     mode = os.fstat(descriptor).st_mode
     if not stat.S_ISREG(mode):
         os.close(descriptor)
-        raise BundleError(f"{path}: {_kind_of(mode)}, not a regular file")
+        raise BundleError(f"{path}: {file_kind(mode)}, not a regular file")
     return os.fdopen(descriptor, "rb")
 
 
-def _kind_of(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file of `mode` is, in a word for a message: "FIFO", "symlink", "directory"..."""
     kinds = {
         stat.S_ISFIFO: "FIFO",
         stat.S_ISSOCK: "socket",
@@ -194,4 +196,4 @@ def read_regular_file(path: Path, limit: int, *, follow_symlinks: bool = False) 
     except FileNotFoundError:
         raise BundleError(f"{path}: missing") from None
     except OSError as err:
-        raise BundleError(f"{path}: {err.strerror or err}") from None
+        raise BundleError(os_error_line(path, err)) from None

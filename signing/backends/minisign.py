@@ -18,6 +18,7 @@ from typing import BinaryIO, TypeVar
 
 import minisign
 
+from attest.errors import os_error_line
 from signing.digest import DigestingReader, FileDigest
 from signing.errors import BundleError, KeyFileError, OutputError, SignatureError, SigningError, TrustPolicyError
 from signing.files import create_exclusively, open_regular_file, read_regular_file
@@ -69,7 +70,7 @@ def generate_key_pair(directory: Path, name: str, password: str | None) -> KeyPa
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as err:
-        raise OutputError(f"{directory}: cannot create directory: {err.strerror or err}") from None
+        raise OutputError(os_error_line(directory, err, "create directory")) from None
     create_exclusively(
         {
             files.secret_key: (bytes(pair.secret_key) + b"\n", 0o600),
@@ -131,7 +132,7 @@ class MinisignSigning:
             with open_regular_file(path) as stream:
                 signature = sign(self.secret_key, stream, comment)
         except OSError as err:
-            raise BundleError(f"{path}: {err.strerror or err}") from None
+            raise BundleError(os_error_line(path, err)) from None
         return minisign_signature(path), signature
 
     def _comment(self, claim: RoleClaim, description: str) -> str:
@@ -203,7 +204,7 @@ class MinisignKeyring:
                 reader = DigestingReader(stream)
                 signer = self._verify(reader, signature)
         except OSError as err:
-            raise BundleError(f"{path}: {err.strerror or err}") from None
+            raise BundleError(os_error_line(path, err)) from None
         digest = reader.digest()
         if signer.claim is not None:
             signer.claim.require(RoleClaim(Role.FILE, digest.sha256), where=str(signature))

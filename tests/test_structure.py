@@ -1,13 +1,15 @@
-"""The import graph of packseal's modules: no cycles, and `attest` never imports `signing`.
+"""The structure of packseal's code: how its modules import each other, and rules written once.
 
-Imports inside functions count (a cycle through a lazy import is still two
-modules that each need the other); imports under `if TYPE_CHECKING:` do not,
-since they never run.
+In the import graph, imports inside functions count (a cycle through a lazy
+import is still two modules that each need the other); imports under
+`if TYPE_CHECKING:` do not, since they never run.
 """
 
 import ast
 from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("attest", "signing")
@@ -71,3 +73,33 @@ def test_attest_never_imports_signing():
     for module, imported in GRAPH.items():
         if module.split(".")[0] == "attest":
             assert not {name for name in imported if name.split(".")[0] == "signing"}, module
+
+
+def _code_words(path: Path) -> Iterator[str]:
+    """The strings and attribute names of a module's code; not its prose (docstrings)."""
+    tree = ast.parse(path.read_text())
+    prose = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in prose:
+            yield node.value
+        elif isinstance(node, ast.Attribute):
+            yield node.attr
+
+
+@pytest.mark.parametrize(
+    ("rule", "inside", "homes"),
+    [
+        ("strerror", False, {"attest/errors.py"}),  # an OSError as one line: os_error_line
+        ("[0-9a-f]{64}", True, {"attest/statement.py", "attest/git.py"}),  # SHA256_HEX; a SHA-256 commit id
+        (".minisig", False, {"signing/layout.py"}),  # where signatures live: minisign_signature, sigstore_bundle
+        (".sigstore.json", False, {"signing/layout.py"}),
+    ],
+)
+def test_a_small_rule_is_written_in_one_module(rule: str, inside: bool, homes: set[str]):
+    """`rule` is a whole string or attribute of the code; or, `inside`, a part of one (a regex in a larger one)."""
+    written_in = {
+        path.relative_to(ROOT).as_posix()
+        for path in _modules().values()
+        if any(rule in word if inside else rule == word for word in _code_words(path))
+    }
+    assert written_in <= homes
