@@ -228,7 +228,7 @@ def _checkout_at(path: Path, commit: str) -> tuple[None, str]:
     """The bundle sits in a checkout at `commit` and is exactly that commit's tree, read without running `git`."""
     checkout = Checkout.containing(path)
     checkout.require_at(commit)
-    checkout.require_committed(path)
+    checkout.require_committed(path, signature_dir=SIGNATURE_DIR)
     return None, f"{path} is exactly the tree of commit {commit} in {checkout.top}"
 
 

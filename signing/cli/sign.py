@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from attest.build_facts import ExplicitSource, gather_build_facts
+from attest.manifest import SIGNATURE_DIR
 from signing.backends import BundleSigning
 from signing.backends import minisign as minisign_backend
 from signing.cli.keys import unlocked_secret_key
@@ -101,7 +102,9 @@ def attest(
     started_on = datetime.now(timezone.utc)
     explicit = ExplicitSource(repository=source_repo, commit=source_commit, builder_id=builder_id)
     sidecars = FileLayout(path).signature_files() if path.is_file() else set()
-    facts = gather_build_facts(path, os.environ, explicit, allow_dirty=allow_dirty, signature_files=sidecars)
+    facts = gather_build_facts(
+        path, os.environ, explicit, allow_dirty=allow_dirty, signature_files=sidecars, signature_dir=SIGNATURE_DIR
+    )
     with _signing(signing) as chosen:
         _report("attested", attest_bundle(path, facts, chosen, started_on=started_on))
     return 0

@@ -201,7 +201,7 @@ def test_a_dirty_checkout_is_attested_with_allow_dirty(repo: GitRepo, pack: Path
 def test_signatures_written_into_packseal_are_not_changes(repo: GitRepo, pack: Path):
     repo.write("pack/.packseal/manifest.json")
     repo.write("pack/.packseal/manifest.json.minisig")
-    facts = gather_build_facts(pack, github_job(repo.head), ExplicitSource())
+    facts = gather_build_facts(pack, github_job(repo.head), ExplicitSource(), signature_dir=".packseal")
     assert facts.source_commit == repo.head
 
 
