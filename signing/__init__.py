@@ -3,18 +3,32 @@
 The names imported below are the public API; every other name is private.
 They load on first use (PEP 562, `attest.exports`), so `from
 signing.selfcheck import check_self` at a daemon's startup does not import
-the rest of packseal, and nothing here imports `sigstore` until Sigstore is
-used.
+the rest of packseal, and nothing here imports `sigstore` until a Sigstore
+name is used. Paths are taken as `str` or `os.PathLike`.
 """
 
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from signing.backends import BundleSigning as BundleSigning
+    from signing.backends import BundleVerifier as BundleVerifier
+    from signing.backends import Signer as Signer
+    from signing.backends.minisign import KeyPairFiles as KeyPairFiles
     from signing.backends.minisign import MinisignKeyring as MinisignKeyring
     from signing.backends.minisign import MinisignSigner as MinisignSigner
     from signing.backends.minisign import MinisignSigning as MinisignSigning
     from signing.backends.minisign import generate_key_pair as generate_key_pair
+    from signing.backends.minisign import read_public_key as read_public_key
+    from signing.backends.minisign import read_secret_key as read_secret_key
+    from signing.backends.minisign import unlock as unlock
+    from signing.backends.sigstore import SigstoreIdentityPolicy as SigstoreIdentityPolicy
+    from signing.backends.sigstore import SigstoreInstance as SigstoreInstance
+    from signing.backends.sigstore import SigstoreSigner as SigstoreSigner
+    from signing.backends.sigstore import SigstoreSigning as SigstoreSigning
+    from signing.backends.sigstore import SigstoreVerifier as SigstoreVerifier
+    from signing.backends.sigstore import identity_token as identity_token
     from signing.bundle import directory_manifest as directory_manifest
+    from signing.digest import FileDigest as FileDigest
     from signing.digest import file_digest as file_digest
     from signing.errors import BundleError as BundleError
     from signing.errors import IdentityError as IdentityError

@@ -18,11 +18,12 @@ from attest.errors import ManifestError, os_error_line
 from attest.manifest import SIGNATURE_DIR, Entry, FileEntry, Manifest, SymlinkEntry, check_link_target
 from signing.digest import digest_stream
 from signing.errors import BundleError
-from signing.files import file_kind, open_regular_file
+from signing.files import PathLike, file_kind, open_regular_file
 
 
-def directory_manifest(root: Path) -> Manifest:
+def directory_manifest(root: PathLike) -> Manifest:
     """The manifest of every file and link below `root`, except `root/.packseal/`."""
+    root = Path(root)
     if not root.is_dir():
         raise BundleError(f"{root}: not a directory")
     walk = _Walk(root)

@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from attest.errors import os_error_line
 from signing.errors import BundleError
-from signing.files import open_regular_file
+from signing.files import PathLike, open_regular_file
 
 _CHUNK_BYTES = 1024 * 1024
 
@@ -61,7 +61,7 @@ class DigestingReader:
         return FileDigest(sha256=self._hasher.hexdigest(), size=self._size)
 
 
-def file_digest(path: Path, *, follow_symlinks: bool = False) -> FileDigest:
+def file_digest(path: PathLike, *, follow_symlinks: bool = False) -> FileDigest:
     """The sha256 and size of one regular file, refusing special files and, unless followed, links.
 
     The open descriptor is typed and hashed, so the bytes hashed are those of

@@ -16,6 +16,9 @@ from pathlib import Path
 from attest.errors import os_error_line
 from signing.errors import BundleError, OutputError
 
+PathLike = str | os.PathLike[str]
+"""A path as the public API takes it; each public function turns it into a `Path` first."""
+
 
 def create_exclusively(files: Mapping[Path, tuple[bytes, int]]) -> None:
     """Create each path with its bytes and mode; refuse if any path exists already."""
@@ -151,7 +154,7 @@ def _remove_directory(directory: Path) -> None:
         pass
 
 
-def open_regular_file(path: Path, *, follow_symlinks: bool = False) -> BufferedReader:
+def open_regular_file(path: PathLike, *, follow_symlinks: bool = False) -> BufferedReader:
     """Open for reading and refuse anything but a regular file; by default, refuse a link too.
 
     `O_NONBLOCK` keeps a FIFO from blocking the open; `fstat` then refuses it.
@@ -185,7 +188,7 @@ def file_kind(mode: int) -> str:
     return next((name for test, name in kinds.items() if test(mode)), "special file")
 
 
-def read_regular_file(path: Path, limit: int, *, follow_symlinks: bool = False) -> bytes:
+def read_regular_file(path: PathLike, limit: int, *, follow_symlinks: bool = False) -> bytes:
     """Read a small regular file whole, refusing special files, more than `limit` bytes, and links."""
     try:
         with open_regular_file(path, follow_symlinks=follow_symlinks) as stream:

@@ -33,7 +33,7 @@ from attest.canonical import MAX_DOCUMENT_BYTES, canonical_json, parse_canonical
 from signing import selfcheck_python
 from signing.digest import FileDigest, file_digest
 from signing.errors import KeyFileError, OutputError, PacksealError, SelfCheckError, TrustPolicyError
-from signing.files import read_regular_file, replace_together
+from signing.files import PathLike, read_regular_file, replace_together
 from signing.layout import minisign_signature
 from signing.roles import Role, RoleClaim
 from signing.selfrecord import NamedFile, PythonRecord, SelfRecord
@@ -45,8 +45,6 @@ if TYPE_CHECKING:
 
 RUNNING_IMAGE = Path("/proc/self/exe")
 """The file the kernel executes for this process, even once its path was replaced or removed."""
-
-PathLike = str | os.PathLike[str]
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from attest.provenance import Provenance, normalise_repository
 from signing.bundle import directory_manifest
 from signing.backends import BundleVerifier, Signer
 from signing.errors import BundleError, PacksealError, PinMismatchError, TrustPolicyError
-from signing.files import read_regular_file
+from signing.files import PathLike, read_regular_file
 from signing.formats import malformed_entries
 from signing.layout import MANIFEST_NAME, DirectoryLayout, FileLayout, resolve_bundle
 from signing.pins import LockFile, SourcePin
@@ -68,7 +68,7 @@ class Verdict:
 
 
 def verify_bundle(
-    path: Path, policy: TrustPolicy, *, signature: Path | None = None, pin: SourcePin | None = None
+    path: PathLike, policy: TrustPolicy, *, signature: PathLike | None = None, pin: SourcePin | None = None
 ) -> Verdict:
     """Verify a directory or single-file bundle against `policy`, and against `pin` if given.
 
@@ -81,15 +81,22 @@ def verify_bundle(
     `.packseal/` directory (`signing.layout.resolve_bundle`): neither can be
     a bundle.
     """
+    path = Path(path)
     resolve_bundle(path)
     verification = _DirectoryVerification if path.is_dir() else _FileVerification
-    return verification(path, policy, signature, pin).run()
+    return verification(path, policy, None if signature is None else Path(signature), pin).run()
 
 
 def verify_locked_bundle(
-    path: Path, policy: TrustPolicy, lock: LockFile, *, signature: Path | None = None, require_checkout: bool = False
+    path: PathLike,
+    policy: TrustPolicy,
+    lock: LockFile,
+    *,
+    signature: PathLike | None = None,
+    require_checkout: bool = False,
 ) -> Verdict:
     """Verify a bundle against its entry in a lock file; a bundle absent from it is refused."""
+    path = Path(path)
     pin = lock.pin_for(path)
     if pin is None:
         detail = f"{lock.path}: no [bundle.{path.resolve().name}] entry; an unlocked bundle is refused"
