@@ -1,65 +1,43 @@
 """Pure data for packseal: canonical JSON, bundle manifests, in-toto Statements, provenance, Git.
 
-No keys, no network, nothing from `signing`. Exports load on first use
-(PEP 562), so importing one module does not load protobuf for all of them.
+No keys, no network, nothing from `signing`. The names imported below are
+the public API; they load on first use (PEP 562, `attest.exports`), so
+importing one module does not load protobuf for all of them.
 """
 
 from typing import TYPE_CHECKING
 
-from attest._lazy import lazy_exports
-
-_EXPORTS = {
-    "canonical_json": "attest.canonical",
-    "parse_canonical_json": "attest.canonical",
-    "AttestError": "attest.errors",
-    "CanonicalJSONError": "attest.errors",
-    "ManifestError": "attest.errors",
-    "StatementError": "attest.errors",
-    "BUNDLE_MANIFEST_PREDICATE_TYPE": "attest.manifest",
-    "FileEntry": "attest.manifest",
-    "Manifest": "attest.manifest",
-    "SymlinkEntry": "attest.manifest",
-    "differences": "attest.manifest",
-    "manifest_from_statement": "attest.manifest",
-    "manifest_statement": "attest.manifest",
-    "Statement": "attest.statement",
-    "Subject": "attest.statement",
-    "PROVENANCE_PREDICATE_TYPE": "attest.provenance",
-    "BuildFacts": "attest.provenance",
-    "Provenance": "attest.provenance",
-    "ProvenanceError": "attest.errors",
-    "normalise_repository": "attest.provenance",
-    "provenance_statement": "attest.provenance",
-    "ExplicitSource": "attest.build_facts",
-    "gather_build_facts": "attest.build_facts",
-    "github_actions_facts": "attest.build_facts",
-    "Checkout": "attest.git",
-    "GitError": "attest.errors",
-    "check_full_commit": "attest.git",
-}
-
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
-
 if TYPE_CHECKING:
-    from attest.build_facts import ExplicitSource, gather_build_facts, github_actions_facts
-    from attest.canonical import canonical_json, parse_canonical_json
-    from attest.errors import AttestError, CanonicalJSONError, GitError, ManifestError, ProvenanceError, StatementError
-    from attest.git import Checkout, check_full_commit
-    from attest.manifest import (
-        BUNDLE_MANIFEST_PREDICATE_TYPE,
-        FileEntry,
-        Manifest,
-        SymlinkEntry,
-        differences,
-        manifest_from_statement,
-        manifest_statement,
-    )
-    from attest.provenance import (
-        PROVENANCE_PREDICATE_TYPE,
-        BuildFacts,
-        Provenance,
-        normalise_repository,
-        provenance_statement,
-    )
-    from attest.statement import Statement, Subject
+    from attest.build_facts import ExplicitSource as ExplicitSource
+    from attest.build_facts import gather_build_facts as gather_build_facts
+    from attest.build_facts import github_actions_facts as github_actions_facts
+    from attest.canonical import canonical_json as canonical_json
+    from attest.canonical import parse_canonical_json as parse_canonical_json
+    from attest.errors import AttestError as AttestError
+    from attest.errors import CanonicalJSONError as CanonicalJSONError
+    from attest.errors import GitError as GitError
+    from attest.errors import ManifestError as ManifestError
+    from attest.errors import PacksealError as PacksealError
+    from attest.errors import ProvenanceError as ProvenanceError
+    from attest.errors import StatementError as StatementError
+    from attest.git import Checkout as Checkout
+    from attest.git import check_full_commit as check_full_commit
+    from attest.manifest import BUNDLE_MANIFEST_PREDICATE_TYPE as BUNDLE_MANIFEST_PREDICATE_TYPE
+    from attest.manifest import FileEntry as FileEntry
+    from attest.manifest import Manifest as Manifest
+    from attest.manifest import SymlinkEntry as SymlinkEntry
+    from attest.manifest import differences as differences
+    from attest.manifest import manifest_from_statement as manifest_from_statement
+    from attest.manifest import manifest_statement as manifest_statement
+    from attest.provenance import PROVENANCE_PREDICATE_TYPE as PROVENANCE_PREDICATE_TYPE
+    from attest.provenance import BuildFacts as BuildFacts
+    from attest.provenance import Provenance as Provenance
+    from attest.provenance import normalise_repository as normalise_repository
+    from attest.provenance import provenance_statement as provenance_statement
+    from attest.statement import Statement as Statement
+    from attest.statement import Subject as Subject
+else:
+    from attest.exports import lazy_exports
+
+    __getattr__, __dir__ = lazy_exports(globals())
+    del lazy_exports

@@ -11,14 +11,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from attest.git import Checkout, NotACheckoutError
-from attest.provenance import (
-    GITHUB_WORKFLOW_BUILD_TYPE,
-    LOCAL_BUILD_TYPE,
-    BuildFacts,
-    ProvenanceError,
-    normalise_repository,
-)
+from attest.errors import NotACheckoutError, ProvenanceError
+from attest.git import Checkout
+from attest.provenance import GITHUB_WORKFLOW_BUILD_TYPE, LOCAL_BUILD_TYPE, BuildFacts, normalise_repository
 
 _GITHUB_VARIABLES = (
     "GITHUB_REPOSITORY",
@@ -48,15 +43,18 @@ def gather_build_facts(
     *,
     allow_dirty: bool = False,
     signature_files: Iterable[Path] = (),
+    signature_dir: str | None = None,
 ) -> BuildFacts:
     """The build facts for the bundle at `path`, refusing a dirty or disagreeing source.
 
     `signature_files` are the files packseal writes beside a single-file
-    bundle; they are not changes to its source.
+    bundle, and `signature_dir` the name of the directory it writes
+    signatures into (`.packseal`); neither is a change to the source
+    (`Checkout.changes`).
     """
     checkout = _checkout_containing(path)
     if checkout is not None and not allow_dirty:
-        checkout.require_clean(bundle=path, besides=signature_files)
+        checkout.require_clean(bundle=path, besides=signature_files, signature_dir=signature_dir)
     github = github_actions_facts(environment)
     repository = _agreed(
         "source repository",

@@ -1,7 +1,17 @@
-"""The errors `attest` raises: one base class, one subclass per kind of input."""
+"""The errors `attest` raises, and the root of every error packseal raises.
+
+`PacksealError` lives here, in the package that depends on nothing, so that
+`signing` (which may import `attest`, never the reverse) derives its errors
+from the same root: a caller catches anything packseal raises with one
+`except PacksealError`. `signing.errors` re-exports it under the same name.
+"""
 
 
-class AttestError(ValueError):
+class PacksealError(Exception):
+    """Base of every error packseal raises for bad input or a failed operation."""
+
+
+class AttestError(PacksealError, ValueError):
     """Base of every error raised by `attest`: the input is not what it claims to be.
 
     The message is one line meant for a human; it names the document and the
@@ -31,3 +41,18 @@ class NotACheckoutError(GitError):
 
 class ProvenanceError(AttestError):
     """Provenance or the build facts it states are malformed, or name no single Git source."""
+
+
+def os_error_reason(err: OSError) -> str:
+    """Why an operating-system call failed, in the system's words: "No such file or directory".
+
+    `str(err)` would add the errno and repeat the file name, which the
+    message already names where the caller chose.
+    """
+    return err.strerror or str(err)
+
+
+def os_error_line(path: object, err: OSError, doing: str | None = None) -> str:
+    """One line for an error message: `PATH: REASON`, or `PATH: cannot DOING: REASON`."""
+    action = f"cannot {doing}: " if doing else ""
+    return f"{path}: {action}{os_error_reason(err)}"

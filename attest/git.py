@@ -13,8 +13,9 @@ refuse rather than guess: no checkout, an unborn HEAD, an unsupported
 repository format, or an abbreviated commit id is an error. Both object
 formats are handled (SHA-1: 40 hex digits; SHA-256: 64).
 
-`.packseal/` never counts as a change: it is where signatures are written,
-after the build, and it is not part of any manifest.
+A directory of signatures written after the build (packseal's `.packseal/`)
+is no change; which name that is, the caller says (`signature_dir`): this
+module knows Git, not where a signing tool keeps its files.
 """
 
 import io
@@ -35,13 +36,9 @@ from dulwich.refs import SYMREF, DiskRefsContainer, Ref
 from dulwich.repo import read_gitfile
 
 from attest.errors import GitError, NotACheckoutError
-from attest.manifest import SIGNATURE_DIR
 from attest.worktree import Committed, Difference, Region, differences
 
-__all__ = ["Checkout", "GitError", "NotACheckoutError", "check_full_commit"]
-
 _FULL_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-_SIGNATURE_DIR = os.fsencode(SIGNATURE_DIR)
 _SMALL_FILE_BYTES = 4096
 _MAX_TREE_ENTRIES = 1_000_000
 _MAX_TAG_DEPTH = 16
@@ -79,54 +76,64 @@ class Checkout:
             head = check_full_commit(repository.head(), what="HEAD")
         return cls(top=top, head=head, object_format=repository.object_format, _repository=repository)
 
-    def changes(self, *, bundle: Path | None = None, besides: Iterable[Path] = ()) -> list[Difference]:
-        """Where the worktree is not HEAD's tree, except where packseal writes signatures.
+    def changes(
+        self, *, bundle: Path | None = None, besides: Iterable[Path] = (), signature_dir: str | None = None
+    ) -> list[Difference]:
+        """Where the worktree is not HEAD's tree, except where signatures are written.
 
         Modified, missing, and present but not committed files all count;
         so does a file Git ignores when it lies inside the directory
         `bundle`, because the bundle ships it. Elsewhere an ignored file
-        (build output, caches) is not a change. A `.packseal/` directory
-        does not count, unless it is nested inside `bundle` below its root:
-        there it is bundle content. The repository's `.git` is not compared,
-        unless the bundle is the whole worktree and so would ship it.
-        `besides` names further files that are not changes: the signatures
-        and provenance packseal writes beside a single-file bundle. Only
-        those exact files, never a pattern. The index is not read: what is
-        on disk is what a build used.
+        (build output, caches) is not a change. A directory named
+        `signature_dir` (`.packseal`) does not count, unless it is nested
+        inside `bundle` below its root: there it is bundle content. The
+        repository's `.git` is not compared, unless the bundle is the whole
+        worktree and so would ship it. `besides` names further files that
+        are not changes: the signatures and provenance written beside a
+        single-file bundle. Only those exact files, never a pattern. The
+        index is not read: what is on disk is what a build used.
         """
         inside = self._relative(bundle) if bundle is not None and bundle.is_dir() else None
         ignored = {self._relative(path) for path in besides}
         region = Region(
             start=b"",
             skipped=lambda path: (
-                (path == b".git" and inside != b"") or path in ignored or _in_signature_dir(path, inside)
+                (path == b".git" and inside != b"")
+                or path in ignored
+                or _in_signature_dir(path, inside, signature_dir)
             ),
             strict=inside,
             ignores=self._repository.ignores(),
         )
         return self._differences(b"", region)
 
-    def require_clean(self, *, bundle: Path | None = None, besides: Iterable[Path] = ()) -> None:
+    def require_clean(
+        self, *, bundle: Path | None = None, besides: Iterable[Path] = (), signature_dir: str | None = None
+    ) -> None:
         """Refuse a worktree with `changes`, naming them."""
-        _refuse(f"{self.top}: worktree has uncommitted changes", self.changes(bundle=bundle, besides=besides))
+        changes = self.changes(bundle=bundle, besides=besides, signature_dir=signature_dir)
+        _refuse(f"{self.top}: worktree has uncommitted changes", changes)
 
-    def bundle_changes(self, bundle: Path) -> list[Difference]:
+    def bundle_changes(self, bundle: Path, *, signature_dir: str | None = None) -> list[Difference]:
         """Where the bundle is not exactly HEAD's tree at its path.
 
         A directory: every file and link below it, except its own root
-        `.packseal/`, must be the tree's entry at the same path (content,
+        `signature_dir`, must be the tree's entry at the same path (content,
         executable bit, link target), and every entry of the tree there
         must be present; a file the tree lacks is a difference whether Git
         would ignore it or not. A single file: that file must be the
         tree's entry.
         """
         inside = self._relative(bundle)
-        region = Region(start=inside, skipped=lambda path: _in_signature_dir(path, inside), strict=inside)
+        region = Region(
+            start=inside, skipped=lambda path: _in_signature_dir(path, inside, signature_dir), strict=inside
+        )
         return self._differences(inside, region)
 
-    def require_committed(self, bundle: Path) -> None:
+    def require_committed(self, bundle: Path, *, signature_dir: str | None = None) -> None:
         """Refuse a bundle that is not exactly HEAD's tree at its path, naming the differences."""
-        _refuse(f"{bundle}: not exactly the tree of commit {self.head}", self.bundle_changes(bundle))
+        changes = self.bundle_changes(bundle, signature_dir=signature_dir)
+        _refuse(f"{bundle}: not exactly the tree of commit {self.head}", changes)
 
     def require_at(self, commit: str) -> None:
         if self.head != check_full_commit(commit):
@@ -399,12 +406,13 @@ def _refuse(what: str, changes: list[Difference]) -> None:
         raise GitError(f"{what}: {shown}")
 
 
-def _in_signature_dir(path: bytes, bundle: bytes | None) -> bool:
-    """Whether `path` lies in a `.packseal/` directory that is not content of `bundle`."""
+def _in_signature_dir(path: bytes, bundle: bytes | None, signature_dir: str | None) -> bool:
+    """Whether `path` lies in a directory named `signature_dir` that is not content of `bundle`."""
+    name = os.fsencode(signature_dir) if signature_dir else None
     parts = path.split(b"/")
-    if _SIGNATURE_DIR not in parts:
+    if name is None or name not in parts:
         return False
-    holder = b"/".join(parts[: parts.index(_SIGNATURE_DIR)])
+    holder = b"/".join(parts[: parts.index(name)])
     if bundle is None:
         return True
     nested_in_bundle = bundle == b"" or holder == bundle or holder.startswith(bundle + b"/")

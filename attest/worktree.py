@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from attest.errors import GitError
+from attest.errors import GitError, os_error_line
 
 GITLINK_MODE = 0o160000
 _LINK_MODE = 0o120000
@@ -114,7 +114,7 @@ class _Comparison:
         except FileNotFoundError:
             return iter(())
         except OSError as err:
-            raise GitError(f"{_shown(location)}: {err.strerror or err}") from None
+            raise GitError(os_error_line(_shown(location), err)) from None
         entry = self._committed.get(path)
         if entry is not None:
             self._seen.add(path)
@@ -140,7 +140,7 @@ class _Comparison:
         try:
             names = sorted(os.listdir(location), reverse=True)
         except OSError as err:
-            raise GitError(f"{_shown(location)}: {err.strerror or err}") from None
+            raise GitError(os_error_line(_shown(location), err)) from None
         return (os.path.join(path, name) if path else name for name in names)
 
     def _is_ignored(self, path: bytes, *, directory: bool) -> bool:
@@ -174,7 +174,7 @@ class _Comparison:
                 chunks = iter(lambda: stream.read(_CHUNK), b"")
                 return self._blob_id(info.st_size, chunks), bool(info.st_mode & 0o111)
         except OSError as err:
-            raise GitError(f"{_shown(location)}: {err.strerror or err}") from None
+            raise GitError(os_error_line(_shown(location), err)) from None
 
     def _blob_id(self, size: int, chunks: Iterable[bytes]) -> str:
         digest = hashlib.new(self._hash_name, b"blob %d\0" % size)

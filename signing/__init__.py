@@ -1,65 +1,63 @@
 """packseal's signing API: sign bundles, attest provenance, verify before install, check self.
 
-What this module exports is the public API; every other name is private.
-Exports load on first use (PEP 562), so `from signing.selfcheck import
-check_self` at a daemon's startup does not import the rest of packseal,
-and nothing here imports `sigstore` until Sigstore is used.
+The names imported below are the public API; every other name is private.
+They load on first use (PEP 562, `attest.exports`), so `from
+signing.selfcheck import check_self` at a daemon's startup does not import
+the rest of packseal, and nothing here imports `sigstore` until a Sigstore
+name is used. Paths are taken as `str` or `os.PathLike`.
 """
 
 from typing import TYPE_CHECKING
 
-from attest._lazy import lazy_exports
-
-_EXPORTS = {
-    "BundleError": "signing.errors",
-    "KeyFileError": "signing.errors",
-    "OutputError": "signing.errors",
-    "PacksealError": "signing.errors",
-    "SelfCheckError": "signing.errors",
-    "SignatureError": "signing.errors",
-    "SigningError": "signing.errors",
-    "TrustPolicyError": "signing.errors",
-    "MinisignKeyring": "signing.backends.minisign",
-    "MinisignSigner": "signing.backends.minisign",
-    "MinisignSigning": "signing.backends.minisign",
-    "generate_key_pair": "signing.backends.minisign",
-    "directory_manifest": "signing.bundle",
-    "file_digest": "signing.bundle",
-    "LockFile": "signing.pins",
-    "SourcePin": "signing.pins",
-    "TrustPolicy": "signing.policy",
-    "SignedBundle": "signing.sign",
-    "attest_bundle": "signing.sign",
-    "sign_bundle": "signing.sign",
-    "sign_with_minisign": "signing.sign",
-    "sign_with_sigstore": "signing.sign",
-    "SelfCheckResult": "signing.selfcheck",
-    "check_self": "signing.selfcheck",
-    "record_self": "signing.selfcheck",
-    "Check": "signing.verify",
-    "Verdict": "signing.verify",
-    "verify_bundle": "signing.verify",
-    "verify_locked_bundle": "signing.verify",
-}
-
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
-
 if TYPE_CHECKING:
-    from signing.backends.minisign import MinisignKeyring, MinisignSigner, MinisignSigning, generate_key_pair
-    from signing.bundle import directory_manifest, file_digest
-    from signing.errors import (
-        BundleError,
-        KeyFileError,
-        OutputError,
-        PacksealError,
-        SelfCheckError,
-        SignatureError,
-        SigningError,
-        TrustPolicyError,
-    )
-    from signing.pins import LockFile, SourcePin
-    from signing.policy import TrustPolicy
-    from signing.selfcheck import SelfCheckResult, check_self, record_self
-    from signing.sign import SignedBundle, attest_bundle, sign_bundle, sign_with_minisign, sign_with_sigstore
-    from signing.verify import Check, Verdict, verify_bundle, verify_locked_bundle
+    from signing.backends import BundleSigning as BundleSigning
+    from signing.backends import BundleVerifier as BundleVerifier
+    from signing.backends import Signer as Signer
+    from signing.backends.minisign import KeyPairFiles as KeyPairFiles
+    from signing.backends.minisign import MinisignKeyring as MinisignKeyring
+    from signing.backends.minisign import MinisignSigner as MinisignSigner
+    from signing.backends.minisign import MinisignSigning as MinisignSigning
+    from signing.backends.minisign import generate_key_pair as generate_key_pair
+    from signing.backends.minisign import read_public_key as read_public_key
+    from signing.backends.minisign import read_secret_key as read_secret_key
+    from signing.backends.minisign import unlock as unlock
+    from signing.backends.sigstore import SigstoreIdentityPolicy as SigstoreIdentityPolicy
+    from signing.backends.sigstore import SigstoreInstance as SigstoreInstance
+    from signing.backends.sigstore import SigstoreSigner as SigstoreSigner
+    from signing.backends.sigstore import SigstoreSigning as SigstoreSigning
+    from signing.backends.sigstore import SigstoreVerifier as SigstoreVerifier
+    from signing.backends.sigstore import identity_token as identity_token
+    from signing.bundle import directory_manifest as directory_manifest
+    from signing.digest import FileDigest as FileDigest
+    from signing.digest import file_digest as file_digest
+    from signing.errors import BundleError as BundleError
+    from signing.errors import IdentityError as IdentityError
+    from signing.errors import KeyFileError as KeyFileError
+    from signing.errors import NotABundleError as NotABundleError
+    from signing.errors import OutputError as OutputError
+    from signing.errors import PacksealError as PacksealError
+    from signing.errors import PinMismatchError as PinMismatchError
+    from signing.errors import SelfCheckError as SelfCheckError
+    from signing.errors import SignatureError as SignatureError
+    from signing.errors import SigningError as SigningError
+    from signing.errors import TrustPolicyError as TrustPolicyError
+    from signing.pins import LockFile as LockFile
+    from signing.pins import SourcePin as SourcePin
+    from signing.policy import TrustPolicy as TrustPolicy
+    from signing.selfcheck import SelfCheckResult as SelfCheckResult
+    from signing.selfcheck import check_self as check_self
+    from signing.selfcheck import record_self as record_self
+    from signing.sign import SignedBundle as SignedBundle
+    from signing.sign import attest_bundle as attest_bundle
+    from signing.sign import sign_bundle as sign_bundle
+    from signing.sign import sign_with_minisign as sign_with_minisign
+    from signing.sign import sign_with_sigstore as sign_with_sigstore
+    from signing.verify import Check as Check
+    from signing.verify import Verdict as Verdict
+    from signing.verify import verify_bundle as verify_bundle
+    from signing.verify import verify_locked_bundle as verify_locked_bundle
+else:
+    from attest.exports import lazy_exports
+
+    __getattr__, __dir__ = lazy_exports(globals())
+    del lazy_exports

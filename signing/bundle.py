@@ -10,21 +10,21 @@ installer finds are byte for byte the names that were signed; the
 same and be another file) and names equal after case-folding.
 """
 
-import errno
 import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from io import BufferedReader
 
-from attest.errors import ManifestError
+from attest.errors import ManifestError, os_error_line
 from attest.manifest import SIGNATURE_DIR, Entry, FileEntry, Manifest, SymlinkEntry, check_link_target
-from signing.digest import FileDigest, digest_stream
+from signing.digest import digest_stream
 from signing.errors import BundleError
+from signing.files import PathLike, file_kind, open_regular_file
 
 
-def directory_manifest(root: Path) -> Manifest:
+def directory_manifest(root: PathLike) -> Manifest:
     """The manifest of every file and link below `root`, except `root/.packseal/`."""
+    root = Path(root)
     if not root.is_dir():
         raise BundleError(f"{root}: not a directory")
     entries = list(_Walk(root).entries())
@@ -32,15 +32,6 @@ def directory_manifest(root: Path) -> Manifest:
         return Manifest.from_entries(entries)
     except ManifestError as err:
         raise BundleError(f"{root}: {err}") from None
-
-
-def file_digest(path: Path) -> FileDigest:
-    """The sha256 and size of one regular file, refusing links and special files."""
-    try:
-        with open_regular_file(path) as stream:
-            return digest_stream(stream)
-    except OSError as err:
-        raise BundleError(f"{path}: {err.strerror or err}") from None
 
 
 class _Walk:
@@ -67,7 +58,7 @@ class _Walk:
             try:
                 mode = location.lstat().st_mode
             except OSError as err:
-                raise BundleError(f"{location}: {err.strerror or err}") from None
+                raise BundleError(os_error_line(location, err)) from None
             if stat.S_ISDIR(mode):
                 listings.append(self._children(location, path + "/"))
             else:
@@ -78,7 +69,7 @@ class _Walk:
         try:
             children = sorted(os.scandir(directory), key=lambda child: child.name)
         except OSError as err:
-            raise BundleError(f"{directory}: {err.strerror or err}") from None
+            raise BundleError(os_error_line(directory, err)) from None
         for child in children:
             if not prefix and child.name == SIGNATURE_DIR:
                 continue
@@ -91,8 +82,8 @@ class _Walk:
             if stat.S_ISREG(mode):
                 return self._file(location, path)
         except OSError as err:
-            raise BundleError(f"{location}: {err.strerror or err}") from None
-        raise BundleError(f"{location}: {_kind_of(mode)} cannot be part of a bundle")
+            raise BundleError(os_error_line(location, err)) from None
+        raise BundleError(f"{location}: {file_kind(mode)} cannot be part of a bundle")
 
     def _manifest_path(self, path: str) -> str:
         """A path as the manifest records it: its spelling on disk, which must be UTF-8."""
@@ -124,57 +115,3 @@ class _Walk:
 
 def _is_within(path: str, directory: str) -> bool:
     return os.path.commonpath([path, directory]) == directory
-
-
-def open_regular_file(path: Path, *, follow_symlinks: bool = False) -> BufferedReader:
-    """Open for reading and refuse anything but a regular file; by default, refuse a link too.
-
-    `O_NONBLOCK` keeps a FIFO from blocking the open; `fstat` then refuses it.
-    Files inside a bundle are never followed; files the user names (keys,
-    trust roots) may be links.
-    """
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW)
-    try:
-        descriptor = os.open(path, flags)
-    except OSError as err:
-        if err.errno == errno.ELOOP:
-            raise BundleError(f"{path}: symlink, not a regular file") from None
-        raise
-    mode = os.fstat(descriptor).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(descriptor)
-        raise BundleError(f"{path}: {_kind_of(mode)}, not a regular file")
-    return os.fdopen(descriptor, "rb")
-
-
-def _kind_of(mode: int) -> str:
-    kinds = {
-        stat.S_ISFIFO: "FIFO",
-        stat.S_ISSOCK: "socket",
-        stat.S_ISCHR: "character device",
-        stat.S_ISBLK: "block device",
-        stat.S_ISDIR: "directory",
-        stat.S_ISLNK: "symlink",
-    }
-    return next((name for test, name in kinds.items() if test(mode)), "special file")
-
-
-def read_regular_file(path: Path, limit: int, *, follow_symlinks: bool = False) -> bytes:
-    """Read a small regular file whole, refusing special files, more than `limit` bytes, and links.
-
-    The size is checked before reading, and again on what was read: a file
-    can grow after `fstat`, and procfs reports 0 for files it serves.
-    """
-    try:
-        with open_regular_file(path, follow_symlinks=follow_symlinks) as stream:
-            size = os.fstat(stream.fileno()).st_size
-            if size > limit:
-                raise BundleError(f"{path}: {size} bytes is over the {limit} byte limit")
-            data = stream.read(limit + 1)
-    except FileNotFoundError:
-        raise BundleError(f"{path}: missing") from None
-    except OSError as err:
-        raise BundleError(f"{path}: {err.strerror or err}") from None
-    if len(data) > limit:
-        raise BundleError(f"{path}: over the {limit} byte limit")
-    return data

@@ -8,7 +8,12 @@ the speed of `hashlib` itself.
 import hashlib
 from dataclasses import dataclass
 from io import BufferedIOBase
+from pathlib import Path
 from typing import BinaryIO
+
+from attest.errors import os_error_line
+from signing.errors import BundleError
+from signing.files import PathLike, open_regular_file
 
 _CHUNK_BYTES = 1024 * 1024
 
@@ -54,3 +59,20 @@ class DigestingReader:
     def digest(self) -> FileDigest:
         """The digest of everything read so far."""
         return FileDigest(sha256=self._hasher.hexdigest(), size=self._size)
+
+
+def file_digest(path: PathLike, *, follow_symlinks: bool = False) -> FileDigest:
+    """The sha256 and size of one regular file, refusing special files and, unless followed, links.
+
+    The open descriptor is typed and hashed, so the bytes hashed are those of
+    the file that was checked, whatever replaces its path meanwhile. Files
+    inside a bundle are never followed; files the user names (a binary to
+    record, a script) may be links.
+    """
+    try:
+        with open_regular_file(path, follow_symlinks=follow_symlinks) as stream:
+            return digest_stream(stream)
+    except FileNotFoundError:
+        raise BundleError(f"{path}: missing") from None
+    except OSError as err:
+        raise BundleError(os_error_line(path, err)) from None

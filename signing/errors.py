@@ -7,19 +7,28 @@ not an error: `verify_bundle` returns a `Verdict` saying which check refused.
 Each kind also says what it means to someone running a command
 (`exit_status`): the thing examined was refused, or the command was asked
 wrongly. The command line maps errors to exit codes by this, and only this.
+
+The root, `PacksealError`, is defined in `attest.errors` and is the same
+class here: `attest`'s errors derive from it too, so `except PacksealError`
+catches anything either package raises.
 """
 
 from enum import IntEnum
 
-from attest.errors import AttestError, ProvenanceError
-
-
-class PacksealError(Exception):
-    """Base of every error packseal raises for bad input or a failed operation."""
+from attest.errors import PacksealError as PacksealError
+from attest.errors import ProvenanceError
 
 
 class BundleError(PacksealError):
     """The bundle cannot be signed or read safely: unsafe path, special file, I/O error."""
+
+
+class PinMismatchError(PacksealError):
+    """The bundle is not what its source pin requires: refused, though the bundle itself reads fine.
+
+    Its provenance is about another bundle, or names another repository,
+    commit, ref or builder than the pin; or its digest is not the locked one.
+    """
 
 
 class NotABundleError(BundleError):
@@ -79,6 +88,6 @@ _ASKED_WRONGLY: tuple[type[Exception], ...] = (
 """Errors in what the caller gave: the key, password, options, trust input, build facts, output place."""
 
 
-def exit_status(error: PacksealError | AttestError) -> ExitStatus:
+def exit_status(error: PacksealError) -> ExitStatus:
     """What an error means to someone running a command: asked wrongly, or refused."""
     return ExitStatus.ASKED_WRONGLY if isinstance(error, _ASKED_WRONGLY) else ExitStatus.REFUSED

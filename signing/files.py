@@ -5,13 +5,19 @@ worse than nothing: every writer here either completes or removes what it
 had started.
 """
 
+import errno
 import os
 import stat
 import tempfile
 from collections.abc import Iterable, Mapping
+from io import BufferedReader
 from pathlib import Path
 
-from signing.errors import OutputError
+from attest.errors import os_error_line
+from signing.errors import BundleError, OutputError
+
+PathLike = str | os.PathLike[str]
+"""A path as the public API takes it; each public function turns it into a `Path` first."""
 
 
 def create_exclusively(files: Mapping[Path, tuple[bytes, int]]) -> None:
@@ -28,7 +34,7 @@ def create_exclusively(files: Mapping[Path, tuple[bytes, int]]) -> None:
                 stream.write(data)
     except OSError as err:
         _remove(created)
-        raise OutputError(f"{err.filename or path}: cannot write: {err.strerror or err}") from None
+        raise OutputError(os_error_line(err.filename or path, err, "write")) from None
 
 
 def check_replaceable(paths: Iterable[Path]) -> None:
@@ -44,7 +50,7 @@ def check_replaceable(paths: Iterable[Path]) -> None:
         except FileNotFoundError:
             continue
         except OSError as err:
-            raise OutputError(f"{path}: cannot write: {err.strerror or err}") from None
+            raise OutputError(os_error_line(path, err, "write")) from None
         if stat.S_ISDIR(mode):
             raise OutputError(f"{path}: a directory is where packseal writes a file; remove it, then try again")
 
@@ -81,7 +87,7 @@ def replace_together(files: Mapping[Path, bytes], *, remove: Iterable[Path] = ()
         for directory in reversed(made_directories):
             _remove_directory(directory)
         if isinstance(err, OSError):
-            raise OutputError(f"{destination}: cannot {action}: {err.strerror or err}") from None
+            raise OutputError(os_error_line(destination, err, action)) from None
         raise
     _remove(previous for _, previous in replaced if previous is not None)
 
@@ -116,7 +122,7 @@ def _make_parents(directories: set[Path]) -> list[Path]:
             except OSError as err:
                 for done in reversed(made):
                     _remove_directory(done)
-                raise OutputError(f"{parent}: cannot create directory: {err.strerror or err}") from None
+                raise OutputError(os_error_line(parent, err, "create directory")) from None
             made.append(parent)
     return made
 
@@ -148,3 +154,58 @@ def _remove_directory(directory: Path) -> None:
         directory.rmdir()
     except OSError:
         pass
+
+
+def open_regular_file(path: PathLike, *, follow_symlinks: bool = False) -> BufferedReader:
+    """Open for reading and refuse anything but a regular file; by default, refuse a link too.
+
+    `O_NONBLOCK` keeps a FIFO from blocking the open; `fstat` then refuses it.
+    Files inside a bundle are never followed; files the user names (keys,
+    trust roots) may be links.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW)
+    try:
+        descriptor = os.open(path, flags)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise BundleError(f"{path}: symlink, not a regular file") from None
+        raise
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        raise BundleError(f"{path}: {file_kind(mode)}, not a regular file")
+    return os.fdopen(descriptor, "rb")
+
+
+def file_kind(mode: int) -> str:
+    """What a file of `mode` is, in a word for a message: "FIFO", "symlink", "directory"..."""
+    kinds = {
+        stat.S_ISFIFO: "FIFO",
+        stat.S_ISSOCK: "socket",
+        stat.S_ISCHR: "character device",
+        stat.S_ISBLK: "block device",
+        stat.S_ISDIR: "directory",
+        stat.S_ISLNK: "symlink",
+    }
+    return next((name for test, name in kinds.items() if test(mode)), "special file")
+
+
+def read_regular_file(path: PathLike, limit: int, *, follow_symlinks: bool = False) -> bytes:
+    """Read a small regular file whole, refusing special files, more than `limit` bytes, and links.
+
+    The size is checked before reading, and again on what was read: a file
+    can grow after `fstat`, and procfs reports 0 for files it serves.
+    """
+    try:
+        with open_regular_file(path, follow_symlinks=follow_symlinks) as stream:
+            size = os.fstat(stream.fileno()).st_size
+            if size > limit:
+                raise BundleError(f"{path}: {size} bytes is over the {limit} byte limit")
+            data = stream.read(limit + 1)
+    except FileNotFoundError:
+        raise BundleError(f"{path}: missing") from None
+    except OSError as err:
+        raise BundleError(os_error_line(path, err)) from None
+    if len(data) > limit:
+        raise BundleError(f"{path}: over the {limit} byte limit")
+    return data

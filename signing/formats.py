@@ -31,12 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from attest.canonical import MAX_DOCUMENT_BYTES, parse_json
-from attest.errors import AttestError
 from attest.provenance import Provenance
 from attest.statement import statement_predicate_type
 from signing.backends.minisign import read_signature
-from signing.bundle import read_regular_file
 from signing.errors import PacksealError, SignatureError
+from signing.files import read_regular_file
 from signing.layout import SIGNATURE_DIR_FILES, DirectoryLayout, SignatureDirFile
 from signing.roles import Role, RoleClaim
 
@@ -68,7 +67,7 @@ def malformed_entries(layout: DirectoryLayout, *, besides: set[Path]) -> list[st
             continue
         try:
             check_signature_dir_file(path, kind)
-        except (PacksealError, AttestError) as err:
+        except PacksealError as err:
             problems.append(str(err))
     return problems
 

@@ -21,6 +21,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from attest.errors import os_error_reason
 from attest.manifest import SIGNATURE_DIR
 from signing.errors import BundleError, NotABundleError
 from signing.roles import Role
@@ -127,7 +128,7 @@ class DirectoryLayout:
         except FileNotFoundError:
             return [f"{SIGNATURE_DIR}/ is missing: the bundle is not signed"]
         except OSError as err:
-            return [f"{SIGNATURE_DIR}/ cannot be read: {err.strerror or err}"]
+            return [f"{SIGNATURE_DIR}/ cannot be read: {os_error_reason(err)}"]
         problems = []
         for entry in entries:
             where = f"{SIGNATURE_DIR}/{entry.name}"

@@ -13,7 +13,7 @@ from attest.errors import AttestError
 from attest.git import check_full_commit
 from attest.provenance import normalise_repository
 from attest.statement import SHA256_HEX
-from signing.bundle import read_regular_file
+from signing.files import PathLike, read_regular_file
 from signing.errors import BundleError, TrustPolicyError
 
 _MAX_LOCK_BYTES = 4 * 1024 * 1024
@@ -51,7 +51,9 @@ class LockFile:
     pins: dict[str, SourcePin]
 
     @classmethod
-    def read(cls, path: Path) -> "LockFile":
+    def read(cls, path: PathLike) -> "LockFile":
+        """Read and check a lock file; a bundle named in it is pinned by `pin_for`."""
+        path = Path(path)
         try:
             data = read_regular_file(path, _MAX_LOCK_BYTES, follow_symlinks=True)
             document = tomllib.loads(data.decode())
@@ -67,9 +69,9 @@ class LockFile:
             raise TrustPolicyError(f"{path}: a lock file holds exactly [bundle.NAME] tables")
         return cls(path, {name: _pin(path, name, table) for name, table in bundles.items()})
 
-    def pin_for(self, bundle: Path) -> SourcePin | None:
+    def pin_for(self, bundle: PathLike) -> SourcePin | None:
         """The pin of a bundle, by its file or directory name; None when it is not locked."""
-        return self.pins.get(bundle.resolve().name)
+        return self.pins.get(Path(bundle).resolve().name)
 
 
 def _pin(path: Path, name: str, table: object) -> SourcePin:

@@ -30,7 +30,7 @@ from attest.statement import SHA256_HEX
 from signing.errors import SignatureError
 
 _PREFIX = "packseal"
-_CLAIM = re.compile(rf"{_PREFIX} (?P<role>[a-z-]+) sha256:(?P<sha256>[0-9a-f]{{64}})(?: (?P<detail>.*))?", re.DOTALL)
+_CLAIM = re.compile(rf"{_PREFIX} (?P<role>[a-z-]+) sha256:(?P<sha256>{SHA256_HEX.pattern})(?: (?P<detail>.*))?", re.DOTALL)
 
 
 class Role(enum.Enum):

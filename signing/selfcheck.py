@@ -30,12 +30,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from attest.canonical import MAX_DOCUMENT_BYTES, canonical_json, parse_canonical_json
-from attest.errors import AttestError
 from signing import selfcheck_python
-from signing.bundle import read_regular_file
-from signing.digest import FileDigest
+from signing.digest import FileDigest, file_digest
 from signing.errors import KeyFileError, OutputError, PacksealError, SelfCheckError, TrustPolicyError
-from signing.files import replace_together
+from signing.files import PathLike, read_regular_file, replace_together
+from signing.layout import minisign_signature
 from signing.roles import Role, RoleClaim
 from signing.selfrecord import NamedFile, PythonRecord, SelfRecord
 
@@ -46,8 +45,6 @@ if TYPE_CHECKING:
 
 RUNNING_IMAGE = Path("/proc/self/exe")
 """The file the kernel executes for this process, even once its path was replaced or removed."""
-
-PathLike = str | os.PathLike[str]
 
 
 @dataclass(frozen=True)
@@ -105,7 +102,7 @@ def describe(record: SelfRecord) -> list[str]:
 
 def signature_path(record: PathLike) -> Path:
     """Where a record's minisign signature lives: beside it, as `minisign -Vm RECORD` expects."""
-    return Path(f"{os.fspath(record)}.minisig")
+    return minisign_signature(Path(record))
 
 
 def running_image() -> Path:
@@ -199,7 +196,7 @@ def check_self(
         return _check(Path(record_path), public_key, binary, script)
     except (SelfCheckError, KeyFileError, TrustPolicyError):
         raise
-    except (PacksealError, AttestError) as err:
+    except PacksealError as err:
         raise SelfCheckError(str(err)) from None
 
 
@@ -225,7 +222,7 @@ def _check(
         )
     else:
         image = RUNNING_IMAGE
-    _require_same(image, selfcheck_python.digest_file(image), record.executable)
+    _require_same(image, file_digest(image, follow_symlinks=True), record.executable)
     if record.python is not None:
         _check_python(record.python, script)
     return SelfCheckResult(executable=str(image), record=record, signer=None if signer is None else str(signer))
@@ -262,7 +259,7 @@ def _check_python(expected: PythonRecord, script: PathLike | None) -> None:
         raise SelfCheckError("this process runs no script file (python -c?), so the record cannot show it "
                              "covers the program's entry")
     if expected.script is not None:
-        _require_same(entry, selfcheck_python.digest_file(entry), expected.script)
+        _require_same(entry, file_digest(entry, follow_symlinks=True), expected.script)
     elif not any(selfcheck_python.is_distribution_file(entry, d) for d in expected.distributions):
         raise SelfCheckError(
             f"{entry}: the program's entry is neither the recorded script nor a file of the recorded "
@@ -292,10 +289,10 @@ def _verify_signature(
 
 def _recorded_executable(binary: PathLike | None, *, python: bool) -> NamedFile:
     if binary is not None:
-        return NamedFile(Path(binary).name, selfcheck_python.digest_file(Path(binary)))
+        return _recorded_file(binary)
     if not python:
         raise ValueError("name the binary to record, or record the running interpreter with python=True")
-    return NamedFile(Path(os.readlink(RUNNING_IMAGE)).name, selfcheck_python.digest_file(RUNNING_IMAGE))
+    return NamedFile(Path(os.readlink(RUNNING_IMAGE)).name, file_digest(RUNNING_IMAGE, follow_symlinks=True))
 
 
 def _recorded_python(binary: PathLike | None, distributions: Sequence[str], script: PathLike | None) -> PythonRecord:
@@ -313,9 +310,13 @@ def _recorded_python(binary: PathLike | None, distributions: Sequence[str], scri
     )
     return PythonRecord(
         libraries=libraries,
-        script=None if script is None else NamedFile(Path(script).name, selfcheck_python.digest_file(Path(script))),
+        script=None if script is None else _recorded_file(script),
         distributions=tuple(records),
     )
+
+
+def _recorded_file(path: PathLike) -> NamedFile:
+    return NamedFile(Path(path).name, file_digest(Path(path), follow_symlinks=True))
 
 
 def _named(file: NamedFile) -> str:

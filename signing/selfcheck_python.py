@@ -32,9 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from signing.bundle import open_regular_file, read_regular_file
-from signing.digest import FileDigest, digest_stream
+from attest.errors import os_error_line
+from signing.digest import FileDigest, digest_stream, file_digest
 from signing.errors import BundleError, SelfCheckError
+from signing.files import open_regular_file, read_regular_file
 from signing.selfrecord import BYTECODE_LEVELS, DistributionFile, DistributionRecord, NamedFile
 
 if TYPE_CHECKING:
@@ -47,17 +48,6 @@ _OPTIMIZATIONS = range(BYTECODE_LEVELS)
 _MAX_SOURCE_BYTES = 64 * 1024 * 1024
 _PYC_HEADER_BYTES = 16
 _PRINT_MAPS = "import sys; sys.stdout.write(open('/proc/self/maps').read())"
-
-
-def digest_file(path: Path) -> FileDigest:
-    """Hash the open descriptor, so the bytes hashed are those of the file that was opened."""
-    try:
-        with open_regular_file(path, follow_symlinks=True) as stream:
-            return digest_stream(stream)
-    except FileNotFoundError:
-        raise BundleError(f"{path}: missing") from None
-    except OSError as err:
-        raise BundleError(f"{path}: {err.strerror or err}") from None
 
 
 # --- libpython ---------------------------------------------------------------
@@ -115,7 +105,7 @@ def running_libraries() -> tuple[NamedFile, ...]:
         maps = MAPS.read_text(errors="surrogateescape")
     except OSError as err:
         raise SelfCheckError(
-            f"{MAPS}: {err.strerror or err}; a Python program is checked where /proc/self/maps exists"
+            f"{os_error_line(MAPS, err)}; a Python program is checked where /proc/self/maps exists"
         ) from None
     return _named(((Path(mapped.path).name, mapped.digest()) for mapped in mapped_libpython(maps)), what=str(MAPS))
 
@@ -132,7 +122,8 @@ def interpreter_libraries(interpreter: Path) -> tuple[NamedFile, ...]:
     if run.returncode != 0:
         raise BundleError(f"{interpreter}: is not a Python interpreter that runs here (exit {run.returncode})")
     libraries = mapped_libpython(run.stdout)
-    return _named(((Path(m.path).name, digest_file(Path(m.path))) for m in libraries), what=str(interpreter))
+    digests = ((Path(m.path).name, file_digest(Path(m.path), follow_symlinks=True)) for m in libraries)
+    return _named(digests, what=str(interpreter))
 
 
 def _named(files: Iterator[tuple[str, FileDigest]], *, what: str) -> tuple[NamedFile, ...]:
@@ -196,7 +187,7 @@ def check_distribution(expected: DistributionRecord) -> None:
     cached: set[str] = set()
     for file in expected.files:
         path = located(distribution, file.path)
-        actual = digest_file(path)
+        actual = file_digest(path, follow_symlinks=True)
         if actual != file.digest:
             raise SelfCheckError(
                 f"distribution {expected.name}: {file.path} is sha256:{actual.sha256} ({actual.size} bytes), "
@@ -248,7 +239,7 @@ def _refuse_editable(distribution: "Distribution", name: str) -> None:
 
 def _record_file(path: Path, relative: str) -> DistributionFile:
     if not relative.endswith(".py"):
-        return DistributionFile(relative, digest_file(path))
+        return DistributionFile(relative, file_digest(path, follow_symlinks=True))
     source = read_regular_file(path, _MAX_SOURCE_BYTES, follow_symlinks=True)
     digest = FileDigest(sha256=hashlib.sha256(source).hexdigest(), size=len(source))
     return DistributionFile(relative, digest, _bytecode_digests(source, path))
@@ -317,12 +308,12 @@ def _check_nothing_added(distribution: str, root: Path, known: set[str]) -> None
         try:
             entries = list(os.scandir(directory))
         except OSError as err:
-            raise SelfCheckError(f"distribution {distribution}: {directory}: {err.strerror or err}") from None
+            raise SelfCheckError(f"distribution {distribution}: {os_error_line(directory, err)}") from None
         for entry in entries:
             try:
                 mode = entry.stat(follow_symlinks=False).st_mode
             except OSError as err:
-                raise SelfCheckError(f"distribution {distribution}: {entry.path}: {err.strerror or err}") from None
+                raise SelfCheckError(f"distribution {distribution}: {os_error_line(entry.path, err)}") from None
             if stat.S_ISDIR(mode):
                 pending.append(Path(entry.path))
             elif not stat.S_ISREG(mode):

@@ -10,12 +10,12 @@ memory: `SelfRecord.from_json` refuses any field that is missing, unknown,
 of the wrong type, unsorted or repeated.
 """
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+from attest.statement import SHA256_HEX
 from signing.digest import FileDigest
 from signing.errors import SelfCheckError
 
@@ -26,7 +26,6 @@ BYTECODE_LEVELS = 3
 RERECORD = "packseal self record --python --distribution NAME ... (or --binary FILE)"
 """How to make a record this version reads, for the message refusing one it does not."""
 
-_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _RECORD_KEYS = {"format", "algorithm", "packseal_version", "executable"}
 _PYTHON_KEYS = {"libraries", "distributions"}
 _NAMED_FILE_KEYS = {"name", "sha256", "size"}
@@ -208,7 +207,7 @@ def _distribution_file(value: Any, *, what: str) -> DistributionFile:
     if bytecode is None:
         return DistributionFile(path, digest)
     digests = _list(bytecode, what=f"{what} {path}: bytecode")
-    if not all(isinstance(entry, str) and _SHA256_HEX.fullmatch(entry) for entry in digests):
+    if not all(isinstance(entry, str) and SHA256_HEX.fullmatch(entry) for entry in digests):
         raise SelfCheckError(f"{what} {path}: bytecode digests must be 64 lowercase hex digits")
     if len(digests) not in (0, BYTECODE_LEVELS):
         raise SelfCheckError(f"{what} {path}: bytecode must list one digest per optimization level "
@@ -250,7 +249,7 @@ def _string(value: Any, *, what: str) -> str:
 
 
 def _file_digest(sha256: Any, size: Any, *, what: str) -> FileDigest:
-    if not isinstance(sha256, str) or not _SHA256_HEX.fullmatch(sha256):
+    if not isinstance(sha256, str) or not SHA256_HEX.fullmatch(sha256):
         raise SelfCheckError(f"{what}: sha256 must be 64 lowercase hex digits")
     if type(size) is not int or size < 0:
         raise SelfCheckError(f"{what}: size must be a non-negative integer")

@@ -27,9 +27,10 @@ from attest.provenance import BuildFacts, provenance_statement
 from attest.statement import Subject
 from signing.backends import BundleSigning
 from signing.backends.minisign import MinisignSigning
-from signing.bundle import directory_manifest, file_digest, read_regular_file
+from signing.bundle import directory_manifest
+from signing.digest import file_digest
 from signing.errors import BundleError
-from signing.files import check_replaceable, replace_together
+from signing.files import PathLike, check_replaceable, read_regular_file, replace_together
 from signing.layout import DirectoryLayout, FileLayout, resolve_bundle, statement_signatures
 from signing.roles import Role, RoleClaim
 
@@ -48,8 +49,9 @@ class SignedBundle:
     written: tuple[Path, ...]
 
 
-def sign_bundle(path: Path, signing: BundleSigning) -> SignedBundle:
+def sign_bundle(path: PathLike, signing: BundleSigning) -> SignedBundle:
     """Sign a directory (`.packseal/manifest.json` and its signature) or a single file."""
+    path = Path(path)
     name = _bundle_name(path)
     if path.is_dir():
         layout = DirectoryLayout(path)
@@ -66,12 +68,13 @@ def sign_bundle(path: Path, signing: BundleSigning) -> SignedBundle:
     return SignedBundle(path, digest.sha256, (signature_path,))
 
 
-def attest_bundle(path: Path, facts: BuildFacts, signing: BundleSigning, *, started_on: datetime) -> SignedBundle:
+def attest_bundle(path: PathLike, facts: BuildFacts, signing: BundleSigning, *, started_on: datetime) -> SignedBundle:
     """Write and sign SLSA provenance whose subject is the bundle's digest.
 
     A directory gets `.packseal/provenance.json`; a file `X` gets
     `X.provenance.json`; each with its signature beside it.
     """
+    path = Path(path)
     name = _bundle_name(path)
     if path.is_dir():
         layout = DirectoryLayout(path)
@@ -89,13 +92,13 @@ def attest_bundle(path: Path, facts: BuildFacts, signing: BundleSigning, *, star
 
 
 def sign_with_minisign(
-    path: Path, secret_key: minisign.SecretKey, *, trusted_comment: str | None = None
+    path: PathLike, secret_key: minisign.SecretKey, *, trusted_comment: str | None = None
 ) -> SignedBundle:
     """Sign a directory or file with an unlocked minisign secret key (see `MinisignSigning`)."""
     return sign_bundle(path, MinisignSigning(secret_key, trusted_comment))
 
 
-def sign_with_sigstore(path: Path, instance: "SigstoreInstance", token: "IdentityToken") -> SignedBundle:
+def sign_with_sigstore(path: PathLike, instance: "SigstoreInstance", token: "IdentityToken") -> SignedBundle:
     """Sign keylessly as `token`'s identity; a file's bundle is exactly what `sigstore sign` writes."""
     from signing.backends.sigstore import SigstoreSigning
 

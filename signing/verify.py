@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from attest.canonical import MAX_DOCUMENT_BYTES
-from attest.errors import AttestError
 from attest.git import Checkout
 from attest.manifest import SIGNATURE_DIR, Manifest, differences, manifest_from_statement
 from attest.provenance import Provenance, normalise_repository
-from signing.bundle import directory_manifest, read_regular_file
+from signing.bundle import directory_manifest
 from signing.backends import BundleVerifier, Signer
-from signing.errors import BundleError, PacksealError, TrustPolicyError
+from signing.errors import BundleError, PacksealError, PinMismatchError, TrustPolicyError
+from signing.files import PathLike, read_regular_file
 from signing.formats import malformed_entries
 from signing.layout import MANIFEST_NAME, DirectoryLayout, FileLayout, resolve_bundle
 from signing.pins import LockFile, SourcePin
@@ -68,7 +68,7 @@ class Verdict:
 
 
 def verify_bundle(
-    path: Path, policy: TrustPolicy, *, signature: Path | None = None, pin: SourcePin | None = None
+    path: PathLike, policy: TrustPolicy, *, signature: PathLike | None = None, pin: SourcePin | None = None
 ) -> Verdict:
     """Verify a directory or single-file bundle against `policy`, and against `pin` if given.
 
@@ -81,15 +81,22 @@ def verify_bundle(
     `.packseal/` directory (`signing.layout.resolve_bundle`): neither can be
     a bundle.
     """
+    path = Path(path)
     resolve_bundle(path)
     verification = _DirectoryVerification if path.is_dir() else _FileVerification
-    return verification(path, policy, signature, pin).run()
+    return verification(path, policy, None if signature is None else Path(signature), pin).run()
 
 
 def verify_locked_bundle(
-    path: Path, policy: TrustPolicy, lock: LockFile, *, signature: Path | None = None, require_checkout: bool = False
+    path: PathLike,
+    policy: TrustPolicy,
+    lock: LockFile,
+    *,
+    signature: PathLike | None = None,
+    require_checkout: bool = False,
 ) -> Verdict:
     """Verify a bundle against its entry in a lock file; a bundle absent from it is refused."""
+    path = Path(path)
     pin = lock.pin_for(path)
     if pin is None:
         detail = f"{lock.path}: no [bundle.{path.resolve().name}] entry; an unlocked bundle is refused"
@@ -131,7 +138,7 @@ class _Verification:
         """Run one step; record it as passed with its detail, or as failed with the error."""
         try:
             value, detail = step()
-        except (PacksealError, AttestError) as err:
+        except PacksealError as err:
             self.checks.append(Check(name, False, str(err)))
             raise _Stop from None
         self.checks.append(Check(name, True, detail))
@@ -213,14 +220,14 @@ def _require_claims(signers: list[Signer], expected: RoleClaim, *, where: Path) 
 
 def _expect(what: str, actual: str | None, expected: str | None) -> tuple[None, str]:
     if actual != expected:
-        raise BundleError(f"{what} is {actual!r}, pinned {expected!r}")
+        raise PinMismatchError(f"{what} is {actual!r}, pinned {expected!r}")
     return None, f"{what} {actual}"
 
 
 def _subject_names(provenance: Provenance, digest: str) -> tuple[None, str]:
     if digest not in {subject.sha256 for subject in provenance.subjects}:
         named = ", ".join(f"sha256:{subject.sha256}" for subject in provenance.subjects)
-        raise BundleError(f"provenance is about {named}, not this bundle (sha256:{digest})")
+        raise PinMismatchError(f"provenance is about {named}, not this bundle (sha256:{digest})")
     return None, f"provenance subject is this bundle, sha256:{digest}"
 
 
@@ -228,7 +235,7 @@ def _checkout_at(path: Path, commit: str) -> tuple[None, str]:
     """The bundle sits in a checkout at `commit` and is exactly that commit's tree, read without running `git`."""
     checkout = Checkout.containing(path)
     checkout.require_at(commit)
-    checkout.require_committed(path)
+    checkout.require_committed(path, signature_dir=SIGNATURE_DIR)
     return None, f"{path} is exactly the tree of commit {commit} in {checkout.top}"
 
 

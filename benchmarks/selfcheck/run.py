@@ -35,7 +35,7 @@ from signing.selfcheck import check_self, record_self
 SIZES_MIB = (1, 50, 200)
 # Until `self` is registered in signing.cli, the same `main` with the group added.
 CLI_WRAPPER = (
-    "from signing.cli import cli, main; from signing.selfcheck_cli import self_group; "
+    "from signing.cli import cli, main; from signing.cli.selfcheck import self_group; "
     "cli.add_command(self_group, 'self'); main()"
 )
 
@@ -93,7 +93,7 @@ def measure_size(workdir: Path, mib: int, keys, command: list[str], repeat: int)
 
 def import_costs(repeat: int) -> dict[str, float]:
     """Median wall time of a fresh interpreter running each statement; `pass` is the floor."""
-    statements = ("pass", "from signing.selfcheck import check_self", "import signing.cli, signing.selfcheck_cli")
+    statements = ("pass", "from signing.selfcheck import check_self", "import signing.cli, signing.cli.selfcheck")
     return {
         statement: median_seconds(lambda: run([sys.executable, "-c", statement]), repeat) for statement in statements
     }

@@ -18,10 +18,10 @@ from typing import BinaryIO, TypeVar
 
 import minisign
 
-from signing.bundle import open_regular_file, read_regular_file
+from attest.errors import os_error_line
 from signing.digest import DigestingReader, FileDigest
 from signing.errors import BundleError, KeyFileError, OutputError, SignatureError, SigningError, TrustPolicyError
-from signing.files import create_exclusively
+from signing.files import PathLike, create_exclusively, open_regular_file, read_regular_file
 from signing.layout import minisign_signature
 from signing.roles import Role, RoleClaim
 
@@ -53,12 +53,13 @@ class KeyPairFiles:
     key_id: str
 
 
-def generate_key_pair(directory: Path, name: str, password: str | None) -> KeyPairFiles:
+def generate_key_pair(directory: PathLike, name: str, password: str | None) -> KeyPairFiles:
     """Write `NAME.key` (mode 0600) and `NAME.pub` in `directory`; never overwrite.
 
     With a password the secret key is encrypted with the same scrypt cost as
     stock minisign; `None` writes it unencrypted, like `minisign -G -W`.
     """
+    directory = Path(directory)
     if not name or "/" in name or name.startswith("."):
         raise OutputError(f"{name!r}: a key name must be a plain file name")
     pair = minisign.KeyPair.generate()
@@ -70,7 +71,7 @@ def generate_key_pair(directory: Path, name: str, password: str | None) -> KeyPa
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as err:
-        raise OutputError(f"{directory}: cannot create directory: {err.strerror or err}") from None
+        raise OutputError(os_error_line(directory, err, "create directory")) from None
     create_exclusively(
         {
             files.secret_key: (bytes(pair.secret_key) + b"\n", 0o600),
@@ -81,12 +82,12 @@ def generate_key_pair(directory: Path, name: str, password: str | None) -> KeyPa
     return files
 
 
-def read_secret_key(path: Path) -> minisign.SecretKey:
+def read_secret_key(path: PathLike) -> minisign.SecretKey:
     """Parse a minisign secret key file; it may still be encrypted (see `unlock`)."""
     return _read_key(path, minisign.SecretKey)
 
 
-def unlock(secret_key: minisign.SecretKey, password: str, *, path: Path) -> None:
+def unlock(secret_key: minisign.SecretKey, password: str, *, path: PathLike) -> None:
     """Decrypt an encrypted secret key in place; a wrong password is refused."""
     try:
         secret_key.decrypt(password)
@@ -94,7 +95,7 @@ def unlock(secret_key: minisign.SecretKey, password: str, *, path: Path) -> None
         raise KeyFileError(f"{path}: wrong password for this minisign secret key") from None
 
 
-def read_public_key(path: Path) -> minisign.PublicKey:
+def read_public_key(path: PathLike) -> minisign.PublicKey:
     """Parse a minisign public key file, as written by `minisign -G` or `packseal keygen`."""
     return _read_key(path, minisign.PublicKey)
 
@@ -132,7 +133,7 @@ class MinisignSigning:
             with open_regular_file(path) as stream:
                 signature = sign(self.secret_key, stream, comment)
         except OSError as err:
-            raise BundleError(f"{path}: {err.strerror or err}") from None
+            raise BundleError(os_error_line(path, err)) from None
         return minisign_signature(path), signature
 
     def _comment(self, claim: RoleClaim, description: str) -> str:
@@ -178,7 +179,8 @@ class MinisignKeyring:
             raise TrustPolicyError("no trusted minisign public key was given")
 
     @classmethod
-    def from_files(cls, paths: Iterable[Path]) -> "MinisignKeyring":
+    def from_files(cls, paths: Iterable[PathLike]) -> "MinisignKeyring":
+        """Trust the public key in each file (see `read_public_key`)."""
         return cls(read_public_key(path) for path in paths)
 
     @property
@@ -204,7 +206,7 @@ class MinisignKeyring:
                 reader = DigestingReader(stream)
                 signer = self._verify(reader, signature)
         except OSError as err:
-            raise BundleError(f"{path}: {err.strerror or err}") from None
+            raise BundleError(os_error_line(path, err)) from None
         digest = reader.digest()
         if signer.claim is not None:
             signer.claim.require(RoleClaim(Role.FILE, digest.sha256), where=str(signature))
@@ -232,7 +234,7 @@ class MinisignKeyring:
         return MinisignSigner(identifier, comment, RoleClaim.from_trusted_comment(comment, where=str(signature_file)))
 
 
-def read_signature(path: Path) -> minisign.Signature:
+def read_signature(path: PathLike) -> minisign.Signature:
     """Read a `.minisig` file, which must be exactly the encoding of what it decodes to.
 
     py-minisign alone would accept a bare CR as a line break and ignore
@@ -259,7 +261,7 @@ _KEY_KINDS = {minisign.SecretKey: "secret", minisign.PublicKey: "public"}
 KeyT = TypeVar("KeyT", minisign.SecretKey, minisign.PublicKey)
 
 
-def _read_key(path: Path, kind: type[KeyT]) -> KeyT:
+def _read_key(path: PathLike, kind: type[KeyT]) -> KeyT:
     """Parse a key file of `kind`; say so plainly when it is the other kind of key."""
     data = _read_small_file(path, _MAX_KEY_FILE_BYTES, "key")
     try:
@@ -281,7 +283,7 @@ def _parses_as(kind: type[minisign.PublicKey] | type[minisign.SecretKey], data: 
     return True
 
 
-def _read_small_file(path: Path, limit: int, what: str) -> bytes:
+def _read_small_file(path: PathLike, limit: int, what: str) -> bytes:
     try:
         return read_regular_file(path, limit, follow_symlinks=True)
     except BundleError as err:

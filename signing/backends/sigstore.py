@@ -41,11 +41,11 @@ from sigstore_models.common.v1 import HashAlgorithm
 
 from attest.errors import AttestError
 from attest.statement import Statement, foreign_statement, statement_predicate_type
-from signing.bundle import file_digest, read_regular_file
-from signing.digest import FileDigest
+from signing.digest import FileDigest, file_digest
 from signing.formats import IN_TOTO_PAYLOAD_TYPE, SIGSTORE_BUNDLE_MAX_BYTES
 from signing.layout import sigstore_bundle
 from signing.errors import BundleError, IdentityError, PacksealError, SignatureError, SigningError, TrustPolicyError
+from signing.files import PathLike, read_regular_file
 from signing.roles import Role, RoleClaim
 
 T = TypeVar("T")
@@ -68,8 +68,8 @@ class SigstoreInstance:
     """
 
     staging: bool = False
-    trust_config: Path | None = None
-    trusted_root: Path | None = None
+    trust_config: PathLike | None = None
+    trusted_root: PathLike | None = None
     offline: bool = False
 
     def __post_init__(self) -> None:
@@ -498,7 +498,7 @@ def _read_bundle(path: Path) -> Bundle:
 
 
 def _load(
-    path: Path, what: str, parse: Callable[[bytes], T], error: type[PacksealError] = TrustPolicyError
+    path: PathLike, what: str, parse: Callable[[bytes], T], error: type[PacksealError] = TrustPolicyError
 ) -> T:
     """Read and parse a small Sigstore JSON file, reporting any failure as one line."""
     try:

@@ -6,8 +6,8 @@ import pytest
 from git_repo import GitRepo, github_job, isolate
 
 from attest.build_facts import ExplicitSource, gather_build_facts, github_actions_facts
-from attest.git import GitError
-from attest.provenance import GITHUB_WORKFLOW_BUILD_TYPE, LOCAL_BUILD_TYPE, ProvenanceError
+from attest.errors import GitError, ProvenanceError
+from attest.provenance import GITHUB_WORKFLOW_BUILD_TYPE, LOCAL_BUILD_TYPE
 
 ORIGIN = "https://github.com/acme/pack.git"
 OTHER_COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -201,7 +201,7 @@ def test_a_dirty_checkout_is_attested_with_allow_dirty(repo: GitRepo, pack: Path
 def test_signatures_written_into_packseal_are_not_changes(repo: GitRepo, pack: Path):
     repo.write("pack/.packseal/manifest.json")
     repo.write("pack/.packseal/manifest.json.minisig")
-    facts = gather_build_facts(pack, github_job(repo.head), ExplicitSource())
+    facts = gather_build_facts(pack, github_job(repo.head), ExplicitSource(), signature_dir=".packseal")
     assert facts.source_commit == repo.head
 
 

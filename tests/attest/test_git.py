@@ -11,8 +11,12 @@ from pathlib import Path
 import pytest
 from git_repo import GitRepo, isolate
 
-from attest.git import Checkout, GitError, check_full_commit
+from attest.errors import GitError
+from attest.git import Checkout, check_full_commit
 from attest.worktree import Difference
+
+SIGNATURES = ".packseal"
+"""Where packseal writes signatures; `attest.git` skips the directory of that name only when told."""
 
 
 def paths(changes: list[Difference]) -> list[str]:
@@ -76,8 +80,8 @@ def test_origin_url_is_read_and_none_without_origin(repo: GitRepo):
 
 def test_a_fresh_commit_is_clean(repo: GitRepo):
     checkout = Checkout.containing(repo.top)
-    assert checkout.changes() == []
-    checkout.require_clean()
+    assert checkout.changes(signature_dir=SIGNATURES) == []
+    checkout.require_clean(signature_dir=SIGNATURES)
 
 
 def _modify(repo: GitRepo) -> str:
@@ -139,9 +143,9 @@ def _replace_with_a_directory(repo: GitRepo) -> str:
 def test_each_kind_of_change_is_listed_once_and_refused(repo: GitRepo, change):
     changed = change(repo)
     checkout = Checkout.containing(repo.top)
-    assert ", ".join(map(str, checkout.changes())) == changed
+    assert ", ".join(map(str, checkout.changes(signature_dir=SIGNATURES))) == changed
     with pytest.raises(GitError, match=f"uncommitted changes: {re.escape(changed)}$") as refused:
-        checkout.require_clean()
+        checkout.require_clean(signature_dir=SIGNATURES)
     assert str(repo.top) in str(refused.value)
 
 
@@ -153,7 +157,7 @@ def test_a_link_retargeted_and_a_link_made_a_file_are_changes(repo: GitRepo):
     (repo.top / "pack" / "link").symlink_to("../tracked.txt")
     (repo.top / "pack" / "other-link").unlink()
     repo.write("pack/other-link", "content\n")
-    assert list(map(str, Checkout.containing(repo.top).changes())) == [
+    assert list(map(str, Checkout.containing(repo.top).changes(signature_dir=SIGNATURES))) == [
         "pack/link (symlink target differs)",
         "pack/other-link (file on disk, symlink in the commit)",
     ]
@@ -164,14 +168,14 @@ def test_only_the_disk_counts_not_the_index(repo: GitRepo):
     repo.write("tracked.txt", "staged\n")
     repo.git("add", "tracked.txt")
     repo.write("tracked.txt")
-    assert Checkout.containing(repo.top).changes() == []
+    assert Checkout.containing(repo.top).changes(signature_dir=SIGNATURES) == []
 
 
 def test_many_changes_are_summarised(repo: GitRepo):
     for number in range(7):
         repo.write(f"new/{number}.txt")
     with pytest.raises(GitError, match=r"new/0\.txt \(not in the commit\), .*new/4\.txt .* and 2 more$"):
-        Checkout.containing(repo.top).require_clean()
+        Checkout.containing(repo.top).require_clean(signature_dir=SIGNATURES)
 
 
 @pytest.mark.parametrize(
@@ -181,21 +185,28 @@ def test_many_changes_are_summarised(repo: GitRepo):
 def test_packseal_directories_anywhere_never_count(repo: GitRepo, signature_file: str):
     repo.write(signature_file)
     checkout = Checkout.containing(repo.top)
-    assert checkout.changes() == []
-    checkout.require_clean()
+    assert checkout.changes(signature_dir=SIGNATURES) == []
+    checkout.require_clean(signature_dir=SIGNATURES)
+
+
+def test_without_a_signature_dir_named_a_packseal_directory_is_a_change_like_any_other(repo: GitRepo):
+    """`attest` knows Git, not packseal's layout: the caller names the directory it writes signatures to."""
+    repo.write("pack/.packseal/manifest.json")
+    assert paths(Checkout.containing(repo.top).changes()) == ["pack/.packseal/manifest.json"]
+    assert paths(Checkout.containing(repo.top).bundle_changes(repo.top / "pack")) == ["pack/.packseal/manifest.json"]
 
 
 def test_a_committed_packseal_file_changed_does_not_count(repo: GitRepo):
     repo.write("pack/.packseal/manifest.json", "old\n")
     repo.commit("signed")
     repo.write("pack/.packseal/manifest.json", "new\n")
-    Checkout.containing(repo.top).require_clean()
+    Checkout.containing(repo.top).require_clean(signature_dir=SIGNATURES)
 
 
 @pytest.mark.parametrize("lookalike", ["x.packseal/file", ".packseal-notes", "pack/.packseal.bak"])
 def test_only_a_directory_named_exactly_packseal_is_ignored(repo: GitRepo, lookalike: str):
     repo.write(lookalike)
-    assert paths(Checkout.containing(repo.top).changes()) == [lookalike]
+    assert paths(Checkout.containing(repo.top).changes(signature_dir=SIGNATURES)) == [lookalike]
 
 
 def test_require_at_accepts_head(repo: GitRepo):
@@ -253,7 +264,7 @@ def test_a_packseal_directory_nested_inside_the_bundle_counts(repo: GitRepo, bun
     nested = "pack/lib/.packseal/hidden.py" if bundle == "pack" else "lib/.packseal/hidden.py"
     repo.write(nested)
     repo.write("pack/.packseal/manifest.json" if bundle == "pack" else ".packseal/manifest.json")
-    changes = paths(Checkout.containing(repo.top).changes(bundle=repo.top / bundle))
+    changes = paths(Checkout.containing(repo.top).changes(bundle=repo.top / bundle, signature_dir=SIGNATURES))
     assert [path for path in changes if not path.startswith(".git/")] == [nested]
 
 
@@ -261,7 +272,7 @@ def test_a_packseal_directory_outside_the_bundle_does_not_count(repo: GitRepo):
     repo.write("pack/lib/placeholder.txt")
     repo.commit("pack")
     repo.write("other/.packseal/manifest.json")
-    assert Checkout.containing(repo.top).changes(bundle=repo.top / "pack") == []
+    assert Checkout.containing(repo.top).changes(bundle=repo.top / "pack", signature_dir=SIGNATURES) == []
 
 
 # --- ignored files: build output beside the bundle, dirt inside it ------------
@@ -273,7 +284,7 @@ def test_an_ignored_file_is_not_a_change_outside_the_bundle(repo: GitRepo):
     repo.write("debug.log")
     repo.write("build/out/tool.bin")
     checkout = Checkout.containing(repo.top)
-    assert checkout.changes(bundle=repo.top / "pack") == []
+    assert checkout.changes(bundle=repo.top / "pack", signature_dir=SIGNATURES) == []
 
 
 @pytest.mark.parametrize("ignore", ["committed .gitignore", "info/exclude", "nested .gitignore"])
@@ -286,8 +297,8 @@ def test_an_ignored_file_inside_the_bundle_is_a_change(repo: GitRepo, ignore: st
         repo.commit("ignore")
     repo.write("pack/debug.log")
     checkout = Checkout.containing(repo.top)
-    assert list(map(str, checkout.changes(bundle=repo.top / "pack"))) == ["pack/debug.log (not in the commit)"]
-    assert checkout.changes() == []
+    assert list(map(str, checkout.changes(bundle=repo.top / "pack", signature_dir=SIGNATURES))) == ["pack/debug.log (not in the commit)"]
+    assert checkout.changes(signature_dir=SIGNATURES) == []
 
 
 def test_a_negated_pattern_reincludes_a_file(repo: GitRepo):
@@ -295,7 +306,7 @@ def test_a_negated_pattern_reincludes_a_file(repo: GitRepo):
     repo.commit("ignore")
     repo.write("out/skip.txt")
     repo.write("out/keep.txt")
-    assert paths(Checkout.containing(repo.top).changes()) == ["out/keep.txt"]
+    assert paths(Checkout.containing(repo.top).changes(signature_dir=SIGNATURES)) == ["out/keep.txt"]
 
 
 def test_a_single_file_bundle_built_into_an_ignored_directory_is_not_a_change(repo: GitRepo):
@@ -303,7 +314,7 @@ def test_a_single_file_bundle_built_into_an_ignored_directory_is_not_a_change(re
     repo.write(".gitignore", "/dist/\n")
     repo.commit("ignore")
     artifact = repo.write("dist/tool.tar.gz")
-    assert Checkout.containing(repo.top).changes(bundle=artifact) == []
+    assert Checkout.containing(repo.top).changes(bundle=artifact, signature_dir=SIGNATURES) == []
 
 
 # --- the bundle is exactly the commit's tree ---------------------------------
@@ -324,8 +335,8 @@ def bundle(repo: GitRepo) -> Path:
 def test_a_bundle_equal_to_the_commit_has_no_changes(repo: GitRepo, bundle: Path):
     repo.write("elsewhere.txt", "changes beside the bundle do not count\n")
     checkout = Checkout.containing(bundle)
-    assert checkout.bundle_changes(bundle) == []
-    checkout.require_committed(bundle)
+    assert checkout.bundle_changes(bundle, signature_dir=SIGNATURES) == []
+    checkout.require_committed(bundle, signature_dir=SIGNATURES)
 
 
 def _add_an_ignored_file(bundle: Path) -> str:
@@ -362,26 +373,26 @@ def _retarget_the_link(bundle: Path) -> str:
 def test_a_bundle_that_is_not_the_commit_is_refused_naming_the_file(bundle: Path, change):
     changed = change(bundle)
     checkout = Checkout.containing(bundle)
-    assert list(map(str, checkout.bundle_changes(bundle))) == [changed]
+    assert list(map(str, checkout.bundle_changes(bundle, signature_dir=SIGNATURES))) == [changed]
     with pytest.raises(
         GitError, match=f"{re.escape(str(bundle))}: not exactly the tree of commit .*: {re.escape(changed)}$"
     ):
-        checkout.require_committed(bundle)
+        checkout.require_committed(bundle, signature_dir=SIGNATURES)
 
 
 def test_a_single_file_bundle_is_compared_alone(repo: GitRepo, bundle: Path):
     tracked = repo.top / "tracked.txt"
     repo.write("tracked.txt.minisig", "packseal's own signature beside it\n")
     checkout = Checkout.containing(tracked)
-    assert checkout.bundle_changes(tracked) == []
+    assert checkout.bundle_changes(tracked, signature_dir=SIGNATURES) == []
     repo.write("tracked.txt", "changed\n")
-    assert list(map(str, checkout.bundle_changes(tracked))) == ["tracked.txt (content differs)"]
+    assert list(map(str, checkout.bundle_changes(tracked, signature_dir=SIGNATURES))) == ["tracked.txt (content differs)"]
 
 
 def test_a_single_file_that_the_commit_lacks_is_refused(repo: GitRepo, bundle: Path):
     built = repo.write("dist/tool.log", "ignored build output\n")
     checkout = Checkout.containing(built)
-    assert list(map(str, checkout.bundle_changes(built))) == ["dist/tool.log (not in the commit)"]
+    assert list(map(str, checkout.bundle_changes(built, signature_dir=SIGNATURES))) == ["dist/tool.log (not in the commit)"]
 
 
 def test_the_whole_worktree_as_the_bundle_holds_its_git_which_is_not_the_commit(repo: GitRepo, bundle: Path):
@@ -389,7 +400,7 @@ def test_the_whole_worktree_as_the_bundle_holds_its_git_which_is_not_the_commit(
     repo.write(".packseal/manifest.json")
     repo.write("debug.log")
     checkout = Checkout.containing(repo.top)
-    for changes in (checkout.bundle_changes(repo.top), checkout.changes(bundle=repo.top)):
+    for changes in (checkout.bundle_changes(repo.top, signature_dir=SIGNATURES), checkout.changes(bundle=repo.top, signature_dir=SIGNATURES)):
         outside_git = [str(change) for change in changes if not change.path.startswith(".git/")]
         assert outside_git == ["debug.log (not in the commit)", "pack/.packseal/manifest.json (not in the commit)"]
         assert ".git/HEAD" in paths(changes)
@@ -403,8 +414,8 @@ def test_a_linked_worktree_is_read_through_its_git_file(repo: GitRepo, tmp_path:
     repo.git("worktree", "add", "--quiet", "-b", "feature", str(linked))
     checkout = Checkout.containing(linked / "pack")
     assert (checkout.top, checkout.head, checkout.branch()) == (linked, repo.head, "refs/heads/feature")
-    assert checkout.changes() == []
-    assert checkout.bundle_changes(linked / "pack") == []
+    assert checkout.changes(signature_dir=SIGNATURES) == []
+    assert checkout.bundle_changes(linked / "pack", signature_dir=SIGNATURES) == []
 
 
 def test_packed_refs_and_objects_are_read(repo: GitRepo):
@@ -412,7 +423,7 @@ def test_packed_refs_and_objects_are_read(repo: GitRepo):
     assert not any((repo.top / ".git" / "objects").glob("??/*"))
     checkout = Checkout.containing(repo.top)
     assert checkout.head == repo.head
-    assert checkout.changes() == []
+    assert checkout.changes(signature_dir=SIGNATURES) == []
 
 
 @pytest.mark.parametrize(
@@ -437,7 +448,7 @@ def test_a_damaged_repository_is_one_line_not_a_traceback(repo: GitRepo):
     loose.chmod(0o644)
     loose.write_bytes(b"not a zlib stream")
     with pytest.raises(GitError, match=f"{re.escape(str(repo.top))}: cannot read the Git repository: ") as refused:
-        Checkout.containing(repo.top).changes()
+        Checkout.containing(repo.top).changes(signature_dir=SIGNATURES)
     assert "\n" not in str(refused.value)
 
 
@@ -455,7 +466,7 @@ def test_nothing_the_config_names_runs_and_nothing_is_written(repo: GitRepo, tmp
     os.utime(repo.top / "tracked.txt")
     before = {path: path.read_bytes() for path in (repo.top / ".git").rglob("*") if path.is_file()}
     checkout = Checkout.containing(repo.top / "pack")
-    assert (checkout.changes(), checkout.bundle_changes(repo.top / "pack")) == ([], [])
+    assert (checkout.changes(signature_dir=SIGNATURES), checkout.bundle_changes(repo.top / "pack", signature_dir=SIGNATURES)) == ([], [])
     assert (checkout.branch(), checkout.origin_url()) == ("refs/heads/main", "https://github.com/acme/pack.git")
     assert not marker.exists()
     assert {path: path.read_bytes() for path in (repo.top / ".git").rglob("*") if path.is_file()} == before
@@ -475,12 +486,12 @@ def test_a_submodule_is_not_compared_beside_the_bundle_and_refused_inside_it(
     checkout = Checkout.containing(repo.top)
     pack = repo.top / "pack"
     if where == "vendor/sub":
-        assert (checkout.changes(bundle=pack), checkout.bundle_changes(pack)) == ([], [])
+        assert (checkout.changes(bundle=pack, signature_dir=SIGNATURES), checkout.bundle_changes(pack, signature_dir=SIGNATURES)) == ([], [])
     else:
-        assert list(map(str, checkout.bundle_changes(pack))) == [
+        assert list(map(str, checkout.bundle_changes(pack, signature_dir=SIGNATURES))) == [
             "pack/sub (directory on disk, submodule in the commit)"
         ]
-        assert paths(checkout.changes(bundle=pack)) == ["pack/sub"]
+        assert paths(checkout.changes(bundle=pack, signature_dir=SIGNATURES)) == ["pack/sub"]
 
 
 def test_an_object_whose_content_is_not_its_id_is_refused(repo: GitRepo):
@@ -496,4 +507,4 @@ def test_an_object_whose_content_is_not_its_id_is_refused(repo: GitRepo):
     checkout = Checkout.containing(repo.top)
     assert checkout.head == pinned
     with pytest.raises(GitError, match="cannot read the Git repository: ChecksumMismatch"):
-        checkout.require_committed(repo.top / "pack")
+        checkout.require_committed(repo.top / "pack", signature_dir=SIGNATURES)

@@ -7,14 +7,13 @@ from datetime import datetime, timezone
 import pytest
 
 from attest.canonical import canonical_json
-from attest.errors import StatementError
+from attest.errors import ProvenanceError, StatementError
 from attest.manifest import BUNDLE_MANIFEST_PREDICATE_TYPE
 from attest.provenance import (
     LOCAL_BUILD_TYPE,
     PROVENANCE_PREDICATE_TYPE,
     BuildFacts,
     Provenance,
-    ProvenanceError,
     normalise_repository,
     provenance_statement,
 )

@@ -8,7 +8,8 @@ which a pin comparison would otherwise drop silently.
 
 import pytest
 
-from attest.provenance import ProvenanceError, normalise_repository
+from attest.errors import ProvenanceError
+from attest.provenance import normalise_repository
 
 PINNED = "https://github.com/acme/pack"
 

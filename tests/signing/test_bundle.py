@@ -10,7 +10,9 @@ from deep_tree import make_chain, remove_tree
 from unprivileged import run_python_unprivileged
 
 from attest.manifest import FileEntry, SymlinkEntry
-from signing.bundle import directory_manifest, file_digest, read_regular_file
+from signing.bundle import directory_manifest
+from signing.digest import file_digest
+from signing.files import read_regular_file
 from signing.errors import BundleError
 from signing.sign import sign_with_minisign
 from signing.verify import verify_bundle
@@ -209,7 +211,7 @@ def test_file_digest_of_a_regular_file(tmp_path):
         (lambda p: os.symlink("target", p), "symlink, not a regular file"),
         (os.mkfifo, "FIFO, not a regular file"),
         (os.mkdir, "directory, not a regular file"),
-        (lambda p: None, "No such file"),
+        (lambda p: None, "missing"),
     ],
     ids=["symlink", "FIFO", "directory", "missing"],
 )
@@ -249,7 +251,7 @@ def test_read_regular_file_refuses_an_unreadable_file_in_one_line(tmp_path):
     result = run_python_unprivileged(
         f"""
         from pathlib import Path
-        from signing.bundle import read_regular_file
+        from signing.files import read_regular_file
         from signing.errors import BundleError
         try:
             read_regular_file(Path({str(tmp_path / "f")!r}), 10)

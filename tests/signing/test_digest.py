@@ -77,7 +77,7 @@ _PEAK_RSS_CHILD = textwrap.dedent(
     """
     import json, resource, sys
     from pathlib import Path
-    from signing.bundle import file_digest
+    from signing.digest import file_digest
 
     def peak_kib():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

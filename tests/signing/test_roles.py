@@ -17,7 +17,8 @@ import pytest
 
 from attest.provenance import LOCAL_BUILD_TYPE, BuildFacts
 from signing.backends.minisign import MinisignSigning, sign
-from signing.bundle import directory_manifest, file_digest
+from signing.bundle import directory_manifest
+from signing.digest import file_digest
 from signing.errors import SignatureError
 from signing.pins import SourcePin
 from signing.roles import Role, RoleClaim

@@ -30,7 +30,7 @@ from signing.backends.sigstore import (
     SigstoreSigning,
     SigstoreVerifier,
 )
-from signing.bundle import file_digest
+from signing.digest import file_digest
 from signing.errors import SignatureError
 from sigstore_local import SigstoreInstance as LocalSigstore
 from sigstore_local import running_instance

@@ -10,16 +10,13 @@ key and does not `--allow-unsigned`, or names neither `--binary` nor
 import json
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from signing import selfcheck
+from signing.cli.keys import unlocked_secret_key
 from signing.errors import SelfCheckError
 from signing.terminal import escape
-
-if TYPE_CHECKING:
-    import minisign
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -51,7 +48,7 @@ def record(
     if not python and (binary is None or distributions or script is not None):
         raise click.UsageError("give --binary FILE for a compiled program, or --python with --distribution "
                                "NAME and/or --script PATH for a Python program")
-    secret_key = None if minisign_key is None else _unlocked_secret_key(minisign_key, password_file)
+    secret_key = None if minisign_key is None else unlocked_secret_key(minisign_key, password_file)
     with secret_key if secret_key is not None else nullcontext():
         try:
             written = selfcheck.record_self(
@@ -112,14 +109,3 @@ def check(
         click.echo(f"  {escape(line)}")
     click.echo(f"  signed by {escape(result.signer)}" if result.signer else "  UNSIGNED record, trusted by --allow-unsigned")
     return 0
-
-
-def _unlocked_secret_key(path: Path, password_file: Path | None) -> "minisign.SecretKey":
-    """Read a minisign secret key, asking for its password only when it is encrypted."""
-    from signing.backends import minisign as minisign_backend
-    from signing.cli import _password
-
-    secret_key = minisign_backend.read_secret_key(path)
-    if secret_key.is_encrypted():
-        minisign_backend.unlock(secret_key, _password(password_file, confirm=False), path=path)
-    return secret_key

@@ -1,0 +1,51 @@
+"""The `packseal` command: parse arguments, call the library, print the outcome.
+
+One module per job: a command group each (`keygen`, `sign` with `attest`,
+`verify`, `selfcheck` for `self`), the passwords and secret keys the
+signing commands share (`keys`), the options read from the environment
+(`environment`), and how a command ends, its exit status (`exits`).
+
+Exit codes are the same on every command (`signing.errors.ExitStatus`): 0
+verified or done; 1 refused; 2 asked wrongly; 130 interrupted.
+"""
+
+import io
+import os
+import sys
+
+import click
+
+from signing.cli import keygen, selfcheck, sign, verify
+from signing.cli.environment import ENVIRONMENT_OPTIONS as ENVIRONMENT_OPTIONS
+from signing.cli.environment import configure_environment, refuse_trust_from_environment
+from signing.cli.exits import Invocation, exit_statuses, watch_json_options
+from signing.errors import ExitStatus
+
+
+@click.group()
+@click.version_option(package_name="packseal")
+def cli() -> None:
+    """Sign bundles, and verify them before they are installed."""
+
+
+cli.add_command(keygen.keygen)
+cli.add_command(sign.sign)
+cli.add_command(sign.attest)
+cli.add_command(verify.verify_bundle_command)
+cli.add_command(selfcheck.self_group)
+
+_COMMAND_LINE_ONLY = configure_environment(cli)
+watch_json_options(cli)
+
+
+def main() -> None:
+    """Entry point of the `packseal` console script: run a command, exit with its `ExitStatus`."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            # A path that is not valid UTF-8 is printed escaped, never a crash mid-verdict.
+            stream.reconfigure(errors="backslashreplace")
+    invocation = Invocation()
+    with exit_statuses(invocation):
+        refuse_trust_from_environment(_COMMAND_LINE_ONLY, os.environ)
+        status = cli.main(standalone_mode=False, obj=invocation)
+    sys.exit(status or ExitStatus.DONE)

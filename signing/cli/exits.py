@@ -1,0 +1,64 @@
+"""How a `packseal` command ends: what it raised, mapped to its exit status, in one place.
+
+Exit codes are the same on every command (`signing.errors.ExitStatus`): 0
+verified or done; 1 refused; 2 asked wrongly (bad option, unusable key or
+password, missing bundle, malformed trust input, output in the way); 130
+interrupted. Errors map to them by type (`signing.errors.exit_status`).
+Every error is one line on stderr, `packseal: error: ...`; with `--json`,
+an error of a command asked wrongly is also one JSON object on stdout.
+"""
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import NoReturn
+
+import click
+
+from signing.cli.environment import commands, long_flag
+from signing.errors import ExitStatus, PacksealError, exit_status
+from signing.terminal import escape
+
+
+@dataclass
+class Invocation:
+    """What must be known about the command line once a command has failed."""
+
+    as_json: bool = False
+
+
+def watch_json_options(group: click.Group) -> None:
+    """Make every `--json` option eager and remember it, so an error in any other option is answered in JSON."""
+    for _, command in commands(group):
+        for option in command.params:
+            if isinstance(option, click.Option) and long_flag(option) == "--json":
+                option.callback = _remember_json
+                option.is_eager = True
+
+
+def _remember_json(context: click.Context, _: click.Parameter, value: bool) -> bool:
+    if value:
+        context.ensure_object(Invocation).as_json = True
+    return value
+
+
+@contextmanager
+def exit_statuses(invocation: Invocation) -> Iterator[None]:
+    """Run a command; anything it raises ends the process with its exit status and one line."""
+    try:
+        yield
+    except (KeyboardInterrupt, click.Abort):
+        _fail("interrupted", ExitStatus.INTERRUPTED, invocation)
+    except click.ClickException as err:
+        _fail(err.format_message(), ExitStatus.ASKED_WRONGLY, invocation)
+    except PacksealError as err:
+        _fail(str(err), exit_status(err), invocation)
+
+
+def _fail(message: str, status: ExitStatus, invocation: Invocation) -> NoReturn:
+    if invocation.as_json and status is ExitStatus.ASKED_WRONGLY:
+        click.echo(json.dumps({"verified": False, "error": message}, indent=2))
+    click.echo(f"packseal: error: {escape(message)}", err=True)
+    sys.exit(status)

@@ -1,0 +1,50 @@
+"""Passwords and secret keys for the commands that sign: `keygen`, `sign`, `attest`, `self record`.
+
+A password comes from `--password-file`, else `PACKSEAL_PASSWORD`, else a
+prompt on a terminal; without any of them, the command is refused rather
+than left waiting for input that will never come.
+"""
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from signing.errors import KeyFileError
+
+if TYPE_CHECKING:
+    import minisign
+
+PASSWORD_ENVIRONMENT_VARIABLE = "PACKSEAL_PASSWORD"
+
+
+def password(password_file: Path | None, *, confirm: bool) -> str:
+    """The password from --password-file, else the environment, else a terminal prompt."""
+    if password_file is not None:
+        try:
+            lines = password_file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as err:
+            raise KeyFileError(f"{password_file}: cannot read password file: {err}") from None
+        if not lines or not lines[0]:
+            raise KeyFileError(f"{password_file}: password file is empty")
+        return lines[0]
+    from_environment = os.environ.get(PASSWORD_ENVIRONMENT_VARIABLE)
+    if from_environment:
+        return from_environment
+    if sys.stdin.isatty():
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=confirm))
+    raise KeyFileError(
+        f"a password is needed: use --password-file, set {PASSWORD_ENVIRONMENT_VARIABLE}, or run in a terminal"
+    )
+
+
+def unlocked_secret_key(path: Path, password_file: Path | None) -> "minisign.SecretKey":
+    """Read a minisign secret key, asking for its password only when it is encrypted."""
+    from signing.backends import minisign as minisign_backend
+
+    secret_key = minisign_backend.read_secret_key(path)
+    if secret_key.is_encrypted():
+        minisign_backend.unlock(secret_key, password(password_file, confirm=False), path=path)
+    return secret_key

@@ -1,0 +1,116 @@
+"""`packseal sign` and `packseal attest`: choose a signing system from the options, call the library, print."""
+
+import functools
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+
+from attest.build_facts import ExplicitSource, gather_build_facts
+from attest.manifest import SIGNATURE_DIR
+from signing.backends import BundleSigning
+from signing.backends import minisign as minisign_backend
+from signing.cli.keys import unlocked_secret_key
+from signing.cli.options import sigstore_instance_options
+from signing.layout import FileLayout
+from signing.sign import SignedBundle, attest_bundle, sign_bundle
+from signing.terminal import escape
+
+
+@dataclass(frozen=True)
+class _SigningOptions:
+    minisign_key: Path | None
+    password_file: Path | None
+    trusted_comment: str | None
+    use_sigstore: bool
+    identity_token: str | None
+    staging: bool
+    trust_config: Path | None
+
+
+def _signing_options(command: Callable[..., int]) -> Callable[..., int]:
+    """The options that choose a signing system and its key or identity, as one argument."""
+    options: list[Callable[[Callable[..., int]], Callable[..., int]]] = [
+        click.option("--minisign-key", type=click.Path(dir_okay=False, path_type=Path), help="Sign with this key."),
+        click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path)),
+        click.option("--trusted-comment", help="minisign: default names the bundle, its digest and the time."),
+        click.option("--sigstore", "use_sigstore", is_flag=True, help="Sign keylessly with Sigstore."),
+        click.option("--identity-token", help="Sigstore: the OIDC token; default is the CI's ambient credential."),
+        sigstore_instance_options,
+    ]
+    names = [field.name for field in fields(_SigningOptions)]
+
+    @functools.wraps(command)
+    def with_signing(**arguments: Any) -> int:
+        signing = _SigningOptions(**{name: arguments.pop(name) for name in names})
+        return command(signing=signing, **arguments)
+
+    decorated: Callable[..., int] = with_signing
+    for option in reversed(options):
+        decorated = option(decorated)
+    return decorated
+
+
+@contextmanager
+def _signing(options: _SigningOptions) -> Iterator[BundleSigning]:
+    """The signing system the options name; a minisign secret key is wiped afterwards."""
+    if (options.minisign_key is None) == (not options.use_sigstore):
+        raise click.UsageError("give exactly one of --minisign-key and --sigstore")
+    if options.use_sigstore:
+        from signing.backends import sigstore as sigstore_backend
+
+        instance = sigstore_backend.SigstoreInstance(staging=options.staging, trust_config=options.trust_config)
+        instance.client_trust_config  # noqa: B018 - load it now: a bad trust config is a usage error
+        yield sigstore_backend.SigstoreSigning(instance, sigstore_backend.identity_token(options.identity_token, instance))
+        return
+    assert options.minisign_key is not None
+    with unlocked_secret_key(options.minisign_key, options.password_file) as secret_key:
+        yield minisign_backend.MinisignSigning(secret_key, options.trusted_comment)
+
+
+@click.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@_signing_options
+def sign(path: Path, signing: _SigningOptions) -> int:
+    """Sign a bundle directory or a single file, with minisign or Sigstore."""
+    with _signing(signing) as chosen:
+        _report("signed", sign_bundle(path, chosen))
+    return 0
+
+
+@click.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@_signing_options
+@click.option("--source-repo", help="The source repository URL (default: from CI or the checkout's origin).")
+@click.option("--source-commit", help="The full source commit (default: from CI or the checkout's HEAD).")
+@click.option("--builder-id", help="Who built it; required outside GitHub Actions.")
+@click.option("--allow-dirty", is_flag=True, help="Attest even when the checkout has uncommitted changes.")
+def attest(
+    path: Path,
+    signing: _SigningOptions,
+    source_repo: str | None,
+    source_commit: str | None,
+    builder_id: str | None,
+    allow_dirty: bool,
+) -> int:
+    """Write and sign SLSA provenance for a bundle: its source repository, commit and builder."""
+    started_on = datetime.now(timezone.utc)
+    explicit = ExplicitSource(repository=source_repo, commit=source_commit, builder_id=builder_id)
+    sidecars = FileLayout(path).signature_files() if path.is_file() else set()
+    facts = gather_build_facts(
+        path, os.environ, explicit, allow_dirty=allow_dirty, signature_files=sidecars, signature_dir=SIGNATURE_DIR
+    )
+    with _signing(signing) as chosen:
+        _report("attested", attest_bundle(path, facts, chosen, started_on=started_on))
+    return 0
+
+
+def _report(action: str, signed: SignedBundle) -> None:
+    click.echo(f"{action} {escape(str(signed.path))} (sha256:{signed.digest})")
+    for written in signed.written:
+        click.echo(f"  wrote {escape(str(written))}")

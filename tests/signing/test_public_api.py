@@ -1,0 +1,66 @@
+"""The public API: what a Python caller needs is exported by `signing`, and paths may be `str` or `os.PathLike`."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import signing
+
+TREE = {"README.md": b"# pack\n", "bin/run": (b"#!/bin/sh\n", 0o755)}
+
+
+class _PathLike(os.PathLike[str]):
+    """A path that is neither `str` nor `Path`, as another library's path type would be."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = str(path)
+
+    def __fspath__(self) -> str:
+        return self._path
+
+
+def test_sign_and_verify_with_keys_read_through_the_api_and_paths_of_any_kind(tmp_path, make_tree):
+    """Paths given as `str` and as a foreign `os.PathLike`; one encrypted key (unlocking it takes seconds)."""
+    root = make_tree(tmp_path / "pack", TREE)
+    keys = signing.generate_key_pair(str(tmp_path / "keys"), "release", "password")
+    secret_key = signing.read_secret_key(_PathLike(keys.secret_key))
+    signing.unlock(secret_key, "password", path=str(keys.secret_key))
+
+    signed = signing.sign_with_minisign(_PathLike(root), secret_key, trusted_comment="pack")
+    policy = signing.TrustPolicy((signing.MinisignKeyring.from_files([str(keys.public_key)]),))
+    verdict = signing.verify_bundle(str(root), policy)
+
+    assert verdict.verified, verdict.refusal
+    assert verdict.bundle == root
+    assert signed.digest == verdict.digest == signing.directory_manifest(str(root)).digest
+    assert signing.MinisignKeyring([signing.read_public_key(_PathLike(keys.public_key))]).key_ids == {keys.key_id}
+    assert isinstance(signing.file_digest(_PathLike(root / "README.md")), signing.FileDigest)
+
+
+def test_a_single_file_and_a_lock_file_by_str_path(tmp_path, key_pair, policy):
+    release = tmp_path / "tool.bin"
+    release.write_bytes(b"tool")
+    signing.sign_with_minisign(str(release), key_pair.secret_key)
+    lock = tmp_path / "bundles.lock"
+    lock.write_text('[bundle.other]\nsource_repo = "https://github.com/acme/other"\n'
+                    f'source_commit = "{"a" * 40}"\ndigest = "sha256:{"b" * 64}"\n')
+
+    assert signing.verify_bundle(str(release), policy, signature=str(release) + ".minisig").verified
+    refused = signing.verify_locked_bundle(str(release), policy, signing.LockFile.read(str(lock)))
+    assert refused.refusal is not None and refused.refusal.name == "lock"
+
+
+def test_sigstore_verification_is_public_and_takes_a_str_trusted_root(tmp_path):
+    """The verifier, its identity policy and its instance are exported, and load `sigstore` only when used."""
+    code = (
+        "import sys, signing; signing.verify_bundle; assert 'sigstore' not in sys.modules; "
+        "instance = signing.SigstoreInstance(trusted_root=sys.argv[1]); "
+        "identity = signing.SigstoreIdentityPolicy(identity='a@example.com', issuer='https://issuer.example'); "
+        "signing.SigstoreVerifier(instance, identity)"
+    )
+    missing = str(tmp_path / "absent-root.json")
+    result = subprocess.run([sys.executable, "-c", code, missing], capture_output=True, text=True, check=False)
+    assert "TrustPolicyError: cannot read trusted root: " + missing in result.stderr.splitlines()[-1]
