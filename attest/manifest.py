@@ -241,13 +241,22 @@ def _entry_from_json(item: Any, index: int) -> Entry:
 
 def differences(signed: Manifest, actual: Manifest) -> list[str]:
     """Every way `actual` departs from `signed`, one line per path, sorted by path."""
+    return [f"{problem}: {path}" for problem, path in path_differences(signed, actual)]
+
+
+def path_differences(signed: Manifest, actual: Manifest) -> list[tuple[str, str]]:
+    """Every way `actual` departs from `signed`, as (problem, path), sorted by path.
+
+    The problem is `missing`, `extra`, `type changed`, `link target changed`,
+    `changed` (content) or `executable bit changed`.
+    """
     expected = {entry.path: entry for entry in signed.entries}
     found = {entry.path: entry for entry in actual.entries}
     problems = []
     for path in sorted(expected.keys() | found.keys(), key=str.encode):
         problem = _difference(expected.get(path), found.get(path))
         if problem:
-            problems.append(f"{problem}: {path}")
+            problems.append((problem, path))
     return problems
 
 

@@ -28,7 +28,14 @@ class PinMismatchError(PacksealError):
 
     Its provenance is about another bundle, or names another repository,
     commit, ref or builder than the pin; or its digest is not the locked one.
+    `expected` is the pinned value and `actual` the bundle's (a list when
+    the provenance names several subjects), for a program to read.
     """
+
+    def __init__(self, message: str, *, expected: str | None = None, actual: object = None) -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.actual = actual
 
 
 class NotABundleError(BundleError):

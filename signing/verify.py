@@ -8,14 +8,15 @@ exceptions are kept for inputs that make verification impossible to ask for
 (a bundle path that does not exist).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
 from attest.canonical import MAX_DOCUMENT_BYTES
 from attest.git import Checkout
-from attest.manifest import SIGNATURE_DIR, Manifest, differences, manifest_from_statement
+from attest.manifest import SIGNATURE_DIR, Manifest, differences, manifest_from_statement, path_differences
 from attest.provenance import Provenance, normalise_repository
 from signing.bundle import directory_manifest
 from signing.backends import BundleVerifier, Signer
@@ -29,28 +30,85 @@ from signing.roles import Role, RoleClaim
 
 T = TypeVar("T")
 
+JSON_SCHEMA_VERSION = 1
+"""The `schema` of every JSON object packseal prints (`signing/schemas/output.schema.json`).
+
+It changes only when a field is removed or changes meaning; new fields may
+appear within one version, so a reader ignores fields it does not know.
+"""
+
+
+class CheckName(StrEnum):
+    """Every check `verify_bundle` can run, by its stable name: the one table of them.
+
+    A check's `name` in a `Verdict` and in `--json` output is one of these
+    values; scripts match on them, so a value never changes within one
+    `JSON_SCHEMA_VERSION`.
+    """
+
+    LOCK = "lock"
+    """The lock file has an entry for the bundle."""
+    LAYOUT = "layout"
+    """`.packseal/` holds only packseal's files, each well formed for its role."""
+    SIGNATURE = "signature"
+    """The manifest (or the single file) is signed by a trusted signer."""
+    STATEMENT = "statement"
+    """The signed manifest Statement parses, and the signature claims its digest."""
+    FILES = "files"
+    """The directory is exactly what the manifest lists."""
+    LOCK_DIGEST = "lock-digest"
+    """The bundle's digest is the one the lock file pins."""
+    PROVENANCE = "provenance"
+    """The bundle's provenance is signed by a trusted signer."""
+    PROVENANCE_SUBJECT = "provenance-subject"
+    """The provenance, and every signature over it, names this bundle's digest."""
+    SOURCE_REPOSITORY = "source-repository"
+    SOURCE_COMMIT = "source-commit"
+    SOURCE_REF = "source-ref"
+    BUILDER = "builder"
+    GIT_CHECKOUT = "git-checkout"
+    """The bundle is exactly the tree of the pinned commit in a clean checkout."""
+
 
 @dataclass(frozen=True)
 class Check:
-    """One verification step: its name, whether it passed, and a line saying why."""
+    """One verification step: its stable name, whether it passed, and a line saying why.
+
+    `data` holds the same facts as `detail` for a program to read, where
+    there are any: the signature files read, the paths that differ
+    (`changed`, `missing`, `extra`), the `expected` and `actual` pinned value.
+    """
 
     name: str
     ok: bool
     detail: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "ok": self.ok, "detail": self.detail, "data": dict(self.data)}
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """Every check that ran on a bundle, with the digest and signer they established."""
+    """Every check that ran on a bundle, with the digest and signers they established.
+
+    True only when verified: `if verify_bundle(...):` is the install gate.
+    `digest` is `sha256:<hex>`, the form the CLI, the JSON and minisign
+    trusted comments show: the tree digest of a directory, the file digest
+    of a single file.
+    """
 
     bundle: Path
     checks: tuple[Check, ...]
     digest: str | None = None
-    signer: str | None = None
+    signers: tuple[Signer, ...] = ()
 
     @property
     def verified(self) -> bool:
         return bool(self.checks) and all(check.ok for check in self.checks)
+
+    def __bool__(self) -> bool:
+        return self.verified
 
     @property
     def refusal(self) -> Check | None:
@@ -58,12 +116,14 @@ class Verdict:
         return next((check for check in self.checks if not check.ok), None)
 
     def to_json(self) -> dict[str, Any]:
+        """The verdict as `verify-bundle --json` prints it (`signing/schemas/output.schema.json`)."""
         return {
+            "schema": JSON_SCHEMA_VERSION,
             "verified": self.verified,
             "bundle": str(self.bundle),
-            "digest": f"sha256:{self.digest}" if self.digest else None,
-            "signer": self.signer,
-            "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks],
+            "digest": self.digest,
+            "signers": [signer.to_json() for signer in self.signers],
+            "checks": [check.to_json() for check in self.checks],
         }
 
 
@@ -100,7 +160,7 @@ def verify_locked_bundle(
     pin = lock.pin_for(path)
     if pin is None:
         detail = f"{lock.path}: no [bundle.{path.resolve().name}] entry; an unlocked bundle is refused"
-        return Verdict(path, (Check("lock", False, detail),))
+        return Verdict(path, (Check(CheckName.LOCK.value, False, detail, {"lock": str(lock.path)}),))
     return verify_bundle(path, policy, signature=signature, pin=replace(pin, require_checkout=require_checkout))
 
 
@@ -116,7 +176,9 @@ class _Verification:
     pin: SourcePin | None
     checks: list[Check] = field(default_factory=list)
     digest: str | None = None
-    signer: str | None = None
+    signers: tuple[Signer, ...] = ()
+    data: dict[str, Any] = field(default_factory=dict)
+    """The structured facts of the check that runs now: `check` empties it before each step."""
 
     def run(self) -> Verdict:
         try:
@@ -125,7 +187,7 @@ class _Verification:
                 self.source_steps(self.pin)
         except _Stop:
             pass
-        return Verdict(self.path, tuple(self.checks), self.digest, self.signer)
+        return Verdict(self.path, tuple(self.checks), None if self.digest is None else f"sha256:{self.digest}", self.signers)
 
     def steps(self) -> None:
         raise NotImplementedError
@@ -134,14 +196,22 @@ class _Verification:
     def provenance_path(self) -> Path:
         raise NotImplementedError
 
-    def check(self, name: str, step: Callable[[], tuple[T, str]]) -> T:
-        """Run one step; record it as passed with its detail, or as failed with the error."""
+    def check(self, name: CheckName, step: Callable[[], tuple[T, str]]) -> T:
+        """Run one step; record it as passed with its detail, or as failed with the error.
+
+        A step states its facts for programs in `self.data` as it learns them
+        (a signature file before reading it), so a failure carries the facts
+        up to the point it failed; a pin mismatch adds its two values.
+        """
+        self.data = {}
         try:
             value, detail = step()
         except PacksealError as err:
-            self.checks.append(Check(name, False, str(err)))
+            if isinstance(err, PinMismatchError) and err.expected is not None:
+                self.data.update(expected=err.expected, actual=err.actual)
+            self.checks.append(Check(name.value, False, str(err), self.data))
             raise _Stop from None
-        self.checks.append(Check(name, True, detail))
+        self.checks.append(Check(name.value, True, detail, self.data))
         return value
 
     def source_steps(self, pin: SourcePin) -> None:
@@ -149,24 +219,24 @@ class _Verification:
         assert self.digest is not None
         digest = self.digest
         if pin.digest is not None:
-            self.check("lock digest", lambda: _expect("bundle digest", digest, pin.digest))
-        provenance, signers = self.check("provenance", self._provenance)
-        self.check("provenance subject", lambda: self._provenance_names(provenance, signers, digest))
+            self.check(CheckName.LOCK_DIGEST, lambda: _expect("bundle digest", f"sha256:{digest}", f"sha256:{pin.digest}"))
+        provenance, signers = self.check(CheckName.PROVENANCE, self._provenance)
+        self.check(CheckName.PROVENANCE_SUBJECT, lambda: self._provenance_names(provenance, signers, digest))
         self.check(
-            "source repository",
+            CheckName.SOURCE_REPOSITORY,
             lambda: _expect(
                 "source repository",
                 normalise_repository(provenance.source_repository),
                 normalise_repository(pin.repository),
             ),
         )
-        self.check("source commit", lambda: _expect("source commit", provenance.source_commit, pin.commit))
+        self.check(CheckName.SOURCE_COMMIT, lambda: _expect("source commit", provenance.source_commit, pin.commit))
         if pin.ref is not None:
-            self.check("source ref", lambda: _expect("source ref", provenance.source_ref, pin.ref))
+            self.check(CheckName.SOURCE_REF, lambda: _expect("source ref", provenance.source_ref, pin.ref))
         if pin.builder_id is not None:
-            self.check("builder", lambda: _expect("builder id", provenance.builder_id, pin.builder_id))
+            self.check(CheckName.BUILDER, lambda: _expect("builder id", provenance.builder_id, pin.builder_id))
         if pin.require_checkout:
-            self.check("git checkout", lambda: _checkout_at(self.path, pin.commit))
+            self.check(CheckName.GIT_CHECKOUT, lambda: _checkout_at(self.path, pin.commit))
 
     def _provenance(self) -> tuple[tuple[Provenance, list[Signer]], str]:
         try:
@@ -188,15 +258,25 @@ class _Verification:
         """Read a Statement file and verify it with every verifier, in `role`, before anything parses it."""
         statement = read_regular_file(statement_path, MAX_DOCUMENT_BYTES)
         signers = self.all_verify(
-            lambda verifier: verifier.verify_statement(
-                statement, signature or verifier.statement_signature(statement_path), role
-            )
+            lambda verifier: signature or verifier.statement_signature(statement_path),
+            lambda verifier, path: verifier.verify_statement(statement, path, role),
         )
         return statement, signers
 
-    def all_verify(self, verification: Callable[[BundleVerifier], T]) -> list[T]:
-        """Run one verification with every verifier of the policy; all must pass, and there must be some."""
-        results = [verification(verifier) for verifier in self.policy.verifiers]
+    def all_verify(
+        self, signature_of: Callable[[BundleVerifier], Path], verification: Callable[[BundleVerifier, Path], T]
+    ) -> list[T]:
+        """Verify with every verifier of the policy; all must pass, and there must be some.
+
+        Each signature file is named in the check's `signatures` before it is
+        read, so a refusal says which one failed: the last.
+        """
+        signatures: list[str] = self.data.setdefault("signatures", [])
+        results = []
+        for verifier in self.policy.verifiers:
+            path = signature_of(verifier)
+            signatures.append(str(path))
+            results.append(verification(verifier, path))
         if not results:
             raise TrustPolicyError("the trust policy names no signer")
         return results
@@ -220,14 +300,23 @@ def _require_claims(signers: list[Signer], expected: RoleClaim, *, where: Path) 
 
 def _expect(what: str, actual: str | None, expected: str | None) -> tuple[None, str]:
     if actual != expected:
-        raise PinMismatchError(f"{what} is {actual!r}, pinned {expected!r}")
+        raise PinMismatchError(f"{what} is {actual!r}, pinned {expected!r}", expected=expected, actual=actual)
     return None, f"{what} {actual}"
+
+
+def _kind(problem: str) -> str:
+    """`missing` and `extra` as they are; any other difference of a listed path is `changed`."""
+    return problem if problem in ("missing", "extra") else "changed"
 
 
 def _subject_names(provenance: Provenance, digest: str) -> tuple[None, str]:
     if digest not in {subject.sha256 for subject in provenance.subjects}:
         named = ", ".join(f"sha256:{subject.sha256}" for subject in provenance.subjects)
-        raise PinMismatchError(f"provenance is about {named}, not this bundle (sha256:{digest})")
+        raise PinMismatchError(
+            f"provenance is about {named}, not this bundle (sha256:{digest})",
+            expected=f"sha256:{digest}",
+            actual=[f"sha256:{subject.sha256}" for subject in provenance.subjects],
+        )
     return None, f"provenance subject is this bundle, sha256:{digest}"
 
 
@@ -242,11 +331,11 @@ def _checkout_at(path: Path, commit: str) -> tuple[None, str]:
 class _DirectoryVerification(_Verification):
     def steps(self) -> None:
         layout = DirectoryLayout(self.path)
-        self.check("layout", lambda: self._layout(layout))
-        statement, signers = self.check("signature", lambda: self._signature(layout))
-        manifest = self.check("statement", lambda: self._statement(statement, signers, layout.manifest))
+        self.check(CheckName.LAYOUT, lambda: self._layout(layout))
+        statement, signers = self.check(CheckName.SIGNATURE, lambda: self._signature(layout))
+        manifest = self.check(CheckName.STATEMENT, lambda: self._statement(statement, signers, layout.manifest))
         self.digest = manifest.digest
-        self.check("files", lambda: self._files(manifest))
+        self.check(CheckName.FILES, lambda: self._files(manifest))
 
     @property
     def provenance_path(self) -> Path:
@@ -269,7 +358,7 @@ class _DirectoryVerification(_Verification):
 
     def _signature(self, layout: DirectoryLayout) -> tuple[tuple[bytes, list[Signer]], str]:
         statement, signers = self.verified_statement(layout.manifest, Role.BUNDLE_MANIFEST, self.signature)
-        self.signer = "; ".join(str(signer) for signer in signers)
+        self.signers = tuple(signers)
         return (statement, signers), f"{MANIFEST_NAME} signed by {_signed_by(signers)}"
 
     def _statement(self, statement: bytes, signers: list[Signer], where: Path) -> tuple[Manifest, str]:
@@ -278,15 +367,18 @@ class _DirectoryVerification(_Verification):
         return manifest, f"bundle manifest of {len(manifest.entries)} entries, tree sha256:{manifest.digest}"
 
     def _files(self, manifest: Manifest) -> tuple[None, str]:
-        problems = differences(manifest, directory_manifest(self.path))
-        if problems:
-            raise BundleError("; ".join(problems))
+        actual = directory_manifest(self.path)
+        found = path_differences(manifest, actual)
+        for kind in ("changed", "missing", "extra"):
+            self.data[kind] = [path for problem, path in found if _kind(problem) == kind]
+        if found:
+            raise BundleError("; ".join(differences(manifest, actual)))
         return None, f"all {len(manifest.entries)} entries present and unchanged, nothing extra"
 
 
 class _FileVerification(_Verification):
     def steps(self) -> None:
-        self.check("signature", self._signature)
+        self.check(CheckName.SIGNATURE, self._signature)
 
     @property
     def provenance_path(self) -> Path:
@@ -294,12 +386,13 @@ class _FileVerification(_Verification):
 
     def _signature(self) -> tuple[None, str]:
         results = self.all_verify(
-            lambda verifier: verifier.verify_file(self.path, self.signature or verifier.file_signature(self.path))
+            lambda verifier: self.signature or verifier.file_signature(self.path),
+            lambda verifier, path: verifier.verify_file(self.path, path),
         )
         digests = {digest.sha256 for _, digest in results}
         if len(digests) != 1:
             raise BundleError(f"{self.path}: changed while it was being verified")
         self.digest = digests.pop()
         signers = [signer for signer, _ in results]
-        self.signer = "; ".join(str(signer) for signer in signers)
+        self.signers = tuple(signers)
         return None, f"signed by {_signed_by(signers)}"

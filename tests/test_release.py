@@ -79,4 +79,4 @@ def test_release_dry_run_signs_attests_and_verifies_every_artifact(tmp_path: Pat
         assert {f"{artifact}.minisig", f"{artifact}.provenance.json", f"{artifact}.provenance.json.minisig"} <= set(
             artifacts
         )
-    assert result.stdout.count("[ok] source commit: source commit " + head) == 2
+    assert result.stdout.count("[ok] source-commit: source commit " + head) == 2

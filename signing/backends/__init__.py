@@ -16,7 +16,15 @@ class Signer(Protocol):
     """Who signed, as the signing system can establish it."""
 
     def __str__(self) -> str:
-        """A short name of the signer, for the verdict's `signer` field."""
+        """A short name of the signer, for a human."""
+        ...
+
+    def to_json(self) -> dict[str, str]:
+        """The signer for a program: `system` (`minisign`, `sigstore`) and what that system establishes.
+
+        `{"system": "minisign", "key_id": ...}` or
+        `{"system": "sigstore", "identity": ..., "issuer": ...}`.
+        """
         ...
 
     @property

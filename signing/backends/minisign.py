@@ -151,6 +151,9 @@ class MinisignSigner:
     def __str__(self) -> str:
         return f"minisign key {self.key_id}"
 
+    def to_json(self) -> dict[str, str]:
+        return {"system": "minisign", "key_id": self.key_id}
+
     @property
     def detail(self) -> str:
         return f"trusted {self}, trusted comment: {self.trusted_comment}"

@@ -233,6 +233,9 @@ class SigstoreSigner:
     def __str__(self) -> str:
         return f"sigstore {self.identity}"
 
+    def to_json(self) -> dict[str, str]:
+        return {"system": "sigstore", "identity": self.identity, "issuer": self.issuer}
+
     @property
     def detail(self) -> str:
         return f"Sigstore certificate for {self.identity}, issuer {self.issuer}; chain, SCT and log inclusion verified"

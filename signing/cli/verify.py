@@ -123,9 +123,9 @@ def _source_pin(
 def _summary(verdict: Verdict) -> str:
     lines = [f"{'VERIFIED' if verdict.verified else 'REFUSED'} {escape(str(verdict.bundle))}"]
     if verdict.digest:
-        lines.append(f"  digest  sha256:{escape(verdict.digest)}")
-    if verdict.signer:
-        lines.append(f"  signer  {escape(verdict.signer)}")
+        lines.append(f"  digest  {escape(verdict.digest)}")
+    if verdict.signers:
+        lines.append(f"  signer  {escape('; '.join(str(signer) for signer in verdict.signers))}")
     for check in verdict.checks:
         lines.append(f"  [{'ok' if check.ok else 'FAIL'}] {check.name}: {escape(check.detail)}")
     return "\n".join(lines)

@@ -131,7 +131,7 @@ def test_verify_git_checkout_refuses_a_git_that_would_block_or_feed_it_forever(h
     )  # fmt: skip
     assert result.returncode == 1, cli.describe(result)
     refusal = json.loads(result.stdout)["checks"][-1]
-    assert (refusal["name"], refusal["ok"]) == ("git checkout", False), refusal
+    assert (refusal["name"], refusal["ok"]) == ("git-checkout", False), refusal
 
 
 def _unknown_extension(git: Path, commit: str, tmp_path: Path) -> None:

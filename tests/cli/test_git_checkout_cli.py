@@ -172,7 +172,7 @@ def test_git_checkout_refuses_a_file_of_the_bundle_that_the_commit_lacks(copy, r
     assert verify_at_commit(copy, released)["verified"] is True
     verdict = verify_at_commit(copy, released, "--git-checkout")
     refusal = verdict["checks"][-1]
-    assert (refusal["name"], refusal["ok"]) == ("git checkout", False), verdict
+    assert (refusal["name"], refusal["ok"]) == ("git-checkout", False), verdict
     assert extra in refusal["detail"], verdict
 
 
@@ -181,5 +181,5 @@ def test_git_checkout_refuses_a_bundle_missing_a_file_of_the_commit(copy, releas
     (copy.pack / "docs" / "latest.md").unlink()
     sign_and_attest(copy.pack, released, cli, "--allow-dirty")
     refusal = verify_at_commit(copy, released, "--git-checkout")["checks"][-1]
-    assert (refusal["name"], refusal["ok"]) == ("git checkout", False)
+    assert (refusal["name"], refusal["ok"]) == ("git-checkout", False)
     assert "pack/docs/guide.md (missing)" in refusal["detail"]

@@ -29,12 +29,12 @@ BUILDER = "https://ci.acme.example/builders/release"
 DIR_CHECKS = ["layout", "signature", "statement", "files"]
 SOURCE_CHECKS = [
     "provenance",
-    "provenance subject",
-    "source repository",
-    "source commit",
-    "source ref",
+    "provenance-subject",
+    "source-repository",
+    "source-commit",
+    "source-ref",
     "builder",
-    "git checkout",
+    "git-checkout",
 ]
 
 
@@ -190,7 +190,7 @@ def test_the_repository_may_be_spelled_differently(built, cli, spelling: str):
 
 def test_a_pin_of_another_commit_is_refused_at_source_commit(built, cli):
     verdict = verify(built, built.pack, *pin(built, commit=built.parent), cli=cli)
-    detail = refused_at(verdict, "source commit", before=DIR_CHECKS)
+    detail = refused_at(verdict, "source-commit", before=DIR_CHECKS)
     assert built.commit in detail and built.parent in detail
 
 
@@ -198,7 +198,7 @@ def test_provenance_of_another_bundle_is_refused_at_provenance_subject(built, co
     for name in ("provenance.json", "provenance.json.minisig"):
         shutil.copy2(copy.pack / ".packseal" / name, copy.other / ".packseal" / name)
     verdict = verify(built, copy.other, *pin(built), cli=cli)
-    detail = refused_at(verdict, "provenance subject", before=DIR_CHECKS)
+    detail = refused_at(verdict, "provenance-subject", before=DIR_CHECKS)
     assert built.digests["pack"] in detail and built.digests["other"] in detail
 
 
@@ -213,13 +213,13 @@ def test_provenance_of_another_bundle_is_refused_at_provenance_subject(built, co
 )
 def test_another_repository_is_refused_at_source_repository(built, cli, repository: str):
     verdict = verify(built, built.pack, *pin(built, repo=repository), cli=cli)
-    refused_at(verdict, "source repository", before=DIR_CHECKS)
+    refused_at(verdict, "source-repository", before=DIR_CHECKS)
 
 
 @pytest.mark.parametrize("ref", ["refs/heads/evil", "refs/tags/v1.0", "main"])
 def test_another_ref_is_refused_at_source_ref(built, cli, ref: str):
     verdict = verify(built, built.pack, *pin(built, ref=ref), cli=cli)
-    refused_at(verdict, "source ref", before=DIR_CHECKS)
+    refused_at(verdict, "source-ref", before=DIR_CHECKS)
 
 
 def test_another_builder_is_refused_at_builder(built, cli):
@@ -289,7 +289,7 @@ def test_a_checkout_at_another_commit_is_refused_at_git_checkout(built, copy, cl
     copy.repo.write("CHANGELOG", "1.0\n")
     later = copy.repo.commit("later", "CHANGELOG")
     verdict = verify(built, copy.pack, *pin(built), "--git-checkout", cli=cli)
-    detail = refused_at(verdict, "git checkout", before=DIR_CHECKS)
+    detail = refused_at(verdict, "git-checkout", before=DIR_CHECKS)
     assert f"at {later}, not at the pinned commit {built.commit}" in detail
 
 
@@ -297,7 +297,7 @@ def test_a_bundle_outside_any_checkout_is_refused_at_git_checkout(built, tmp_pat
     unpacked = Path(shutil.copytree(built.pack, tmp_path / "unpacked" / "pack", symlinks=True))
     assert verify(built, unpacked, *pin(built), cli=cli)["verified"] is True
     verdict = verify(built, unpacked, *pin(built), "--git-checkout", cli=cli)
-    assert "not a Git checkout" in refused_at(verdict, "git checkout", before=DIR_CHECKS)
+    assert "not a Git checkout" in refused_at(verdict, "git-checkout", before=DIR_CHECKS)
 
 
 # --- lock files -------------------------------------------------------------
@@ -325,20 +325,20 @@ def test_each_bundle_of_a_lock_is_verified(built, tmp_path, cli, bundle: str, ch
         + lock_entry('"tool-1.0.tar.gz"', built.commit, built.digests["file"]),
     )
     verdict = verify_locked(built, getattr(built, bundle), lock, cli)
-    assert_verified(verdict, checks + ["lock digest"] + SOURCE_CHECKS[:4])
+    assert_verified(verdict, checks + ["lock-digest"] + SOURCE_CHECKS[:4])
 
 
 def test_a_locked_digest_of_other_content_is_refused_at_lock_digest(built, tmp_path, cli):
     lock = write_lock(tmp_path, lock_entry("pack", built.commit, built.digests["other"]))
     verdict = verify_locked(built, built.pack, lock, cli)
-    assert names(verdict) == DIR_CHECKS + ["lock digest"], verdict
+    assert names(verdict) == DIR_CHECKS + ["lock-digest"], verdict
     assert verdict["checks"][-1]["ok"] is False and verdict["verified"] is False, verdict
 
 
 def test_a_locked_commit_other_than_the_provenance_is_refused_at_source_commit(built, tmp_path, cli):
     lock = write_lock(tmp_path, lock_entry("pack", built.parent, built.digests["pack"]))
     verdict = verify_locked(built, built.pack, lock, cli)
-    refused_at(verdict, "source commit", before=DIR_CHECKS + ["lock digest"])
+    refused_at(verdict, "source-commit", before=DIR_CHECKS + ["lock-digest"])
 
 
 def test_a_bundle_absent_from_the_lock_is_refused(built, tmp_path, cli):
@@ -403,13 +403,13 @@ def test_a_single_file_is_verified_against_its_pin(built, cli):
 def test_a_built_single_file_is_not_the_commit_at_git_checkout(built, cli):
     """Built into the ignored dist/, it is attested as built from C, but it is not a file of C's tree."""
     verdict = verify(built, built.file, *pin(built), "--git-checkout", cli=cli)
-    detail = refused_at(verdict, "git checkout", before=["signature"])
+    detail = refused_at(verdict, "git-checkout", before=["signature"])
     assert "dist/tool-1.0.tar.gz (not in the commit)" in detail
 
 
 def test_a_single_file_pinned_to_another_commit_is_refused(built, cli):
     verdict = verify(built, built.file, *pin(built, commit=built.parent), cli=cli)
-    refused_at(verdict, "source commit", before=["signature"])
+    refused_at(verdict, "source-commit", before=["signature"])
 
 
 def test_a_committed_single_file_signed_in_its_checkout_is_attested_and_is_the_commit(
@@ -429,7 +429,7 @@ def test_a_committed_single_file_signed_in_its_checkout_is_attested_and_is_the_c
         assert result.returncode == 0, cli.describe(result)
     pins = ["--source-repo", REPOSITORY, "--source-commit", commit, "--git-checkout"]
     verified = run(environment, "verify-bundle", tool, "--minisign-pubkey", keys.pub, *pins, "--json")
-    assert_verified(verdict_of(verified, cli), ["signature"] + SOURCE_CHECKS[:4] + ["git checkout"])
+    assert_verified(verdict_of(verified, cli), ["signature"] + SOURCE_CHECKS[:4] + ["git-checkout"])
 
 
 # --- Sigstore, in a simulated GitHub Actions job -----------------------------
@@ -489,4 +489,4 @@ def test_sigstore_provenance_signed_by_another_identity_is_refused(sigstore_buil
 def test_sigstore_provenance_pinned_to_another_commit_is_refused(sigstore_built, cli):
     other = "0" * len(sigstore_built.commit)
     verdict = verify_sigstore(sigstore_built, "--source-repo", REPOSITORY, "--source-commit", other, cli=cli)
-    refused_at(verdict, "source commit", before=DIR_CHECKS)
+    refused_at(verdict, "source-commit", before=DIR_CHECKS)

@@ -120,7 +120,7 @@ def test_a_provenance_claim_of_another_digest_is_refused_at_provenance_subject(a
     comment = f"packseal provenance sha256:{OTHER_DIGEST}"
     (attested / ".packseal/provenance.json.minisig").write_bytes(sign(key_pair.secret_key, provenance.read_bytes(), comment))
 
-    detail = _refusal(verify_bundle(attested, policy, pin=PIN), "provenance subject")
+    detail = _refusal(verify_bundle(attested, policy, pin=PIN), "provenance-subject")
 
     assert f"signature is for the provenance of sha256:{OTHER_DIGEST}" in detail
 

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -17,7 +18,7 @@ from signing.errors import BundleError
 from signing.policy import TrustPolicy
 from signing.roles import Role, RoleClaim
 from signing.sign import sign_with_minisign
-from signing.verify import Check, Verdict, verify_bundle
+from signing.verify import Check, CheckName, Verdict, verify_bundle
 
 DIRECTORY_CHECKS = ["layout", "signature", "statement", "files"]
 
@@ -28,30 +29,43 @@ def test_a_signed_bundle_is_verified(signed_bundle, policy, key_pair):
     assert [check.name for check in verdict.checks] == DIRECTORY_CHECKS
     assert all(check.ok for check in verdict.checks)
     assert verdict.refusal is None
-    assert verdict.digest == directory_manifest(signed_bundle).digest
-    assert verdict.signer == f"minisign key {key_id(key_pair.public_key)}"
+    assert verdict.digest == f"sha256:{directory_manifest(signed_bundle).digest}"
+    assert [signer.to_json() for signer in verdict.signers] == [
+        {"system": "minisign", "key_id": key_id(key_pair.public_key)}
+    ]
+
+
+def test_a_verdict_is_true_only_when_verified(signed_bundle, policy):
+    assert verify_bundle(signed_bundle, policy)
+    (signed_bundle / "README.md").write_bytes(b"changed")
+    refused = verify_bundle(signed_bundle, policy)
+    assert refused.checks and not refused
 
 
 def test_to_json_shape(signed_bundle, policy):
     document = verify_bundle(signed_bundle, policy).to_json()
     assert json.loads(json.dumps(document)) == document
-    assert set(document) == {"verified", "bundle", "digest", "signer", "checks"}
+    assert set(document) == {"schema", "verified", "bundle", "digest", "signers", "checks"}
+    assert document["schema"] == 1
     assert document["verified"] is True
     assert document["bundle"] == str(signed_bundle)
     assert document["digest"] == f"sha256:{directory_manifest(signed_bundle).digest}"
     assert [check["name"] for check in document["checks"]] == DIRECTORY_CHECKS
-    assert all(set(check) == {"name", "ok", "detail"} and check["ok"] is True for check in document["checks"])
+    assert all(set(check) == {"name", "ok", "detail", "data"} and check["ok"] is True for check in document["checks"])
 
 
 def test_to_json_of_a_refusal(signed_bundle, policy):
     shutil.rmtree(signed_bundle / ".packseal")
     document = verify_bundle(signed_bundle, policy).to_json()
     assert document == {
+        "schema": 1,
         "verified": False,
         "bundle": str(signed_bundle),
         "digest": None,
-        "signer": None,
-        "checks": [{"name": "layout", "ok": False, "detail": ".packseal/ is missing: the bundle is not signed"}],
+        "signers": [],
+        "checks": [
+            {"name": "layout", "ok": False, "detail": ".packseal/ is missing: the bundle is not signed", "data": {}}
+        ],
     }
 
 
@@ -134,7 +148,8 @@ def test_a_bundle_signed_by_an_untrusted_key_is_refused(signed_bundle, other_key
     assert not verdict.verified
     assert [(check.name, check.ok) for check in verdict.checks] == [("layout", True), ("signature", False)]
     assert f"signed by key {key_id(key_pair.public_key)}, which is not trusted" in verdict.refusal.detail
-    assert verdict.signer is None and verdict.digest is None
+    assert verdict.signers == () and verdict.digest is None
+    assert verdict.refusal.data == {"signatures": [str(signed_bundle / ".packseal/manifest.json.minisig")]}
 
 
 def test_a_signature_given_apart_from_the_bundle_is_used(signed_bundle, policy, tmp_path):
@@ -172,7 +187,7 @@ def test_a_signed_file_is_verified(signed_file, policy):
     verdict = verify_bundle(signed_file, policy)
     assert verdict.verified
     assert [check.name for check in verdict.checks] == ["signature"]
-    assert verdict.digest == hashlib.sha256(b"archive bytes").hexdigest()
+    assert verdict.digest == f"sha256:{hashlib.sha256(b'archive bytes').hexdigest()}"
 
 
 @pytest.mark.parametrize(
@@ -206,3 +221,17 @@ def test_a_fifo_as_signature_is_refused_without_hanging(signed_file, policy):
         worker.join(timeout=5)
     assert not hung, "verify_bundle blocked opening a FIFO named as the signature"
     assert not verdicts[0].verified
+
+
+def test_a_files_refusal_lists_the_paths_for_a_program(signed_bundle, policy):
+    (signed_bundle / "README.md").write_bytes(b"changed")
+    (signed_bundle / "extra.txt").write_bytes(b"not signed")
+    (signed_bundle / "docs/guide.md").unlink()
+    refusal = verify_bundle(signed_bundle, policy).refusal
+    assert refusal.name == "files"
+    assert refusal.data == {"changed": ["README.md"], "missing": ["docs/guide.md"], "extra": ["extra.txt"]}
+    assert "changed: README.md" in refusal.detail
+
+
+def test_check_names_are_stable_identifiers():
+    assert all(re.fullmatch("[a-z]+(-[a-z]+)*", name) for name in CheckName)

@@ -78,8 +78,8 @@ def test_a_file_read_by_two_verifiers_unchanged_is_verified(signed_file, key_pai
     verdict = verify_bundle(signed_file, TrustPolicy((keyring, keyring)))
     assert verdict.verified
     signer = f"minisign key {key_id(key_pair.public_key)}"
-    assert verdict.signer == f"{signer}; {signer}"
-    comment = f"packseal file sha256:{verdict.digest} file"
+    assert [str(s) for s in verdict.signers] == [signer, signer]
+    comment = f"packseal file {verdict.digest} file"
     assert verdict.checks[0].detail == f"signed by trusted {signer}, trusted comment: {comment}; trusted {signer}, trusted comment: {comment}"
 
 
@@ -182,11 +182,11 @@ _MATCHING_PIN = SourcePin(
 _OTHER = "fedcba9876543210" * 2 + "fedcba98"
 
 PIN_REFUSALS = {
-    "lock digest": ({"digest": "0" * 64}, "bundle digest is "),
-    "provenance subject": (None, "provenance is about sha256:"),
-    "source repository": ({"repository": "https://github.com/acme/other"}, "source repository is 'github.com/acme/pack', pinned 'github.com/acme/other'"),
-    "source commit": ({"commit": _OTHER}, f"source commit is '{_FACTS.source_commit}', pinned '{_OTHER}'"),
-    "source ref": ({"ref": "refs/tags/v2.0"}, "source ref is 'refs/tags/v1.0', pinned 'refs/tags/v2.0'"),
+    "lock-digest": ({"digest": "0" * 64}, "bundle digest is "),
+    "provenance-subject": (None, "provenance is about sha256:"),
+    "source-repository": ({"repository": "https://github.com/acme/other"}, "source repository is 'github.com/acme/pack', pinned 'github.com/acme/other'"),
+    "source-commit": ({"commit": _OTHER}, f"source commit is '{_FACTS.source_commit}', pinned '{_OTHER}'"),
+    "source-ref": ({"ref": "refs/tags/v2.0"}, "source ref is 'refs/tags/v1.0', pinned 'refs/tags/v2.0'"),
     "builder": ({"builder_id": "https://ci.example/other"}, "builder id is 'https://ci.example/builder'"),
 }
 
@@ -201,7 +201,7 @@ def test_a_bundle_whose_provenance_matches_every_pinned_field_is_verified(attest
     digest = directory_manifest(attested_bundle).digest
     verdict = verify_bundle(attested_bundle, policy, pin=dataclasses.replace(_MATCHING_PIN, digest=digest))
     assert verdict.verified, verdict.refusal
-    assert [check.name for check in verdict.checks][4:] == ["lock digest", "provenance", *list(PIN_REFUSALS)[1:]]
+    assert [check.name for check in verdict.checks][4:] == ["lock-digest", "provenance", *list(PIN_REFUSALS)[1:]]
     assert verdict.checks[6].detail == f"provenance subject is this bundle, sha256:{digest}"
     assert verdict.checks[7].detail == "source repository github.com/acme/pack"
 
@@ -216,3 +216,9 @@ def test_each_pinned_field_is_checked(attested_bundle, policy, key_pair, refusin
     assert not verdict.verified
     assert verdict.refusal.name == refusing_check
     assert detail in verdict.refusal.detail
+    assert set(verdict.refusal.data) == {"expected", "actual"}
+    pinned = {**dataclasses.asdict(_MATCHING_PIN), **change}
+    if refusing_check == "source-commit":
+        assert verdict.refusal.data == {"expected": _OTHER, "actual": _FACTS.source_commit}
+    elif refusing_check == "lock-digest":
+        assert verdict.refusal.data["expected"] == f"sha256:{pinned['digest']}"
