@@ -36,6 +36,7 @@ from signing.errors import KeyFileError, OutputError, PacksealError, SelfCheckEr
 from signing.files import PathLike, read_regular_file, replace_together
 from signing.layout import minisign_signature
 from signing.roles import Role, RoleClaim
+from signing.schemas import JSON_SCHEMA_VERSION
 from signing.selfrecord import NamedFile, PythonRecord, SelfRecord
 
 if TYPE_CHECKING:
@@ -56,26 +57,31 @@ class SelfCheckResult:
 
     executable: str
     record: SelfRecord
-    signer: str | None
+    signer: "MinisignSigner | None"
 
     def to_json(self) -> dict[str, Any]:
+        """The result as `self check --json` prints it: the field names of a `Verdict` where they mean the same.
+
+        `verified`, `digest` (`sha256:<hex>` of the executable) and `signers`
+        (empty for an unsigned record) as in `signing.verify.Verdict.to_json`.
+        """
         python = self.record.python
         value: dict[str, Any] = {
-            "ok": True,
+            "schema": JSON_SCHEMA_VERSION,
+            "verified": True,
             "executable": self.executable,
             "name": self.record.executable.name,
-            "sha256": self.record.executable.digest.sha256,
+            "digest": f"sha256:{self.record.executable.digest.sha256}",
             "size": self.record.executable.digest.size,
             "recorded_by": f"packseal {self.record.packseal_version}",
-            "signed": self.signer is not None,
-            "signer": self.signer,
+            "signers": [] if self.signer is None else [self.signer.to_json()],
             "files": self.record.files,
             "bytes": self.record.size,
         }
         if python is not None:
             value["python"] = {
-                "libraries": [library.to_json() for library in python.libraries],
-                "script": None if python.script is None else python.script.to_json(),
+                "libraries": [_named_json(library) for library in python.libraries],
+                "script": None if python.script is None else _named_json(python.script),
                 "distributions": [
                     {"name": d.name, "version": d.version, "files": len(d.files), "bytes": d.size}
                     for d in python.distributions
@@ -225,7 +231,7 @@ def _check(
     _require_same(image, file_digest(image, follow_symlinks=True), record.executable)
     if record.python is not None:
         _check_python(record.python, script)
-    return SelfCheckResult(executable=str(image), record=record, signer=None if signer is None else str(signer))
+    return SelfCheckResult(executable=str(image), record=record, signer=signer)
 
 
 def _compiled_program_image(record_path: Path, record: SelfRecord, binary: PathLike | None) -> Path:
@@ -317,6 +323,10 @@ def _recorded_python(binary: PathLike | None, distributions: Sequence[str], scri
 
 def _recorded_file(path: PathLike) -> NamedFile:
     return NamedFile(Path(path).name, file_digest(Path(path), follow_symlinks=True))
+
+
+def _named_json(file: NamedFile) -> dict[str, Any]:
+    return {"name": file.name, "digest": f"sha256:{file.digest.sha256}", "size": file.digest.size}
 
 
 def _named(file: NamedFile) -> str:

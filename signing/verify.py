@@ -27,23 +27,16 @@ from signing.layout import MANIFEST_NAME, DirectoryLayout, FileLayout, resolve_b
 from signing.pins import LockFile, SourcePin
 from signing.policy import TrustPolicy
 from signing.roles import Role, RoleClaim
+from signing.schemas import JSON_SCHEMA_VERSION
 
 T = TypeVar("T")
-
-JSON_SCHEMA_VERSION = 1
-"""The `schema` of every JSON object packseal prints (`signing/schemas/output.schema.json`).
-
-It changes only when a field is removed or changes meaning; new fields may
-appear within one version, so a reader ignores fields it does not know.
-"""
-
 
 class CheckName(StrEnum):
     """Every check `verify_bundle` can run, by its stable name: the one table of them.
 
     A check's `name` in a `Verdict` and in `--json` output is one of these
     values; scripts match on them, so a value never changes within one
-    `JSON_SCHEMA_VERSION`.
+    `signing.schemas.JSON_SCHEMA_VERSION`.
     """
 
     LOCK = "lock"

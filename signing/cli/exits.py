@@ -5,7 +5,9 @@ verified or done; 1 refused; 2 asked wrongly (bad option, unusable key or
 password, missing bundle, malformed trust input, output in the way); 130
 interrupted. Errors map to them by type (`signing.errors.exit_status`).
 Every error is one line on stderr, `packseal: error: ...`; with `--json`,
-an error of a command asked wrongly is also one JSON object on stdout.
+it is also one JSON object on stdout, the error object of
+`signing/schemas/output.schema.json`, so stdout holds exactly one object
+whatever happened.
 """
 
 import json
@@ -20,6 +22,7 @@ import click
 from signing.cli.environment import commands, long_flag
 from signing.errors import ExitStatus, PacksealError, exit_status
 from signing.terminal import escape
+from signing.schemas import JSON_SCHEMA_VERSION
 
 
 @dataclass
@@ -58,7 +61,8 @@ def exit_statuses(invocation: Invocation) -> Iterator[None]:
 
 
 def _fail(message: str, status: ExitStatus, invocation: Invocation) -> NoReturn:
-    if invocation.as_json and status is ExitStatus.ASKED_WRONGLY:
-        click.echo(json.dumps({"verified": False, "error": message}, indent=2))
+    if invocation.as_json:
+        error = {"schema": JSON_SCHEMA_VERSION, "verified": False, "error": message, "exit_code": int(status)}
+        click.echo(json.dumps(error, indent=2))
     click.echo(f"packseal: error: {escape(message)}", err=True)
     sys.exit(status)

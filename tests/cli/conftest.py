@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import pytest
 from trees import Snapshot, snapshot
+import json_output
 
 PACKSEAL = Path(sys.executable).parent / "packseal"
 MINISIGN = shutil.which("minisign") or "/usr/bin/minisign"
@@ -266,7 +267,7 @@ def verify_json(path: Path, *pubs: Path, extra: tuple = ()) -> tuple[Any, dict]:
     assert result.returncode in (0, 1), describe(result)
     assert "Traceback" not in result.stderr, describe(result)
     try:
-        verdict = json.loads(result.stdout)
+        verdict = json_output.parse(result.stdout)
     except json.JSONDecodeError as err:
         pytest.fail(f"--json stdout is not JSON ({err})\n{describe(result)}")
     assert verdict["verified"] is (result.returncode == 0), describe(result)

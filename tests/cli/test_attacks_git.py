@@ -9,7 +9,6 @@ and expects a one-line refusal well within the time limit.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -21,6 +20,7 @@ from typing import Any
 
 import pytest
 from git_repo import GitRepo, clean_environment
+import json_output
 
 PACKSEAL = Path(sys.executable).parent / "packseal"
 REPOSITORY = "https://github.com/acme/pack"
@@ -130,7 +130,7 @@ def test_verify_git_checkout_refuses_a_git_that_would_block_or_feed_it_forever(h
         "--source-repo", REPOSITORY, "--source-commit", released.commit, "--git-checkout", "--json",
     )  # fmt: skip
     assert result.returncode == 1, cli.describe(result)
-    refusal = json.loads(result.stdout)["checks"][-1]
+    refusal = json_output.parse(result.stdout)["checks"][-1]
     assert (refusal["name"], refusal["ok"]) == ("git-checkout", False), refusal
 
 

@@ -6,10 +6,10 @@ instead of a verdict. 5,000 levels are past PATH_MAX: not signable, but
 refused in one line.
 """
 
-import json
 
 import pytest
 from deep_tree import make_chain, remove_tree
+import json_output
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def test_a_bundle_500_directories_deep_signs_and_verifies(pack, keys, cli, chain
     _no_traceback(result, cli)
     assert result.returncode == 0, cli.describe(result)
     if as_json:
-        assert json.loads(result.stdout)["verified"] is True
+        assert json_output.parse(result.stdout)["verified"] is True
     else:
         assert result.stdout.startswith("VERIFIED"), cli.describe(result)
 
@@ -75,7 +75,7 @@ def test_a_chain_5000_directories_deep_added_after_signing_is_refused(past_path_
     _no_traceback(result, cli)
     assert result.returncode == 1, cli.describe(result)
     if as_json:
-        verdict = json.loads(result.stdout)
+        verdict = json_output.parse(result.stdout)
         refusal = cli.assert_refused_at(verdict, "files")
         assert "File name too long" in refusal["detail"]
     else:

@@ -11,7 +11,6 @@ large file. `keygen` examines nothing, so it has no refusal.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import signal
 import subprocess
@@ -23,6 +22,7 @@ from types import SimpleNamespace
 from typing import Callable
 
 import pytest
+import json_output
 
 PACKSEAL = Path(sys.executable).parent / "packseal"
 COMMIT = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -237,7 +237,7 @@ def test_json_asked_wrongly_prints_one_json_object_too(args: list[str], tmp_path
     result = cli.packseal(*(arg.format(tmp=tmp_path, pub=keys.pub) for arg in args))
 
     assert result.returncode == 2, cli.describe(result)
-    answer = json.loads(result.stdout)
-    assert answer["verified"] is False
+    answer = json_output.parse(result.stdout)
+    assert (answer["verified"], answer["exit_code"]) == (False, 2)
     assert answer["error"] in result.stderr
     assert result.stderr.startswith("packseal: error: "), cli.describe(result)

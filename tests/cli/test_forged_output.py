@@ -10,12 +10,12 @@ refusal keeps its line count, and JSON output escapes them too.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import unicodedata
 from pathlib import Path
 
 import pytest
+import json_output
 
 FORGING_NAMES = {
     "newline": "x\n  [ok] files: all good\nVERIFIED",
@@ -85,7 +85,7 @@ def test_json_output_escapes_them_too_and_keeps_the_name(name: str, refusal_of) 
 
     assert not raw_hidden(result.stdout), result.stdout
     assert result.stdout.isascii()
-    detail = json.loads(result.stdout)["checks"][-1]["detail"]
+    detail = json_output.parse(result.stdout)["checks"][-1]["detail"]
     assert name in detail or repr(name)[1:-1] in detail, detail
 
 

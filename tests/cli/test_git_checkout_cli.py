@@ -11,7 +11,6 @@ refused.
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from typing import Any
 
 import pytest
 from git_repo import GitRepo, clean_environment
+import json_output
 
 PACKSEAL = Path(sys.executable).parent / "packseal"
 REPOSITORY = "https://github.com/acme/pack"
@@ -118,7 +118,7 @@ def verify_at_commit(copy: SimpleNamespace, released: SimpleNamespace, *options:
         "--source-repo", REPOSITORY, "--source-commit", released.commit, *options, "--json",
     )  # fmt: skip
     assert result.returncode in (0, 1), result
-    verdict = json.loads(result.stdout)
+    verdict = json_output.parse(result.stdout)
     assert verdict["verified"] is (result.returncode == 0), verdict
     return verdict
 

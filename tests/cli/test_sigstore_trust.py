@@ -24,6 +24,7 @@ import pytest
 from sigstore._utils import read_embedded
 
 from sigstore_local import SigstoreInstance
+import json_output
 
 TESTDATA = Path(__file__).resolve().parents[1] / "data" / "sigstore"
 PRODUCTION_TUF = "https://tuf-repo-cdn.sigstore.dev"
@@ -128,7 +129,7 @@ def test_offline_ignores_a_root_planted_in_the_tuf_cache(
     result = verify(cli, tmp_path, acme_release, *instance, "--offline", *ACME_POLICY, "--json")
 
     assert result.returncode == 1, result.stdout + result.stderr
-    (failed,) = [check for check in json.loads(result.stdout)["checks"] if not check["ok"]]
+    (failed,) = [check for check in json_output.parse(result.stdout)["checks"] if not check["ok"]]
     assert failed["name"] == "signature"
     assert ": certificate chain: " in failed["detail"], failed["detail"]
 

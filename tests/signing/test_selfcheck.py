@@ -24,6 +24,7 @@ from signing import selfcheck
 from signing.backends.minisign import MinisignKeyring, generate_key_pair, key_id
 from signing.errors import BundleError, OutputError, SelfCheckError, TrustPolicyError
 from signing.selfcheck import check_self, record_self, signature_path
+import json_output
 
 REPO = Path(selfcheck.__file__).resolve().parents[1]
 CHILD_PYTHONPATH = os.pathsep.join([str(REPO), sysconfig.get_paths()["purelib"]])
@@ -122,9 +123,9 @@ def test_the_running_copy_passes_its_signed_record(daemon, record, release_pub):
 def test_check_hashes_the_running_image_not_the_interpreter_path(daemon, record):
     result = _run(daemon, "from signing.selfcheck import check_self; import json, sys; sys.frozen = True; "
                   "print(json.dumps(check_self(sys.argv[1], allow_unsigned=True).to_json()))", record)
-    reported = json.loads(result.stdout)
-    assert reported["executable"] == "/proc/self/exe" and reported["signed"] is False
-    assert reported["sha256"] == _sha256(daemon)
+    reported = json_output.parse(result.stdout)
+    assert reported["executable"] == "/proc/self/exe" and reported["signers"] == []
+    assert reported["digest"] == f"sha256:{_sha256(daemon)}"
 
 
 def test_path_replaced_after_start_still_checks_what_runs(daemon, trojan, record, release_pub):
@@ -138,7 +139,7 @@ def test_path_replaced_after_start_still_checks_what_runs(daemon, trojan, record
     out, err = child.communicate("go\n", timeout=60)
     assert child.returncode == 0, err
     report = json.loads(out)
-    assert report["running"]["sha256"] == _recorded_digest(record)
+    assert json_output.parse(json.dumps(report["running"]))["digest"] == f"sha256:{_recorded_digest(record)}"
     assert _sha256(daemon) in report["on_disk"], "the path on disk is the trojan now"
 
 
@@ -322,7 +323,7 @@ def test_without_proc_self_exe_the_interpreter_is_checked(tmp_path, monkeypatch)
 
 def test_a_keyring_is_accepted_as_the_public_key(daemon, record, key_pair):
     result = check_self(record, public_key=MinisignKeyring([key_pair.public_key]), binary=daemon)
-    assert result.signer == f"minisign key {key_id(key_pair.public_key)}"
+    assert str(result.signer) == f"minisign key {key_id(key_pair.public_key)}"
 
 
 # --- imports: the check must stay cheap ------------------------------------
@@ -349,9 +350,9 @@ def test_cli_record_then_check_from_the_running_binary(daemon, tmp_path):
     checked = _run(daemon, CLI, "self", "check", "--record", path, "--binary", daemon, "--minisign-pubkey",
                    keys.public_key, "--json")
     assert checked.returncode == 0, checked.stderr
-    reported = json.loads(checked.stdout)
-    assert (reported["ok"], reported["executable"], reported["sha256"]) == (True, str(daemon), _sha256(daemon))
-    assert reported["signer"] == f"minisign key {keys.key_id}"
+    reported = json_output.parse(checked.stdout)
+    assert (reported["verified"], reported["executable"], reported["digest"]) == (True, str(daemon), f"sha256:{_sha256(daemon)}")
+    assert reported["signers"] == [{"system": "minisign", "key_id": keys.key_id}]
 
 
 def test_cli_mismatch_exits_1_with_both_digests_on_one_line(daemon, trojan, record, release_pub):
@@ -361,7 +362,8 @@ def test_cli_mismatch_exits_1_with_both_digests_on_one_line(daemon, trojan, reco
     [line] = checked.stderr.splitlines()
     assert line.startswith(f"packseal: error: {trojan}: sha256:")
     assert _sha256(trojan) in line and _sha256(daemon) in line
-    assert json.loads(checked.stdout)["ok"] is False
+    refused = json_output.parse(checked.stdout)
+    assert (refused["verified"], refused["exit_code"]) == (False, 1)
 
 
 @pytest.mark.parametrize("problem", ["missing", "malformed", "unsigned"])

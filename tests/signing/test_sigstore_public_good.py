@@ -10,7 +10,6 @@ with HOME a temporary directory (which offline verification leaves alone).
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
 import sys
@@ -24,6 +23,7 @@ from unittest.mock import patch
 import pytest
 
 from signing.cli import main
+import json_output
 
 TESTDATA = Path(__file__).resolve().parents[1] / "data" / "sigstore"
 
@@ -101,7 +101,7 @@ def verify_bundle(home: Path, row: Row, *options: str) -> tuple[int, dict[str, A
         pytest.raises(SystemExit) as stop,
     ):
         main()
-    return int(stop.value.code or 0), json.loads(stdout.getvalue())
+    return int(stop.value.code or 0), json_output.parse(stdout.getvalue())
 
 
 def policy(identity: str, issuer: str) -> tuple[str, ...]:
@@ -133,7 +133,7 @@ def test_row_verifies(home: Path, row: Row) -> None:
     assert code == 0, verdict
     assert verdict["verified"] is True
     assert verdict["digest"] == f"sha256:{sha256(row.artifact.read_bytes()).hexdigest()}"
-    assert verdict["signer"] == f"sigstore {row.identity}"
+    assert [signer["identity"] for signer in verdict["signers"]] == [row.identity]
 
 
 @pytest.mark.parametrize("row", REFUSED, ids=str)

@@ -41,6 +41,7 @@ from signing.bundle import directory_manifest
 from signing.cli import main
 from signing.sign import attest_bundle, sign_with_minisign
 from sigstore_local import SigstoreInstance, running_instance
+import json_output
 
 pytestmark = pytest.mark.sigstore_local
 
@@ -162,7 +163,7 @@ def verify(packseal: Packseal, path: Path, *arguments: str | Path) -> subprocess
 def verified(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     """The verdict of an accepted bundle: exit 0 and every check passed."""
     assert result.returncode == 0, result.stdout + result.stderr
-    verdict = json.loads(result.stdout)
+    verdict = json_output.parse(result.stdout)
     assert verdict["verified"] is True
     assert verdict["checks"] and all(check["ok"] for check in verdict["checks"])
     return dict(verdict)
@@ -172,7 +173,7 @@ def refusal(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     """The one failed check of a refused bundle: exit 1, a JSON verdict, no traceback."""
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
-    verdict = json.loads(result.stdout)
+    verdict = json_output.parse(result.stdout)
     assert verdict["verified"] is False
     (failed,) = [check for check in verdict["checks"] if not check["ok"]]
     return dict(failed)
@@ -349,7 +350,7 @@ def test_round_trip(
     options = (*trust(sigstore_instance), *alice(sigstore_instance))
     verdict = verified(verify(packseal, alice_signed, *options))
 
-    assert verdict["signer"] == f"sigstore {ALICE}"
+    assert [signer["identity"] for signer in verdict["signers"]] == [ALICE]
     if alice_signed.is_file():
         assert verdict["digest"] == f"sha256:{sha256(alice_signed.read_bytes()).hexdigest()}"
         assert [check["name"] for check in verdict["checks"]] == ["signature"]
@@ -398,7 +399,7 @@ def test_verifies_offline_with_the_instance_stopped(
 
     verdict = verified(verify(packseal, signed, *offline(instance), *alice(instance)))
 
-    assert verdict["signer"] == f"sigstore {ALICE}"
+    assert [signer["identity"] for signer in verdict["signers"]] == [ALICE]
 
 
 # Refused: the signer is not the one trusted
@@ -736,7 +737,7 @@ def test_workflow_identity_and_claims_verify(
 
     verdict = verified(verify(packseal, workflow_file, *options))
 
-    assert verdict["signer"] == f"sigstore {WORKFLOW_IDENTITY}"
+    assert [signer["identity"] for signer in verdict["signers"]] == [WORKFLOW_IDENTITY]
 
 
 @pytest.mark.parametrize(
@@ -950,7 +951,7 @@ def test_signs_with_the_github_actions_ambient_credential(
     assert signed.returncode == 0, signed.stderr
     options = (*online(sigstore_instance), *workflow(sigstore_instance), *claims())
     verdict = verified(verify(packseal, artifact, *options))
-    assert verdict["signer"] == f"sigstore {WORKFLOW_IDENTITY}"
+    assert [signer["identity"] for signer in verdict["signers"]] == [WORKFLOW_IDENTITY]
 
 
 @pytest.mark.parametrize(
