@@ -82,11 +82,11 @@ def test_directory_verdict_json_reports_every_check_in_order(signed_pack, keys, 
     result, verdict = cli.verify_json(signed_pack, keys.pub)
 
     assert result.returncode == 0, cli.describe(result)
-    assert set(verdict) == {"verified", "bundle", "digest", "signer", "checks"}
+    assert set(verdict) == {"schema", "verified", "bundle", "digest", "signers", "checks"}
     assert verdict["verified"] is True
     assert verdict["bundle"].rstrip("/").endswith("pack")
     assert DIGEST.fullmatch(verdict["digest"]), verdict
-    assert isinstance(verdict["signer"], str) and verdict["signer"], verdict
+    assert [signer["system"] for signer in verdict["signers"]] == ["minisign"], verdict
     assert [c["name"] for c in verdict["checks"]] == cli.DIR_CHECKS
     assert all(c["ok"] is True and isinstance(c["detail"], str) for c in verdict["checks"])
 
@@ -373,8 +373,9 @@ def test_rotation_the_key_id_selects_the_trusted_key(tmp_path, keys, other_keys,
         cli.sign_ok(bundle, pair)
         result, verdict = cli.verify_json(bundle, keys.pub, other_keys.pub)
         assert result.returncode == 0, cli.describe(result)
-        assert cli.names_key_id(verdict["signer"], pair.pub), verdict
-        signers[pair.key.stem] = verdict["signer"]
+        [signer] = verdict["signers"]
+        assert cli.names_key_id(signer["key_id"], pair.pub), verdict
+        signers[pair.key.stem] = signer["key_id"]
     assert signers["trusted"] != signers["other"]
 
     bundle = cli.build_pack(tmp_path / "pack-third")
