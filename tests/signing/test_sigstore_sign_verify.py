@@ -473,9 +473,9 @@ def test_tampered_file_refused(
 @pytest.mark.parametrize(
     ("tamper", "problem"),
     [
-        (lambda pack: (pack / "data/blob.bin").write_bytes(b"evil"), "changed: data/blob.bin"),
-        (lambda pack: (pack / "bin/run").unlink(), "missing: bin/run"),
-        (lambda pack: (pack / "bin/evil").write_bytes(b"rm -rf ~\n"), "extra: bin/evil"),
+        (lambda pack: (pack / "data/blob.bin").write_bytes(b"evil"), ("changed", "data/blob.bin")),
+        (lambda pack: (pack / "bin/run").unlink(), ("missing", "bin/run")),
+        (lambda pack: (pack / "bin/evil").write_bytes(b"rm -rf ~\n"), ("extra", "bin/evil")),
     ],
     ids=["changed", "missing", "extra"],
 )
@@ -485,14 +485,16 @@ def test_tampered_directory_refused(
     alice_pack: Path,
     tmp_path: Path,
     tamper: Callable[[Path], object],
-    problem: str,
+    problem: tuple[str, str],
 ) -> None:
     pack = copy_signed_pack(alice_pack, tmp_path)
     tamper(pack)
 
     failed = refusal(verify(packseal, pack, *online(sigstore_instance), *alice(sigstore_instance)))
 
-    assert failed == {"name": "files", "ok": False, "detail": problem}
+    kind, path = problem
+    data = {"changed": [], "missing": [], "extra": []} | {kind: [path]}
+    assert failed == {"name": "files", "ok": False, "detail": f"{kind}: {path}", "data": data}
 
 
 @pytest.mark.parametrize("rewrite_manifest", [False, True], ids=["payload", "payload-and-manifest"])
