@@ -14,6 +14,8 @@ a Statement is rewritten with different bytes, the signatures over the old
 bytes are removed: they could only ever fail.
 """
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,8 +23,9 @@ from typing import TYPE_CHECKING
 
 import minisign
 
+from attest.build_facts import ExplicitSource, gather_build_facts
 from attest.canonical import MAX_DOCUMENT_BYTES
-from attest.manifest import manifest_statement
+from attest.manifest import SIGNATURE_DIR, manifest_statement
 from attest.provenance import BuildFacts, provenance_statement
 from attest.statement import Subject
 from signing.backends import BundleSigning
@@ -66,6 +69,33 @@ def sign_bundle(path: PathLike, signing: BundleSigning) -> SignedBundle:
     signature_path, signature = signing.sign_file(path, digest, _printable(name))
     replace_together({signature_path: signature})
     return SignedBundle(path, digest.sha256, (signature_path,))
+
+
+def bundle_build_facts(
+    path: PathLike,
+    source: ExplicitSource | None = None,
+    *,
+    environment: Mapping[str, str] | None = None,
+    allow_dirty: bool = False,
+) -> BuildFacts:
+    """The build facts to attest `path` with: `gather_build_facts`, knowing packseal's own files.
+
+    The signatures packseal writes (`.packseal/` in a directory, the sidecars
+    beside a single file: `FileLayout.signature_files`) are not changes to
+    the source, so signing before attesting leaves the checkout clean. This
+    is the rule `packseal attest` applies; `environment` defaults to
+    `os.environ` (where GitHub Actions states the job).
+    """
+    path = Path(path)
+    sidecars = FileLayout(path).signature_files() if path.is_file() else set()
+    return gather_build_facts(
+        path,
+        os.environ if environment is None else environment,
+        source or ExplicitSource(),
+        allow_dirty=allow_dirty,
+        signature_files=sidecars,
+        signature_dir=SIGNATURE_DIR,
+    )
 
 
 def attest_bundle(path: PathLike, facts: BuildFacts, signing: BundleSigning, *, started_on: datetime) -> SignedBundle:

@@ -1,7 +1,6 @@
 """`packseal sign` and `packseal attest`: choose a signing system from the options, call the library, print."""
 
 import functools
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -11,14 +10,12 @@ from typing import Any
 
 import click
 
-from attest.build_facts import ExplicitSource, gather_build_facts
-from attest.manifest import SIGNATURE_DIR
+from attest.build_facts import ExplicitSource
 from signing.backends import BundleSigning
 from signing.backends import minisign as minisign_backend
 from signing.cli.keys import unlocked_secret_key
 from signing.cli.options import sigstore_instance_options
-from signing.layout import FileLayout
-from signing.sign import SignedBundle, attest_bundle, sign_bundle
+from signing.sign import SignedBundle, attest_bundle, bundle_build_facts, sign_bundle
 from signing.terminal import escape
 
 
@@ -101,10 +98,7 @@ def attest(
     """Write and sign SLSA provenance for a bundle: its source repository, commit and builder."""
     started_on = datetime.now(timezone.utc)
     explicit = ExplicitSource(repository=source_repo, commit=source_commit, builder_id=builder_id)
-    sidecars = FileLayout(path).signature_files() if path.is_file() else set()
-    facts = gather_build_facts(
-        path, os.environ, explicit, allow_dirty=allow_dirty, signature_files=sidecars, signature_dir=SIGNATURE_DIR
-    )
+    facts = bundle_build_facts(path, explicit, allow_dirty=allow_dirty)
     with _signing(signing) as chosen:
         _report("attested", attest_bundle(path, facts, chosen, started_on=started_on))
     return 0
