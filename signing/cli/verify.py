@@ -61,7 +61,14 @@ def verify_bundle_command(
     **identity: str | None,
 ) -> int:
     """Verify a bundle before installing it; exit 0 only when it is verified."""
-    pin = _source_pin(source_repo, source_commit, source_ref, builder_id, git_checkout, lock)
+    pin = SourcePin.from_options(
+        source_repo,
+        source_commit,
+        ref=source_ref,
+        builder_id=builder_id,
+        require_checkout=git_checkout,
+        locked=lock is not None,
+    )
     verifiers: list[BundleVerifier] = []
     if minisign_pubkeys:
         verifiers.append(minisign_backend.MinisignKeyring.from_files(minisign_pubkeys))
@@ -93,31 +100,6 @@ def verify_bundle_command(
         verdict = verify_bundle(path, policy, signature=signature, pin=pin)
     click.echo(json.dumps(verdict.to_json(), indent=2) if as_json else _summary(verdict))
     return ExitStatus.DONE if verdict.verified else ExitStatus.REFUSED
-
-
-def _source_pin(
-    repository: str | None,
-    commit: str | None,
-    ref: str | None,
-    builder_id: str | None,
-    require_checkout: bool,
-    lock: Path | None,
-) -> SourcePin | None:
-    """The pin the --source-* options state; None when they state none.
-
-    An option given empty (an unset shell variable) still states a pin, and
-    is refused by `SourcePin`: it must never turn the pin off.
-    """
-    stated = any(value is not None for value in (repository, commit, ref, builder_id))
-    if lock is not None and stated:
-        raise TrustPolicyError("--lock excludes --source-repo, --source-commit, --source-ref and --builder-id")
-    if not stated and not require_checkout:
-        return None
-    if lock is not None:
-        return None
-    if repository is None or commit is None:
-        raise TrustPolicyError("a source pin needs both --source-repo and --source-commit")
-    return SourcePin(repository, commit, ref=ref, builder_id=builder_id, require_checkout=require_checkout)
 
 
 def _summary(verdict: Verdict) -> str:
