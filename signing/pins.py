@@ -13,8 +13,8 @@ from attest.errors import AttestError
 from attest.git import check_full_commit
 from attest.provenance import normalise_repository
 from attest.statement import SHA256_HEX
-from signing.files import PathLike, read_regular_file
 from signing.errors import BundleError, TrustPolicyError
+from signing.files import PathLike, read_regular_file
 
 _MAX_LOCK_BYTES = 4 * 1024 * 1024
 _LOCK_KEYS = {"source_repo", "source_commit", "digest"}

@@ -17,7 +17,7 @@ bytes are removed: they could only ever fail.
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -115,7 +115,7 @@ def attest_bundle(path: PathLike, facts: BuildFacts, signing: BundleSigning, *, 
         digest = file_digest(path).sha256
         statement_path = FileLayout(path).provenance
     statement = provenance_statement(
-        Subject(name=name, sha256=digest), facts, started_on=started_on, finished_on=datetime.now(timezone.utc)
+        Subject(name=name, sha256=digest), facts, started_on=started_on, finished_on=datetime.now(UTC)
     ).to_bytes()
     description = f"{_printable(name)} commit:{facts.source_commit}"
     return _publish_statement(path, statement_path, statement, RoleClaim(Role.PROVENANCE, digest), description, signing)

@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -86,7 +86,7 @@ def attest(
     allow_dirty: bool,
 ) -> int:
     """Write and sign SLSA provenance for a bundle: its source repository, commit and builder."""
-    started_on = datetime.now(timezone.utc)
+    started_on = datetime.now(UTC)
     explicit = ExplicitSource(repository=source_repo, commit=source_commit, builder_id=builder_id)
     facts = bundle_build_facts(path, explicit, allow_dirty=allow_dirty)
     with _signing(signing) as chosen:

@@ -1,6 +1,6 @@
 """`bundle_build_facts`: a Python caller attesting a bundle gets the rules `packseal attest` applies."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,7 @@ def test_a_single_file_signed_then_attested_leaves_the_checkout_clean(repo: GitR
     facts = bundle_build_facts(str(bundle), ExplicitSource(builder_id=BUILDER), environment={})
     assert facts.source_commit == repo.head
     written = attest_bundle(
-        bundle, facts, MinisignSigning(key_pair.secret_key, None), started_on=datetime.now(timezone.utc)
+        bundle, facts, MinisignSigning(key_pair.secret_key, None), started_on=datetime.now(UTC)
     )
     assert bundle.with_name("pack.tar.provenance.json") in written.written
     assert bundle_build_facts(bundle, ExplicitSource(builder_id=BUILDER), environment={}).source_commit == repo.head
