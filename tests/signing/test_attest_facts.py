@@ -29,9 +29,7 @@ def test_a_single_file_signed_then_attested_leaves_the_checkout_clean(repo: GitR
     sign_with_minisign(str(bundle), key_pair.secret_key)
     facts = bundle_build_facts(str(bundle), ExplicitSource(builder_id=BUILDER), environment={})
     assert facts.source_commit == repo.head
-    written = attest_bundle(
-        bundle, facts, MinisignSigning(key_pair.secret_key, None), started_on=datetime.now(UTC)
-    )
+    written = attest_bundle(bundle, facts, MinisignSigning(key_pair.secret_key, None), started_on=datetime.now(UTC))
     assert bundle.with_name("pack.tar.provenance.json") in written.written
     assert bundle_build_facts(bundle, ExplicitSource(builder_id=BUILDER), environment={}).source_commit == repo.head
 
@@ -41,4 +39,3 @@ def test_another_untracked_file_beside_it_is_still_a_change(repo: GitRepo):
     repo.write("pack.tar.minisig.bak")
     with pytest.raises(GitError, match=r"uncommitted changes: pack\.tar\.minisig\.bak"):
         bundle_build_facts(bundle, ExplicitSource(builder_id=BUILDER), environment={})
-

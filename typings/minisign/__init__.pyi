@@ -74,4 +74,3 @@ class KeyPair:
     public_key: PublicKey
     @classmethod
     def generate(cls) -> Self: ...
-
