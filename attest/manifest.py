@@ -8,6 +8,7 @@ in memory, whichever side it came from.
 """
 
 import hashlib
+import itertools
 import posixpath
 import re
 import unicodedata
@@ -188,7 +189,7 @@ def _check_entry(entry: Entry) -> None:
 
 
 def _check_order(entries: tuple[Entry, ...]) -> None:
-    for before, after in zip(entries, entries[1:]):
+    for before, after in itertools.pairwise(entries):
         if before.path == after.path:
             raise ManifestError(f"{after.path!r}: duplicate path")
         if before.path.encode() > after.path.encode():
@@ -233,9 +234,13 @@ def _entry_from_json(item: Any, index: int) -> Entry:
             and isinstance(executable, bool)
         ):
             return FileEntry(path=path, sha256=sha256, size=size, executable=executable)
-    elif kind == "symlink" and set(item) == _SYMLINK_KEYS:
-        if isinstance(item["path"], str) and isinstance(item["target"], str):
-            return SymlinkEntry(path=item["path"], target=item["target"])
+    elif (
+        kind == "symlink"
+        and set(item) == _SYMLINK_KEYS
+        and isinstance(item["path"], str)
+        and isinstance(item["target"], str)
+    ):
+        return SymlinkEntry(path=item["path"], target=item["target"])
     raise ManifestError(f"{where}: not a valid file or symlink entry")
 
 

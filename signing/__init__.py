@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from signing.selfcheck import record_self as record_self
     from signing.sign import SignedBundle as SignedBundle
     from signing.sign import attest_bundle as attest_bundle
+    from signing.sign import bundle_build_facts as bundle_build_facts
     from signing.sign import sign_bundle as sign_bundle
     from signing.sign import sign_with_minisign as sign_with_minisign
     from signing.sign import sign_with_sigstore as sign_with_sigstore

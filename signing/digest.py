@@ -8,7 +8,6 @@ the speed of `hashlib` itself.
 import hashlib
 from dataclasses import dataclass
 from io import BufferedIOBase
-from pathlib import Path
 from typing import BinaryIO
 
 from attest.errors import os_error_line

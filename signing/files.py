@@ -5,6 +5,7 @@ worse than nothing: every writer here either completes or removes what it
 had started.
 """
 
+import contextlib
 import errno
 import os
 import stat
@@ -143,17 +144,13 @@ def _stage(path: Path, data: bytes) -> Path:
 
 def _remove(paths: Iterable[Path]) -> None:
     for path in paths:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(path)
-        except OSError:
-            pass
 
 
 def _remove_directory(directory: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         directory.rmdir()
-    except OSError:
-        pass
 
 
 def open_regular_file(path: PathLike, *, follow_symlinks: bool = False) -> BufferedReader:

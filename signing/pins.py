@@ -13,8 +13,8 @@ from attest.errors import AttestError
 from attest.git import check_full_commit
 from attest.provenance import normalise_repository
 from attest.statement import SHA256_HEX
-from signing.files import PathLike, read_regular_file
 from signing.errors import BundleError, TrustPolicyError
+from signing.files import PathLike, read_regular_file
 
 _MAX_LOCK_BYTES = 4 * 1024 * 1024
 _LOCK_KEYS = {"source_repo", "source_commit", "digest"}
@@ -41,6 +41,34 @@ class SourcePin:
             raise TrustPolicyError(f"unusable pin: {err}") from None
         if self.digest is not None and not SHA256_HEX.fullmatch(self.digest):
             raise TrustPolicyError(f"pinned digest {self.digest!r} is not a sha256 (64 lowercase hex digits)")
+
+    @classmethod
+    def from_options(
+        cls,
+        repository: str | None = None,
+        commit: str | None = None,
+        *,
+        ref: str | None = None,
+        builder_id: str | None = None,
+        require_checkout: bool = False,
+        locked: bool = False,
+    ) -> "SourcePin | None":
+        """The pin that optional settings state (`verify-bundle`'s --source-* options); None when none.
+
+        `locked` says a lock file gives the pins, which excludes stating one
+        here; `require_checkout` alone still needs a repository and commit to
+        check the checkout against. A value given empty (an unset shell
+        variable) still states a pin, and is refused: it must never turn the
+        pin off.
+        """
+        stated = any(value is not None for value in (repository, commit, ref, builder_id))
+        if locked and stated:
+            raise TrustPolicyError("--lock excludes --source-repo, --source-commit, --source-ref and --builder-id")
+        if locked or not (stated or require_checkout):
+            return None
+        if repository is None or commit is None:
+            raise TrustPolicyError("a source pin needs both --source-repo and --source-commit")
+        return cls(repository, commit, ref=ref, builder_id=builder_id, require_checkout=require_checkout)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ memory: `SelfRecord.from_json` refuses any field that is missing, unknown,
 of the wrong type, unsorted or repeated.
 """
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -223,7 +224,7 @@ def _named_file(value: Any, *, what: str) -> NamedFile:
 
 def _check_sorted(keys: Iterable[str], *, what: str) -> None:
     encoded = [key.encode() for key in keys]
-    if any(first >= second for first, second in zip(encoded, encoded[1:])):
+    if any(first >= second for first, second in itertools.pairwise(encoded)):
         raise SelfCheckError(f"{what}: not sorted, or an entry repeats")
 
 

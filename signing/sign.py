@@ -14,15 +14,18 @@ a Statement is rewritten with different bytes, the signatures over the old
 bytes are removed: they could only ever fail.
 """
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import minisign
 
+from attest.build_facts import ExplicitSource, gather_build_facts
 from attest.canonical import MAX_DOCUMENT_BYTES
-from attest.manifest import manifest_statement
+from attest.manifest import SIGNATURE_DIR, manifest_statement
 from attest.provenance import BuildFacts, provenance_statement
 from attest.statement import Subject
 from signing.backends import BundleSigning
@@ -68,6 +71,33 @@ def sign_bundle(path: PathLike, signing: BundleSigning) -> SignedBundle:
     return SignedBundle(path, digest.sha256, (signature_path,))
 
 
+def bundle_build_facts(
+    path: PathLike,
+    source: ExplicitSource | None = None,
+    *,
+    environment: Mapping[str, str] | None = None,
+    allow_dirty: bool = False,
+) -> BuildFacts:
+    """The build facts to attest `path` with: `gather_build_facts`, knowing packseal's own files.
+
+    The signatures packseal writes (`.packseal/` in a directory, the sidecars
+    beside a single file: `FileLayout.signature_files`) are not changes to
+    the source, so signing before attesting leaves the checkout clean. This
+    is the rule `packseal attest` applies; `environment` defaults to
+    `os.environ` (where GitHub Actions states the job).
+    """
+    path = Path(path)
+    sidecars = FileLayout(path).signature_files() if path.is_file() else set()
+    return gather_build_facts(
+        path,
+        os.environ if environment is None else environment,
+        source or ExplicitSource(),
+        allow_dirty=allow_dirty,
+        signature_files=sidecars,
+        signature_dir=SIGNATURE_DIR,
+    )
+
+
 def attest_bundle(path: PathLike, facts: BuildFacts, signing: BundleSigning, *, started_on: datetime) -> SignedBundle:
     """Write and sign SLSA provenance whose subject is the bundle's digest.
 
@@ -85,7 +115,7 @@ def attest_bundle(path: PathLike, facts: BuildFacts, signing: BundleSigning, *, 
         digest = file_digest(path).sha256
         statement_path = FileLayout(path).provenance
     statement = provenance_statement(
-        Subject(name=name, sha256=digest), facts, started_on=started_on, finished_on=datetime.now(timezone.utc)
+        Subject(name=name, sha256=digest), facts, started_on=started_on, finished_on=datetime.now(UTC)
     ).to_bytes()
     description = f"{_printable(name)} commit:{facts.source_commit}"
     return _publish_statement(path, statement_path, statement, RoleClaim(Role.PROVENANCE, digest), description, signing)

@@ -18,8 +18,8 @@ from attest.canonical import MAX_DOCUMENT_BYTES
 from attest.git import Checkout
 from attest.manifest import SIGNATURE_DIR, Manifest, differences, manifest_from_statement, path_differences
 from attest.provenance import Provenance, normalise_repository
-from signing.bundle import directory_manifest
 from signing.backends import BundleVerifier, Signer
+from signing.bundle import directory_manifest
 from signing.errors import BundleError, PacksealError, PinMismatchError, TrustPolicyError
 from signing.files import PathLike, read_regular_file
 from signing.formats import malformed_entries
@@ -335,7 +335,7 @@ class _DirectoryVerification(_Verification):
         return DirectoryLayout(self.path).provenance
 
     def _layout(self, layout: DirectoryLayout) -> tuple[None, str]:
-        """`.packseal/` holds only packseal's files; those no later check verifies must be well formed for their role."""
+        """`.packseal/` holds only packseal's files; those no later check verifies are well formed for their role."""
         problems = layout.unexpected_entries() or malformed_entries(layout, besides=self._verified_files(layout))
         if problems:
             raise BundleError("; ".join(problems))

@@ -54,7 +54,8 @@ def test_every_sigstore_verification_pins_the_calling_repository() -> None:
 
 _LOCAL_SIGSTORE_WRAPPER = """#!/bin/bash
 case "$1 $*" in
-    sign*--sigstore* | attest*--sigstore* | verify-bundle*--certificate-*) set -- "$@" --trust-config '{trust_config}' ;;
+    sign*--sigstore* | attest*--sigstore* | verify-bundle*--certificate-*)
+        set -- "$@" --trust-config '{trust_config}' ;;
 esac
 exec '{packseal}' "$@"
 """

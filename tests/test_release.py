@@ -10,6 +10,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,58 @@ def test_release_dry_run_signs_attests_and_verifies_every_artifact(tmp_path: Pat
             artifacts
         )
     assert result.stdout.count("[ok] source-commit: source commit " + head) == 2
+    (wheel,) = (tree / "dist").glob("*.whl")
+    shipped = zipfile.ZipFile(wheel).namelist()
+    assert {"packseal-0.1.0.dist-info/licenses/LICENSE", "signing/py.typed", "attest/py.typed"} <= set(shipped)
+
+
+_CHANGELOG = """# Changelog
+
+## [Unreleased]
+
+## [1.1.0] - 2026-02-01
+
+### Fixed
+- the second release
+
+## [1.0.0] - 2026-01-01
+
+### Added
+- the first release
+"""
+
+
+def _release_notes(tmp_path: Path, version: str) -> subprocess.CompletedProcess[str]:
+    changelog = tmp_path / "CHANGELOG.md"
+    changelog.write_text(_CHANGELOG)
+    return _run(sys.executable, ROOT / "scripts" / "release-notes", version, changelog)
+
+
+def test_release_notes_are_the_changelog_section_of_the_tag(tmp_path: Path) -> None:
+    result = _release_notes(tmp_path, "v1.1.0")
+    assert (result.returncode, result.stdout) == (0, "### Fixed\n- the second release\n")
+    assert _release_notes(tmp_path, "1.0.0").stdout == "### Added\n- the first release\n"
+
+
+@pytest.mark.parametrize("version", ["v2.0.0", "Unreleased", "v1.1"])
+def test_a_version_without_notes_has_no_release(tmp_path: Path, version: str) -> None:
+    result = _release_notes(tmp_path, version)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1 and "has no notes" in result.stderr
+
+
+def test_the_release_workflow_publishes_the_changelog_notes() -> None:
+    workflow = (ROOT / ".github" / "workflows" / "release.yml").read_text()
+    assert 'scripts/release-notes "$TAG" > /dev/null' in workflow
+    assert '--notes-file "$RUNNER_TEMP/notes.md"' in workflow
+    assert "## [Unreleased]" in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_the_license_file_is_the_declared_apache_2_and_ships() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "Apache-2.0"
+    assert project["license-files"] == ["LICENSE"]
+    text = (ROOT / "LICENSE").read_text()
+    assert text.split()[:4] == ["Apache", "License", "Version", "2.0,"]
+    assert "END OF TERMS AND CONDITIONS" in text

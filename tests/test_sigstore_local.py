@@ -45,7 +45,6 @@ from sigstore.verify.policy import (
     OIDCSourceRepositoryURI,
     VerificationPolicy,
 )
-
 from sigstore_local import SigstoreInstance, running_instance
 
 pytestmark = pytest.mark.sigstore_local

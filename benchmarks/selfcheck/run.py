@@ -18,6 +18,7 @@ Run: .venv/bin/python benchmarks/selfcheck/run.py [--repeat N] [--out RESULTS.md
 """
 
 import argparse
+import functools
 import os
 import shutil
 import statistics
@@ -95,7 +96,8 @@ def import_costs(repeat: int) -> dict[str, float]:
     """Median wall time of a fresh interpreter running each statement; `pass` is the floor."""
     statements = ("pass", "from signing.selfcheck import check_self", "import signing.cli, signing.cli.selfcheck")
     return {
-        statement: median_seconds(lambda: run([sys.executable, "-c", statement]), repeat) for statement in statements
+        statement: median_seconds(functools.partial(run, [sys.executable, "-c", statement]), repeat)
+        for statement in statements
     }
 
 

@@ -100,7 +100,8 @@ def main() -> None:
         "",
         "| what | median | ratio to `sha256sum` |",
         "| --- | ---: | ---: |",
-        f"| `sha256sum` over every file `check_self` reads ({len(everything)} files) | {hashed * 1000:.1f} ms | 1.00x |",
+        f"| `sha256sum` over every file `check_self` reads ({len(everything)} files)"
+        f" | {hashed * 1000:.1f} ms | 1.00x |",
         f"| `check_self(R, public_key=P)` in process | {checked * 1000:.1f} ms | {checked / hashed:.2f}x |",
         f"| `sha256sum` over the distribution's files only ({len(files)}) | {hashed_distribution * 1000:.1f} ms | "
         f"{hashed_distribution / hashed:.2f}x |",

@@ -42,10 +42,10 @@ from sigstore_models.common.v1 import HashAlgorithm
 from attest.errors import AttestError
 from attest.statement import Statement, foreign_statement, statement_predicate_type
 from signing.digest import FileDigest, file_digest
-from signing.formats import IN_TOTO_PAYLOAD_TYPE, SIGSTORE_BUNDLE_MAX_BYTES
-from signing.layout import sigstore_bundle
 from signing.errors import BundleError, IdentityError, PacksealError, SignatureError, SigningError, TrustPolicyError
 from signing.files import PathLike, read_regular_file
+from signing.formats import IN_TOTO_PAYLOAD_TYPE, SIGSTORE_BUNDLE_MAX_BYTES
+from signing.layout import sigstore_bundle
 from signing.roles import Role, RoleClaim
 
 T = TypeVar("T")

@@ -96,9 +96,8 @@ def check(
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
         return 0
-    click.echo(
-        escape(f"OK {result.executable} is {result.record.executable.name} (sha256:{result.record.executable.digest.sha256})")
-    )
+    recorded = result.record.executable
+    click.echo(escape(f"OK {result.executable} is {recorded.name} (sha256:{recorded.digest.sha256})"))
     for line in selfcheck.describe(result.record):
         click.echo(f"  {escape(line)}")
     click.echo(f"  signed by {escape(str(result.signer))}" if result.signer else "  UNSIGNED record, trusted by --allow-unsigned")

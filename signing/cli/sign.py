@@ -1,24 +1,19 @@
 """`packseal sign` and `packseal attest`: choose a signing system from the options, call the library, print."""
 
-import functools
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import click
 
-from attest.build_facts import ExplicitSource, gather_build_facts
-from attest.manifest import SIGNATURE_DIR
+from attest.build_facts import ExplicitSource
 from signing.backends import BundleSigning
 from signing.backends import minisign as minisign_backend
 from signing.cli.keys import unlocked_secret_key
-from signing.cli.options import sigstore_instance_options
-from signing.layout import FileLayout
-from signing.sign import SignedBundle, attest_bundle, sign_bundle
+from signing.cli.options import option_group, sigstore_instance_options
+from signing.sign import SignedBundle, attest_bundle, bundle_build_facts, sign_bundle
 from signing.terminal import escape
 
 
@@ -33,27 +28,19 @@ class _SigningOptions:
     trust_config: Path | None
 
 
-def _signing_options(command: Callable[..., int]) -> Callable[..., int]:
-    """The options that choose a signing system and its key or identity, as one argument."""
-    options: list[Callable[[Callable[..., int]], Callable[..., int]]] = [
+_signing_options = option_group(
+    _SigningOptions,
+    "signing",
+    [
         click.option("--minisign-key", type=click.Path(dir_okay=False, path_type=Path), help="Sign with this key."),
         click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path)),
         click.option("--trusted-comment", help="minisign: default names the bundle, its digest and the time."),
         click.option("--sigstore", "use_sigstore", is_flag=True, help="Sign keylessly with Sigstore."),
         click.option("--identity-token", help="Sigstore: the OIDC token; default is the CI's ambient credential."),
         sigstore_instance_options,
-    ]
-    names = [field.name for field in fields(_SigningOptions)]
-
-    @functools.wraps(command)
-    def with_signing(**arguments: Any) -> int:
-        signing = _SigningOptions(**{name: arguments.pop(name) for name in names})
-        return command(signing=signing, **arguments)
-
-    decorated: Callable[..., int] = with_signing
-    for option in reversed(options):
-        decorated = option(decorated)
-    return decorated
+    ],
+)
+"""The options that choose a signing system and its key or identity, as one argument."""
 
 
 @contextmanager
@@ -99,12 +86,9 @@ def attest(
     allow_dirty: bool,
 ) -> int:
     """Write and sign SLSA provenance for a bundle: its source repository, commit and builder."""
-    started_on = datetime.now(timezone.utc)
+    started_on = datetime.now(UTC)
     explicit = ExplicitSource(repository=source_repo, commit=source_commit, builder_id=builder_id)
-    sidecars = FileLayout(path).signature_files() if path.is_file() else set()
-    facts = gather_build_facts(
-        path, os.environ, explicit, allow_dirty=allow_dirty, signature_files=sidecars, signature_dir=SIGNATURE_DIR
-    )
+    facts = bundle_build_facts(path, explicit, allow_dirty=allow_dirty)
     with _signing(signing) as chosen:
         _report("attested", attest_bundle(path, facts, chosen, started_on=started_on))
     return 0

@@ -1,18 +1,54 @@
 """`packseal verify-bundle`: build the trust policy and pin from the options, verify, print the verdict."""
 
 import json
+from dataclasses import astuple, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from signing.backends import BundleVerifier
 from signing.backends import minisign as minisign_backend
-from signing.cli.options import sigstore_instance_options
+from signing.cli.options import option_group, sigstore_instance_options
 from signing.errors import ExitStatus, TrustPolicyError
 from signing.pins import LockFile, SourcePin
 from signing.policy import TrustPolicy
 from signing.terminal import escape
 from signing.verify import Verdict, verify_bundle, verify_locked_bundle
+
+if TYPE_CHECKING:
+    from signing.backends.sigstore import SigstoreIdentityPolicy
+
+
+@dataclass(frozen=True)
+class _IdentityOptions:
+    """The Sigstore identity options; any of them given means Sigstore is trusted."""
+
+    certificate_identity: str | None
+    certificate_identity_regexp: str | None
+    certificate_oidc_issuer: str | None
+    certificate_oidc_issuer_regexp: str | None
+    github_repository: str | None
+    github_ref: str | None
+    github_sha: str | None
+    github_workflow_trigger: str | None
+
+    def policy(self) -> "SigstoreIdentityPolicy | None":
+        """The identity policy they state; None when none is given (Sigstore is not loaded then)."""
+        if all(value is None for value in astuple(self)):
+            return None
+        from signing.backends.sigstore import SigstoreIdentityPolicy
+
+        return SigstoreIdentityPolicy(
+            identity=self.certificate_identity,
+            identity_regexp=self.certificate_identity_regexp,
+            issuer=self.certificate_oidc_issuer,
+            issuer_regexp=self.certificate_oidc_issuer_regexp,
+            github_repository=self.github_repository,
+            github_ref=self.github_ref,
+            github_sha=self.github_sha,
+            github_workflow_trigger=self.github_workflow_trigger,
+        )
 
 
 @click.command("verify-bundle")
@@ -24,14 +60,20 @@ from signing.verify import Verdict, verify_bundle, verify_locked_bundle
     type=click.Path(dir_okay=False, path_type=Path),
     help="A trusted minisign public key; repeat for several (key rotation).",
 )
-@click.option("--certificate-identity", help="Sigstore: the exact signer identity (certificate SAN).")
-@click.option("--certificate-identity-regexp", help="Sigstore: a regexp the whole identity must match.")
-@click.option("--certificate-oidc-issuer", help="Sigstore: the exact OIDC issuer.")
-@click.option("--certificate-oidc-issuer-regexp", help="Sigstore: a regexp the whole issuer must match.")
-@click.option("--github-repository", help="Sigstore: the GitHub repository (owner/name) that signed.")
-@click.option("--github-ref", help="Sigstore: the Git ref the workflow ran on.")
-@click.option("--github-sha", help="Sigstore: the commit the workflow ran on.")
-@click.option("--github-workflow-trigger", help="Sigstore: the event that triggered the workflow.")
+@option_group(
+    _IdentityOptions,
+    "identity",
+    [
+        click.option("--certificate-identity", help="Sigstore: the exact signer identity (certificate SAN)."),
+        click.option("--certificate-identity-regexp", help="Sigstore: a regexp the whole identity must match."),
+        click.option("--certificate-oidc-issuer", help="Sigstore: the exact OIDC issuer."),
+        click.option("--certificate-oidc-issuer-regexp", help="Sigstore: a regexp the whole issuer must match."),
+        click.option("--github-repository", help="Sigstore: the GitHub repository (owner/name) that signed."),
+        click.option("--github-ref", help="Sigstore: the Git ref the workflow ran on."),
+        click.option("--github-sha", help="Sigstore: the commit the workflow ran on."),
+        click.option("--github-workflow-trigger", help="Sigstore: the event that triggered the workflow."),
+    ],
+)
 @click.option("--offline", is_flag=True, help="Sigstore: no network; the trusted root shipped with sigstore.")
 @click.option("--trusted-root", type=click.Path(dir_okay=False, path_type=Path), help="Sigstore: a trusted root JSON.")
 @sigstore_instance_options
@@ -58,28 +100,26 @@ def verify_bundle_command(
     git_checkout: bool,
     lock: Path | None,
     as_json: bool,
-    **identity: str | None,
+    identity: _IdentityOptions,
 ) -> int:
     """Verify a bundle before installing it; exit 0 only when it is verified."""
-    pin = _source_pin(source_repo, source_commit, source_ref, builder_id, git_checkout, lock)
+    pin = SourcePin.from_options(
+        source_repo,
+        source_commit,
+        ref=source_ref,
+        builder_id=builder_id,
+        require_checkout=git_checkout,
+        locked=lock is not None,
+    )
     verifiers: list[BundleVerifier] = []
     if minisign_pubkeys:
         verifiers.append(minisign_backend.MinisignKeyring.from_files(minisign_pubkeys))
-    if any(value is not None for value in identity.values()):
+    identity_policy = identity.policy()
+    if identity_policy is not None:
         from signing.backends import sigstore as sigstore_backend
 
         instance = sigstore_backend.SigstoreInstance(
             staging=staging, trust_config=trust_config, trusted_root=trusted_root, offline=offline
-        )
-        identity_policy = sigstore_backend.SigstoreIdentityPolicy(
-            identity=identity["certificate_identity"],
-            identity_regexp=identity["certificate_identity_regexp"],
-            issuer=identity["certificate_oidc_issuer"],
-            issuer_regexp=identity["certificate_oidc_issuer_regexp"],
-            github_repository=identity["github_repository"],
-            github_ref=identity["github_ref"],
-            github_sha=identity["github_sha"],
-            github_workflow_trigger=identity["github_workflow_trigger"],
         )
         verifiers.append(sigstore_backend.SigstoreVerifier(instance, identity_policy))
     if signature is not None and len(verifiers) > 1:
@@ -93,31 +133,6 @@ def verify_bundle_command(
         verdict = verify_bundle(path, policy, signature=signature, pin=pin)
     click.echo(json.dumps(verdict.to_json(), indent=2) if as_json else _summary(verdict))
     return ExitStatus.DONE if verdict.verified else ExitStatus.REFUSED
-
-
-def _source_pin(
-    repository: str | None,
-    commit: str | None,
-    ref: str | None,
-    builder_id: str | None,
-    require_checkout: bool,
-    lock: Path | None,
-) -> SourcePin | None:
-    """The pin the --source-* options state; None when they state none.
-
-    An option given empty (an unset shell variable) still states a pin, and
-    is refused by `SourcePin`: it must never turn the pin off.
-    """
-    stated = any(value is not None for value in (repository, commit, ref, builder_id))
-    if lock is not None and stated:
-        raise TrustPolicyError("--lock excludes --source-repo, --source-commit, --source-ref and --builder-id")
-    if not stated and not require_checkout:
-        return None
-    if lock is not None:
-        return None
-    if repository is None or commit is None:
-        raise TrustPolicyError("a source pin needs both --source-repo and --source-commit")
-    return SourcePin(repository, commit, ref=ref, builder_id=builder_id, require_checkout=require_checkout)
 
 
 def _summary(verdict: Verdict) -> str:

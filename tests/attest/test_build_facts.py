@@ -160,7 +160,7 @@ def test_an_explicit_repository_equal_to_origin_after_normalisation_is_accepted(
 
 def test_a_checkout_without_origin_needs_an_explicit_repository(repo: GitRepo, pack: Path):
     repo.git("remote", "remove", "origin")
-    with pytest.raises(ProvenanceError, match="no source repository known: pass --source-repo$"):
+    with pytest.raises(ProvenanceError, match=r"no source repository known: pass --source-repo$"):
         gather_build_facts(pack, {}, ExplicitSource(builder_id=BUILDER))
 
 

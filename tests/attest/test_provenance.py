@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -22,8 +22,8 @@ from attest.statement import Subject
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 SHA256_COMMIT = "fedcba9876543210" * 4
 SUBJECT = Subject("pack", "a" * 64)
-STARTED = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-FINISHED = datetime(2025, 1, 2, 3, 9, 0, tzinfo=timezone.utc)
+STARTED = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+FINISHED = datetime(2025, 1, 2, 3, 9, 0, tzinfo=UTC)
 
 
 def _facts(**changes) -> BuildFacts:
@@ -164,7 +164,7 @@ def test_other_resolved_dependencies_beside_the_source_are_allowed():
 
 @pytest.mark.parametrize("commit", [COMMIT[:7], COMMIT[:39], COMMIT.upper(), ""])
 def test_build_facts_refuse_an_abbreviated_commit(commit: str):
-    with pytest.raises(ProvenanceError, match="source commit .* is not a full commit id"):
+    with pytest.raises(ProvenanceError, match=r"source commit .* is not a full commit id"):
         _facts(source_commit=commit)
 
 

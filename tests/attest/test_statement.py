@@ -88,7 +88,7 @@ REFUSALS = {
 @pytest.mark.parametrize("change", REFUSALS.values(), ids=REFUSALS.keys())
 def test_from_bytes_refuses(document, change):
     change(document)
-    with pytest.raises(StatementError, match="^s.json: "):
+    with pytest.raises(StatementError, match=r"^s\.json: "):
         Statement.from_bytes(canonical_json(document), what="s.json", predicate_type=PREDICATE_TYPE)
 
 

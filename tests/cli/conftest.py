@@ -17,10 +17,11 @@ import shutil
 import subprocess
 import sys
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
-from types import SimpleNamespace
 from pathlib import Path
-from typing import Any, Callable
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from trees import Snapshot, snapshot
@@ -167,7 +168,7 @@ class KeyPair:
     pub: Path
     password: str | None = None
 
-    def copy_to(self, directory: Path) -> "KeyPair":
+    def copy_to(self, directory: Path) -> KeyPair:
         directory.mkdir(parents=True, exist_ok=True)
         key = Path(shutil.copy2(self.key, directory / self.key.name))
         pub = Path(shutil.copy2(self.pub, directory / self.pub.name))
@@ -312,7 +313,7 @@ def file_problems(detail: str) -> set[tuple[str, str]]:
     """Parse a `files` check detail into {(kind, relative path)}."""
     matches = list(_KIND_RE.finditer(detail))
     problems = set()
-    for match, following in zip(matches, matches[1:] + [None]):
+    for match, following in zip(matches, [*matches[1:], None], strict=True):
         end = following.start() if following else len(detail)
         path = detail[match.end() : end].strip().rstrip(",;").strip().strip("'\"`")
         problems.add((match.group(1), unicodedata.normalize("NFC", path)))

@@ -187,6 +187,6 @@ def test_the_readme_names_only_variables_that_exist() -> None:
 
     assert named, section
     assert named <= readable | refused, named - readable - refused
-    for command, flag, option in ALL_OPTIONS:
+    for _command, flag, option in ALL_OPTIONS:
         if option.envvar:
             assert f"`{flag}`" in section, flag

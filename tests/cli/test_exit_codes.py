@@ -16,10 +16,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Callable
 
 import pytest
 import json_output
@@ -95,48 +95,50 @@ def changed_after_recording(ctx: SimpleNamespace) -> tuple[Path, Path]:
     return binary, record
 
 
+# fmt: off
 CASES = [
     Case("keygen-done", lambda c: ["keygen", "--output-dir", c.tmp_path / "new", "--no-password"], 0),
     Case("keygen-bad-option", lambda c: ["keygen", "--output-dir", c.tmp_path / "new", "--bogus"], 2),
     Case("keygen-over-existing-key", lambda c: ["keygen", "--output-dir", c.keys.key.parent, "--name", "trusted",
-                                                "--no-password"], 2),  # fmt: skip
+                                                "--no-password"], 2),
     Case("keygen-interrupted", lambda c: ["keygen", "--output-dir", c.tmp_path / "new",
-                                          "--password-file", fifo_at(c, "password")], 130),  # fmt: skip
+                                          "--password-file", fifo_at(c, "password")], 130),
     Case("sign-done", lambda c: ["sign", c.pack, "--minisign-key", c.keys.key], 0),
     Case("sign-refused", lambda c: ["sign", fifo_in_pack(c), "--minisign-key", c.keys.key], 1),
     Case("sign-missing-key", lambda c: ["sign", c.pack, "--minisign-key", c.tmp_path / "absent.key"], 2),
     Case("sign-missing-bundle", lambda c: ["sign", c.tmp_path / "absent", "--minisign-key", c.keys.key], 2),
     Case("sign-interrupted", lambda c: ["sign", c.pack, "--minisign-key", locked_key(c),
-                                        "--password-file", fifo_at(c, "password")], 130),  # fmt: skip
+                                        "--password-file", fifo_at(c, "password")], 130),
     Case("attest-done", lambda c: ["attest", c.pack, "--minisign-key", c.keys.key, *SOURCE, *BUILDER], 0),
     Case("attest-refused", lambda c: ["attest", fifo_in_pack(c), "--minisign-key", c.keys.key, *SOURCE, *BUILDER], 1),
     Case("attest-no-builder", lambda c: ["attest", c.pack, "--minisign-key", c.keys.key, *SOURCE], 2),
     Case("attest-abbreviated-commit", lambda c: ["attest", c.pack, "--minisign-key", c.keys.key, *BUILDER,
                                                  "--source-repo", "https://github.com/acme/pack",
-                                                 "--source-commit", COMMIT[:7]], 2),  # fmt: skip
+                                                 "--source-commit", COMMIT[:7]], 2),
     Case("attest-interrupted", lambda c: ["attest", c.pack, "--minisign-key", locked_key(c), *SOURCE, *BUILDER,
-                                          "--password-file", fifo_at(c, "password")], 130),  # fmt: skip
+                                          "--password-file", fifo_at(c, "password")], 130),
     Case("verify-done", lambda c: ["verify-bundle", signed_pack(c), "--minisign-pubkey", c.keys.pub], 0),
     Case("verify-refused", lambda c: ["verify-bundle", tampered_pack(c), "--minisign-pubkey", c.keys.pub], 1),
     Case("verify-no-key", lambda c: ["verify-bundle", signed_pack(c)], 2),
     Case("verify-bad-pin-port", lambda c: ["verify-bundle", signed_pack(c), "--minisign-pubkey", c.keys.pub,
                                            "--source-repo", "https://github.com:99999/acme/pack",
-                                           "--source-commit", COMMIT], 2),  # fmt: skip
+                                           "--source-commit", COMMIT], 2),
     Case("verify-interrupted", lambda c: ["verify-bundle", signed_large_pack(c), "--minisign-pubkey", c.keys.pub], 130),
     Case("self-record-done", lambda c: ["self", "record", "--binary", c.keys.pub, "--out", c.tmp_path / "r"], 0),
     Case("self-record-refused", lambda c: ["self", "record", "--binary", fifo_in_pack(c) / "queue",
-                                           "--out", c.tmp_path / "r"], 1),  # fmt: skip
+                                           "--out", c.tmp_path / "r"], 1),
     Case("self-record-no-out", lambda c: ["self", "record", "--binary", c.keys.pub], 2),
     Case("self-record-interrupted", lambda c: ["self", "record", "--binary", c.keys.pub, "--out", c.tmp_path / "r",
                                                "--minisign-key", locked_key(c),
-                                               "--password-file", fifo_at(c, "password")], 130),  # fmt: skip
+                                               "--password-file", fifo_at(c, "password")], 130),
     Case("self-check-done", lambda c: ["self", "check", "--binary", *recorded_options(c, recorded(c))], 0),
     Case("self-check-refused", lambda c: ["self", "check", "--binary",
-                                          *recorded_options(c, changed_after_recording(c))], 1),  # fmt: skip
+                                          *recorded_options(c, changed_after_recording(c))], 1),
     Case("self-check-no-record", lambda c: ["self", "check", "--binary", c.keys.pub], 2),
     Case("self-check-interrupted", lambda c: ["self", "check", "--binary", *recorded_options(
-        c, recorded(c, large_file(c, c.tmp_path / "large-daemon")))], 130),  # fmt: skip
+        c, recorded(c, large_file(c, c.tmp_path / "large-daemon")))], 130),
 ]
+# fmt: on
 
 
 def recorded_options(ctx: SimpleNamespace, binary_and_record: tuple[Path, Path]) -> list:

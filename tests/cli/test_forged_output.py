@@ -131,6 +131,6 @@ def test_self_check_output_keeps_its_lines(name: str, tmp_path: Path, cli) -> No
     plain = record_and_check("plain")
     forged = record_and_check(name)
 
-    for plain_output, forged_output in zip(plain, forged):
+    for plain_output, forged_output in zip(plain, forged, strict=True):
         assert len(forged_output.stdout.splitlines()) == len(plain_output.stdout.splitlines()), forged_output.stdout
         assert_no_forged_line(forged_output.stdout)

@@ -1,4 +1,4 @@
-"""What verification would refuse, `sign` and `attest` refuse first, and `verify-bundle` never mistakes a signature for a bundle.
+"""What verification would refuse, `sign` and `attest` refuse first; `verify-bundle` takes no signature for a bundle.
 
 Each refusal is one line naming the problem and the path, a non-zero exit,
 and the whole test directory byte for byte as it was.
@@ -12,7 +12,6 @@ from subprocess import CompletedProcess
 from typing import Any
 
 import pytest
-
 from trees import tree_with_a_manifest_over_the_limit
 
 EXIT_FAILED = 1

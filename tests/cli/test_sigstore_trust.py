@@ -22,7 +22,6 @@ from urllib.parse import quote
 
 import pytest
 from sigstore._utils import read_embedded
-
 from sigstore_local import SigstoreInstance
 import json_output
 

@@ -39,10 +39,7 @@ def _targets(bundle: Path, signature: Path) -> list[tuple[str, int]]:
 
 def _flip_byte(path: Path, offset_seed: int, first: int, xor: int) -> tuple[int, bytes]:
     """Change one byte of a file, or of a link's target; return what to restore."""
-    if path.is_symlink():
-        data = os.fsencode(os.readlink(path))
-    else:
-        data = path.read_bytes()
+    data = os.fsencode(os.readlink(path)) if path.is_symlink() else path.read_bytes()
     offset = first + offset_seed % (len(data) - first)
     changed = bytearray(data)
     changed[offset] ^= xor
@@ -160,7 +157,7 @@ def test_single_byte_changes_that_keep_the_decoded_signature_are_refused_too(sig
     lines = original.split(b"\n")
     edit(lines, index)
     changed = b"\n".join(lines)
-    assert len(changed) == len(original) and sum(a != b for a, b in zip(changed, original)) == 1
+    assert len(changed) == len(original) and sum(a != b for a, b in zip(changed, original, strict=True)) == 1
     signature.write_bytes(changed)
     try:
         result = cli.verify(bundle, keys.pub)

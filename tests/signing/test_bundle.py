@@ -12,8 +12,8 @@ from unprivileged import run_python_unprivileged
 from attest.manifest import FileEntry, SymlinkEntry
 from signing.bundle import directory_manifest
 from signing.digest import file_digest
-from signing.files import read_regular_file
 from signing.errors import BundleError
+from signing.files import read_regular_file
 from signing.sign import sign_with_minisign
 from signing.verify import verify_bundle
 

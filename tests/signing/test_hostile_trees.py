@@ -22,11 +22,10 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
 
+from deep_tree import make_chain, remove_tree
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from deep_tree import make_chain, remove_tree
 
 from attest.errors import AttestError
 from signing.backends.minisign import MinisignKeyring, MinisignSigning
@@ -76,7 +75,7 @@ class Directory:
     children: dict[bytes, Node]
 
 
-Node = Union[File, Link, Fifo, Chain, Many, Directory]
+Node = File | Link | Fifo | Chain | Many | Directory
 
 
 def _is_name(name: bytes) -> bool:

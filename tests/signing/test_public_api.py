@@ -5,8 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import signing
 
 TREE = {"README.md": b"# pack\n", "bin/run": (b"#!/bin/sh\n", 0o755)}

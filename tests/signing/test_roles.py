@@ -9,7 +9,7 @@ write by hand (`packseal <role> sha256:<digest>`).
 """
 
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import minisign
@@ -46,7 +46,7 @@ def _refusal(verdict: Verdict, check: str) -> str:
 
 
 def _attest(root: Path, key_pair: minisign.KeyPair) -> None:
-    attest_bundle(root, FACTS, MinisignSigning(key_pair.secret_key), started_on=datetime.now(timezone.utc))
+    attest_bundle(root, FACTS, MinisignSigning(key_pair.secret_key), started_on=datetime.now(UTC))
 
 
 def _signed_as_file(path: Path, key_pair: minisign.KeyPair) -> Path:

@@ -197,7 +197,7 @@ def test_a_record_of_format_1_is_refused_saying_how_to_record_again(daemon, tmp_
     path = tmp_path / "old.record"
     path.write_bytes(canonical_json({"algorithm": "sha256", "digest": _sha256(daemon), "format": 1,
                                      "name": "daemon", "packseal_version": "0.1.0", "size": daemon.stat().st_size}))
-    with pytest.raises(SelfCheckError, match="record format 1 is not format 3.*record again with `packseal self"):
+    with pytest.raises(SelfCheckError, match=r"record format 1 is not format 3.*record again with `packseal self"):
         check_self(path, allow_unsigned=True, binary=daemon)
 
 

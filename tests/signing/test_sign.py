@@ -8,17 +8,17 @@ code, before a single byte is written.
 
 import os
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from trees import snapshot, tree_with_a_manifest_over_the_limit
 
 from attest.canonical import MAX_DOCUMENT_BYTES
 from attest.provenance import LOCAL_BUILD_TYPE, BuildFacts
 from signing.backends.minisign import MinisignSigning
 from signing.errors import BundleError, OutputError
 from signing.sign import attest_bundle, sign_with_minisign
-from trees import snapshot, tree_with_a_manifest_over_the_limit
 
 TREE = {"README.md": b"# pack\n", "bin/run": (b"#!/bin/sh\necho hi\n", 0o755), "docs/latest.md": "../README.md"}
 
@@ -33,7 +33,7 @@ FACTS = BuildFacts(
 
 def _attest(path: Path, key_pair) -> None:
     attest_bundle(
-        path, FACTS, MinisignSigning(key_pair.secret_key, "provenance"), started_on=datetime.now(timezone.utc)
+        path, FACTS, MinisignSigning(key_pair.secret_key, "provenance"), started_on=datetime.now(UTC)
     )
 
 

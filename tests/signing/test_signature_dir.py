@@ -12,7 +12,7 @@ import json
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -36,7 +36,7 @@ PIN = SourcePin(repository=FACTS.source_repository, commit=FACTS.source_commit)
 @pytest.fixture
 def attested(signed_bundle, key_pair) -> Path:
     """The sample pack, signed and attested with minisign: all three minisign-era files present."""
-    attest_bundle(signed_bundle, FACTS, MinisignSigning(key_pair.secret_key), started_on=datetime.now(timezone.utc))
+    attest_bundle(signed_bundle, FACTS, MinisignSigning(key_pair.secret_key), started_on=datetime.now(UTC))
     return signed_bundle
 
 

@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sigstore.errors import VerificationError
 from sigstore.models import Bundle
 from sigstore.oidc import IdentityToken
+from sigstore_local import SigstoreInstance as LocalSigstore
+from sigstore_local import running_instance
 
 from signing.backends.sigstore import (
     SigstoreIdentityPolicy,
@@ -32,8 +34,6 @@ from signing.backends.sigstore import (
 )
 from signing.digest import file_digest
 from signing.errors import SignatureError
-from sigstore_local import SigstoreInstance as LocalSigstore
-from sigstore_local import running_instance
 
 pytestmark = pytest.mark.sigstore_local
 

@@ -22,15 +22,17 @@ import urllib.request
 from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
+import json_output
 import minisign
 import pytest
 from sigstore.oidc import IdentityToken
+from sigstore_local import SigstoreInstance, running_instance
 
 from attest.canonical import canonical_json
 from attest.manifest import manifest_statement
@@ -40,8 +42,6 @@ from signing.backends.sigstore import SigstoreSigning
 from signing.bundle import directory_manifest
 from signing.cli import main
 from signing.sign import attest_bundle, sign_with_minisign
-from sigstore_local import SigstoreInstance, running_instance
-import json_output
 
 pytestmark = pytest.mark.sigstore_local
 
@@ -598,7 +598,7 @@ FACTS = BuildFacts(
 def attested(path: Path, instance: SigstoreInstance) -> Path:
     """`path`'s provenance, signed by alice on `instance` through the library, as `packseal attest` does."""
     signing = SigstoreSigning(PacksealInstance(trust_config=instance.trust_config), IdentityToken(instance.mint_token(ALICE)))
-    attest_bundle(path, FACTS, signing, started_on=datetime.now(timezone.utc))
+    attest_bundle(path, FACTS, signing, started_on=datetime.now(UTC))
     return path
 
 
@@ -671,7 +671,8 @@ def test_each_system_alone_verifies_a_pack_both_signed(
     """The other system's files, which that policy cannot verify, pass the layout check as well formed."""
     pack, public_key = signed_by_both
     assert sorted(path.name for path in (pack / ".packseal").iterdir()) == [
-        "manifest.json", "manifest.json.minisig", "manifest.sigstore.json", "provenance.json", "provenance.sigstore.json",
+        "manifest.json", "manifest.json.minisig", "manifest.sigstore.json",
+        "provenance.json", "provenance.sigstore.json",
     ]  # fmt: skip
 
     for policy in [("--minisign-pubkey", public_key), alice_online, ("--minisign-pubkey", public_key, *alice_online)]:
@@ -818,6 +819,7 @@ def test_stock_sigstore_cli_verifies_a_packseal_file_bundle(
 # Usage errors and missing identity
 
 
+# fmt: off
 USAGE_ERRORS = {
     "identity without issuer": (
         ("--certificate-identity", ALICE),
@@ -833,12 +835,12 @@ USAGE_ERRORS = {
             "--certificate-oidc-issuer", SigstoreInstance.email_issuer,
         ),
         "give exactly one of --certificate-identity and --certificate-identity-regexp",
-    ),  # fmt: skip
+    ),
     "bad identity regexp": (
         ("--certificate-identity-regexp", "alice@(",
          "--certificate-oidc-issuer", SigstoreInstance.email_issuer),
         "'alice@(': not a valid regular expression",
-    ),  # fmt: skip
+    ),
     "bad issuer regexp": (
         ("--certificate-identity", ALICE, "--certificate-oidc-issuer-regexp", "https://[oidc"),
         "'https://[oidc': not a valid regular expression",
@@ -847,23 +849,24 @@ USAGE_ERRORS = {
         ("--staging", "--trust-config", "{trust_config}", *("--certificate-identity", ALICE),
          "--certificate-oidc-issuer", SigstoreInstance.email_issuer),
         "--staging excludes --trust-config",
-    ),  # fmt: skip
+    ),
     "missing trust config": (
         ("--trust-config", "{missing}", *("--certificate-identity", ALICE),
          "--certificate-oidc-issuer", SigstoreInstance.email_issuer),
         "missing.json",
-    ),  # fmt: skip
+    ),
     "trust config that is not JSON": (
         ("--trust-config", "{not_json}", *("--certificate-identity", ALICE),
          "--certificate-oidc-issuer", SigstoreInstance.email_issuer),
         "not-json.json",
-    ),  # fmt: skip
+    ),
     "missing trusted root": (
         ("--trusted-root", "{missing}", "--offline", *("--certificate-identity", ALICE),
          "--certificate-oidc-issuer", SigstoreInstance.email_issuer),
         "missing.json",
-    ),  # fmt: skip
+    ),
 }
+# fmt: on
 """verify-bundle arguments (after the path) that ask wrongly, and what the error line must say."""
 
 

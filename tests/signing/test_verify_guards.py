@@ -5,7 +5,7 @@ passing; each test here fails when its guard is removed.
 """
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -193,7 +193,7 @@ PIN_REFUSALS = {
 
 @pytest.fixture
 def attested_bundle(signed_bundle, key_pair) -> Path:
-    attest_bundle(signed_bundle, _FACTS, MinisignSigning(key_pair.secret_key), started_on=datetime.now(timezone.utc))
+    attest_bundle(signed_bundle, _FACTS, MinisignSigning(key_pair.secret_key), started_on=datetime.now(UTC))
     return signed_bundle
 
 
