@@ -147,9 +147,7 @@ def _origin_repository(checkout: Checkout) -> str | None:
         return None
 
 
-def _agreed(
-    what: str, option: str, candidates: Iterable[str | None], normalise: Callable[[str], str] = str
-) -> str:
+def _agreed(what: str, option: str, candidates: Iterable[str | None], normalise: Callable[[str], str] = str) -> str:
     """The one value all present candidates agree on (after `normalise`); refuse none or two."""
     present = [value for value in candidates if value]
     if not present:

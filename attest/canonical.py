@@ -51,9 +51,7 @@ def parse_canonical_json(data: bytes, *, what: str) -> Any:
 def parse_json(data: bytes, *, what: str) -> Any:
     """Parse JSON made by other tools: any layout, but no duplicate keys and within limits."""
     if len(data) > MAX_DOCUMENT_BYTES:
-        raise CanonicalJSONError(
-            f"{what}: {len(data)} bytes is over the {MAX_DOCUMENT_BYTES} byte limit"
-        )
+        raise CanonicalJSONError(f"{what}: {len(data)} bytes is over the {MAX_DOCUMENT_BYTES} byte limit")
     try:
         value = json.loads(data, object_pairs_hook=_refuse_duplicate_keys, parse_constant=_refuse_constant)
     except _NotJSON as err:

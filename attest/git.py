@@ -98,9 +98,7 @@ class Checkout:
         region = Region(
             start=b"",
             skipped=lambda path: (
-                (path == b".git" and inside != b"")
-                or path in ignored
-                or _in_signature_dir(path, inside, signature_dir)
+                (path == b".git" and inside != b"") or path in ignored or _in_signature_dir(path, inside, signature_dir)
             ),
             strict=inside,
             ignores=self._repository.ignores(),

@@ -227,12 +227,7 @@ def _entry_from_json(item: Any, index: int) -> Entry:
     kind = item.get("type")
     if kind == "file" and set(item) == _FILE_KEYS:
         path, sha256, size, executable = item["path"], item["sha256"], item["size"], item["executable"]
-        if (
-            isinstance(path, str)
-            and isinstance(sha256, str)
-            and type(size) is int
-            and isinstance(executable, bool)
-        ):
+        if isinstance(path, str) and isinstance(sha256, str) and type(size) is int and isinstance(executable, bool):
             return FileEntry(path=path, sha256=sha256, size=size, executable=executable)
     elif (
         kind == "symlink"

@@ -49,10 +49,7 @@ class Statement:
         from in_toto_attestation.v1.statement import Statement as _InTotoStatement
 
         proto = _InTotoStatement(
-            subjects=[
-                ResourceDescriptor(name=s.name, digest={"sha256": s.sha256}).pb
-                for s in self.subjects
-            ],
+            subjects=[ResourceDescriptor(name=s.name, digest={"sha256": s.sha256}).pb for s in self.subjects],
             predicate_type=self.predicate_type,
             predicate=self.predicate,
         )
@@ -67,9 +64,7 @@ class Statement:
         """Parse canonical bytes, refusing any other Statement type or predicate type."""
         document = _checked_statement(parse_canonical_json(data, what=what), what=what)
         if document["predicateType"] != predicate_type:
-            raise StatementError(
-                f"{what}: predicateType is {document['predicateType']!r}, expected {predicate_type!r}"
-            )
+            raise StatementError(f"{what}: predicateType is {document['predicateType']!r}, expected {predicate_type!r}")
         return cls(
             subjects=tuple(_parse_subject(s, what=what) for s in document["subject"]),
             predicate_type=predicate_type,

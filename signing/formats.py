@@ -122,4 +122,3 @@ def _dsse_payload(envelope: Any, path: Path) -> bytes:
         return base64.b64decode(envelope["payload"], validate=True)
     except ValueError:  # binascii.Error, or a bare ValueError for non-ASCII text
         raise SignatureError(f"{path}: the DSSE payload is not base64") from None
-

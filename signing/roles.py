@@ -30,7 +30,9 @@ from attest.statement import SHA256_HEX
 from signing.errors import SignatureError
 
 _PREFIX = "packseal"
-_CLAIM = re.compile(rf"{_PREFIX} (?P<role>[a-z-]+) sha256:(?P<sha256>{SHA256_HEX.pattern})(?: (?P<detail>.*))?", re.DOTALL)
+_CLAIM = re.compile(
+    rf"{_PREFIX} (?P<role>[a-z-]+) sha256:(?P<sha256>{SHA256_HEX.pattern})(?: (?P<detail>.*))?", re.DOTALL
+)
 
 
 class Role(enum.Enum):
@@ -55,7 +57,9 @@ class Role(enum.Enum):
         from attest.manifest import BUNDLE_MANIFEST_PREDICATE_TYPE
         from attest.provenance import PROVENANCE_PREDICATE_TYPE
 
-        return {Role.BUNDLE_MANIFEST: BUNDLE_MANIFEST_PREDICATE_TYPE, Role.PROVENANCE: PROVENANCE_PREDICATE_TYPE}.get(self)
+        return {Role.BUNDLE_MANIFEST: BUNDLE_MANIFEST_PREDICATE_TYPE, Role.PROVENANCE: PROVENANCE_PREDICATE_TYPE}.get(
+            self
+        )
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,5 @@ class RoleClaim:
         self.require_role(expected.role, where=where)
         if self.sha256 != expected.sha256:
             raise SignatureError(
-                f"{where}: signature is for the {self.role.value} of sha256:{self.sha256}, "
-                f"not sha256:{expected.sha256}"
+                f"{where}: signature is for the {self.role.value} of sha256:{self.sha256}, not sha256:{expected.sha256}"
             )

@@ -262,8 +262,9 @@ def _check_python(expected: PythonRecord, script: PathLike | None) -> None:
         _require_same(Path(library.name), libraries[library.name].digest, library)
     entry = Path(script) if script is not None else selfcheck_python.running_script()
     if entry is None:
-        raise SelfCheckError("this process runs no script file (python -c?), so the record cannot show it "
-                             "covers the program's entry")
+        raise SelfCheckError(
+            "this process runs no script file (python -c?), so the record cannot show it covers the program's entry"
+        )
     if expected.script is not None:
         _require_same(entry, file_digest(entry, follow_symlinks=True), expected.script)
     elif not any(selfcheck_python.is_distribution_file(entry, d) for d in expected.distributions):
@@ -283,9 +284,7 @@ def _require_same(path: Path, actual: FileDigest, expected: NamedFile) -> None:
         )
 
 
-def _verify_signature(
-    data: bytes, record_path: Path, public_key: "PathLike | MinisignKeyring"
-) -> "MinisignSigner":
+def _verify_signature(data: bytes, record_path: Path, public_key: "PathLike | MinisignKeyring") -> "MinisignSigner":
     from signing.backends.minisign import MinisignKeyring
 
     if not isinstance(public_key, MinisignKeyring):
@@ -303,16 +302,16 @@ def _recorded_executable(binary: PathLike | None, *, python: bool) -> NamedFile:
 
 def _recorded_python(binary: PathLike | None, distributions: Sequence[str], script: PathLike | None) -> PythonRecord:
     if not distributions and script is None:
-        raise ValueError("a Python program's record needs its distributions or its script: "
-                         "an interpreter alone runs any code")
-    records = sorted((selfcheck_python.record_distribution(name) for name in distributions),
-                     key=lambda d: d.name.encode())
+        raise ValueError(
+            "a Python program's record needs its distributions or its script: an interpreter alone runs any code"
+        )
+    records = sorted(
+        (selfcheck_python.record_distribution(name) for name in distributions), key=lambda d: d.name.encode()
+    )
     if len({d.name for d in records}) != len(records):
         raise ValueError(f"a distribution is named twice: {', '.join(distributions)}")
     libraries = (
-        selfcheck_python.running_libraries()
-        if binary is None
-        else selfcheck_python.interpreter_libraries(Path(binary))
+        selfcheck_python.running_libraries() if binary is None else selfcheck_python.interpreter_libraries(Path(binary))
     )
     return PythonRecord(
         libraries=libraries,

@@ -115,7 +115,11 @@ def interpreter_libraries(interpreter: Path) -> tuple[NamedFile, ...]:
     try:
         run = subprocess.run(
             [str(interpreter), "-I", "-S", "-c", _PRINT_MAPS],
-            capture_output=True, text=True, errors="surrogateescape", timeout=60, check=False,
+            capture_output=True,
+            text=True,
+            errors="surrogateescape",
+            timeout=60,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as err:
         raise BundleError(f"{interpreter}: cannot start it to find the libpython it maps: {err}") from None

@@ -192,8 +192,9 @@ def _distribution_from_json(value: Any, *, what: str) -> DistributionRecord:
         raise SelfCheckError(f"{what} {name}: files must not be empty; a record must cover something")
     entries = tuple(_distribution_file(entry, what=f"{what} {name}: file") for entry in files)
     _check_sorted((entry.path for entry in entries), what=f"{what} {name}: files")
-    return DistributionRecord(name=name, version=_string(fields["version"], what=f"{what} {name}: version"),
-                              files=entries)
+    return DistributionRecord(
+        name=name, version=_string(fields["version"], what=f"{what} {name}: version"), files=entries
+    )
 
 
 def _distribution_file(value: Any, *, what: str) -> DistributionFile:
@@ -211,8 +212,9 @@ def _distribution_file(value: Any, *, what: str) -> DistributionFile:
     if not all(isinstance(entry, str) and SHA256_HEX.fullmatch(entry) for entry in digests):
         raise SelfCheckError(f"{what} {path}: bytecode digests must be 64 lowercase hex digits")
     if len(digests) not in (0, BYTECODE_LEVELS):
-        raise SelfCheckError(f"{what} {path}: bytecode must list one digest per optimization level "
-                             f"0 to {BYTECODE_LEVELS - 1}, or none")
+        raise SelfCheckError(
+            f"{what} {path}: bytecode must list one digest per optimization level 0 to {BYTECODE_LEVELS - 1}, or none"
+        )
     return DistributionFile(path, digest, tuple(digests))
 
 

@@ -31,6 +31,7 @@ from signing.schemas import JSON_SCHEMA_VERSION
 
 T = TypeVar("T")
 
+
 class CheckName(StrEnum):
     """Every check `verify_bundle` can run, by its stable name: the one table of them.
 
@@ -180,7 +181,9 @@ class _Verification:
                 self.source_steps(self.pin)
         except _Stop:
             pass
-        return Verdict(self.path, tuple(self.checks), None if self.digest is None else f"sha256:{self.digest}", self.signers)
+        return Verdict(
+            self.path, tuple(self.checks), None if self.digest is None else f"sha256:{self.digest}", self.signers
+        )
 
     def steps(self) -> None:
         raise NotImplementedError
@@ -212,7 +215,9 @@ class _Verification:
         assert self.digest is not None
         digest = self.digest
         if pin.digest is not None:
-            self.check(CheckName.LOCK_DIGEST, lambda: _expect("bundle digest", f"sha256:{digest}", f"sha256:{pin.digest}"))
+            self.check(
+                CheckName.LOCK_DIGEST, lambda: _expect("bundle digest", f"sha256:{digest}", f"sha256:{pin.digest}")
+            )
         provenance, signers = self.check(CheckName.PROVENANCE, self._provenance)
         self.check(CheckName.PROVENANCE_SUBJECT, lambda: self._provenance_names(provenance, signers, digest))
         self.check(

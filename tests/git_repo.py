@@ -35,16 +35,18 @@ def clean_environment(home: Path, ceiling: Path) -> dict[str, str]:
     """
     home.mkdir(parents=True, exist_ok=True)
     kept = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(_FOREIGN_PREFIXES) and name != "CI"
+        name: value for name, value in os.environ.items() if not name.startswith(_FOREIGN_PREFIXES) and name != "CI"
     }
-    return kept | _IDENTITY | {
-        "HOME": str(home),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CEILING_DIRECTORIES": str(ceiling),
-    }
+    return (
+        kept
+        | _IDENTITY
+        | {
+            "HOME": str(home),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_CEILING_DIRECTORIES": str(ceiling),
+        }
+    )
 
 
 def isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:

@@ -4,9 +4,8 @@ Every test that reads `--json` output goes through `parse`, so every JSON
 object the suite produces is checked against `signing/schemas/output.schema.json`.
 """
 
-from typing import Any
-
 import json
+from typing import Any
 
 import jsonschema
 

@@ -90,9 +90,7 @@ def _cli(*arguments: str | Path) -> subprocess.CompletedProcess[str]:
 
 def _post(url: str, document: dict[str, Any], token: str | None = None) -> int:
     """POST `document` as JSON and return the HTTP status."""
-    headers = {"Content-Type": "application/json"} | (
-        {"Authorization": f"Bearer {token}"} if token else {}
-    )
+    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
     request = urllib.request.Request(url, json.dumps(document).encode(), headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -125,9 +123,7 @@ def github_bundle(sigstore_instance: SigstoreInstance) -> Bundle:
 def test_artifact_round_trip(sigstore_instance: SigstoreInstance, alice_bundle: Bundle) -> None:
     _verifier(sigstore_instance).verify_artifact(ARTIFACT, alice_bundle, _alice(sigstore_instance))
 
-    san = alice_bundle.signing_certificate.extensions.get_extension_for_class(
-        x509.SubjectAlternativeName
-    )
+    san = alice_bundle.signing_certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     assert san.value.get_values_for_type(x509.RFC822Name) == [ALICE]
 
 
@@ -142,23 +138,17 @@ def test_dsse_round_trip(sigstore_instance: SigstoreInstance) -> None:
     with context.signer(IdentityToken(sigstore_instance.mint_token(ALICE))) as signer:
         bundle = signer.sign_dsse(Statement(json.dumps(statement).encode()))
 
-    payload_type, payload = _verifier(sigstore_instance).verify_dsse(
-        bundle, _alice(sigstore_instance)
-    )
+    payload_type, payload = _verifier(sigstore_instance).verify_dsse(bundle, _alice(sigstore_instance))
 
     assert payload_type == "application/vnd.in-toto+json"
     assert json.loads(payload) == statement
 
 
-def test_rekor_serves_the_entry_it_logged(
-    sigstore_instance: SigstoreInstance, alice_bundle: Bundle
-) -> None:
+def test_rekor_serves_the_entry_it_logged(sigstore_instance: SigstoreInstance, alice_bundle: Bundle) -> None:
     entry = _tlog_entry(alice_bundle)
     log_index = int(entry["logIndex"])
 
-    ((uuid, by_index),) = _get(
-        f"{sigstore_instance.url}/api/v1/log/entries?logIndex={log_index}"
-    ).items()
+    ((uuid, by_index),) = _get(f"{sigstore_instance.url}/api/v1/log/entries?logIndex={log_index}").items()
     by_uuid = _get(f"{sigstore_instance.url}/api/v1/log/entries/{uuid}")[uuid]
     log = _get(f"{sigstore_instance.url}/api/v1/log")
 
@@ -168,9 +158,7 @@ def test_rekor_serves_the_entry_it_logged(
     assert log["signedTreeHead"].startswith(f"rekor.sigstore.local - 1\n{log['treeSize']}\n")
 
 
-def test_github_identity_and_workflow_claims_verify(
-    sigstore_instance: SigstoreInstance, github_bundle: Bundle
-) -> None:
+def test_github_identity_and_workflow_claims_verify(sigstore_instance: SigstoreInstance, github_bundle: Bundle) -> None:
     policy = AllOf(
         [
             Identity(identity=WORKFLOW_IDENTITY, issuer=sigstore_instance.github_issuer),
@@ -204,9 +192,7 @@ def test_github_wrong_claim_refused(
 ) -> None:
     identity = Identity(identity=WORKFLOW_IDENTITY, issuer=sigstore_instance.github_issuer)
     with pytest.raises(VerificationError, match="does not match"):
-        _verifier(sigstore_instance).verify_artifact(
-            ARTIFACT, github_bundle, AllOf([identity, wrong_claim])
-        )
+        _verifier(sigstore_instance).verify_artifact(ARTIFACT, github_bundle, AllOf([identity, wrong_claim]))
 
 
 def test_cli_signs_and_verifies(sigstore_instance: SigstoreInstance, tmp_path: Path) -> None:
@@ -281,18 +267,12 @@ def test_wrong_identity_or_issuer_refused(
     message: str,
 ) -> None:
     with pytest.raises(VerificationError, match=message):
-        _verifier(sigstore_instance).verify_artifact(
-            ARTIFACT, alice_bundle, Identity(identity=identity, issuer=issuer)
-        )
+        _verifier(sigstore_instance).verify_artifact(ARTIFACT, alice_bundle, Identity(identity=identity, issuer=issuer))
 
 
-def test_changed_artifact_refused(
-    sigstore_instance: SigstoreInstance, alice_bundle: Bundle
-) -> None:
+def test_changed_artifact_refused(sigstore_instance: SigstoreInstance, alice_bundle: Bundle) -> None:
     with pytest.raises(VerificationError):
-        _verifier(sigstore_instance).verify_artifact(
-            ARTIFACT + b"x", alice_bundle, _alice(sigstore_instance)
-        )
+        _verifier(sigstore_instance).verify_artifact(ARTIFACT + b"x", alice_bundle, _alice(sigstore_instance))
 
 
 def test_bundle_from_other_instance_refused(
@@ -301,9 +281,7 @@ def test_bundle_from_other_instance_refused(
     alice_bundle: Bundle,
 ) -> None:
     with pytest.raises(VerificationError, match="failed to build timestamp certificate chain"):
-        _verifier(other_sigstore_instance).verify_artifact(
-            ARTIFACT, alice_bundle, _alice(sigstore_instance)
-        )
+        _verifier(other_sigstore_instance).verify_artifact(ARTIFACT, alice_bundle, _alice(sigstore_instance))
 
 
 def test_fulcio_refuses_token_from_foreign_issuer_key(
@@ -330,9 +308,7 @@ def _csr_document(tamper: bool = False) -> dict[str, str]:
     return {"certificateSigningRequest": base64.b64encode(pem).decode()}
 
 
-def test_fulcio_http_refusals(
-    sigstore_instance: SigstoreInstance, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_fulcio_http_refusals(sigstore_instance: SigstoreInstance, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"{sigstore_instance.url}/api/v2/signingCert"
     valid = sigstore_instance.mint_token(ALICE)
     expired = sigstore_instance.mint_token(ALICE, valid_for=timedelta(minutes=-1))

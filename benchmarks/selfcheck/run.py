@@ -85,9 +85,7 @@ def measure_size(workdir: Path, mib: int, keys, command: list[str], repeat: int)
     return {
         "sha256sum": median_seconds(lambda: run(["sha256sum", str(binary)]), repeat),
         "cli": median_seconds(lambda: run([*command, *check_arguments]), repeat),
-        "check_self": median_seconds(
-            lambda: check_self(record, public_key=keys.public_key, binary=binary), repeat
-        ),
+        "check_self": median_seconds(lambda: check_self(record, public_key=keys.public_key, binary=binary), repeat),
         "hash_only": median_seconds(hash_only, repeat),
     }
 

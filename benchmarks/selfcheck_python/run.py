@@ -75,19 +75,25 @@ def main() -> None:
         script.write_text("# the daemon's entry\n")
         keys = generate_key_pair(workdir / "keys", "bench", None)
         record = workdir / "bench.record"
-        written = record_self(None, record, secret_key=read_secret_key(keys.secret_key), python=True,
-                              distributions=["benchdaemon"], script=script)
+        written = record_self(
+            None,
+            record,
+            secret_key=read_secret_key(keys.secret_key),
+            python=True,
+            distributions=["benchdaemon"],
+            script=script,
+        )
         libraries = [Path(m.path) for m in mapped_libpython(Path("/proc/self/maps").read_text())]
         everything = [Path(os.path.realpath("/proc/self/exe")), *libraries, script, *files]
-        checked = median_seconds(lambda: check_self(record, public_key=keys.public_key, script=script),
-                                 arguments.repeat)
+        checked = median_seconds(
+            lambda: check_self(record, public_key=keys.public_key, script=script), arguments.repeat
+        )
         hashed = median_seconds(
             lambda: subprocess.run(["sha256sum", *map(str, everything)], check=True, stdout=subprocess.DEVNULL),
             arguments.repeat,
         )
         hashed_distribution = median_seconds(
-            lambda: subprocess.run(["sha256sum", *map(str, files)], check=True,
-                                   stdout=subprocess.DEVNULL),
+            lambda: subprocess.run(["sha256sum", *map(str, files)], check=True, stdout=subprocess.DEVNULL),
             arguments.repeat,
         )
     sources = sum(1 for path in files if path.suffix == ".py")

@@ -89,7 +89,9 @@ class SigstoreInstance:
     def client_trust_config(self) -> ClientTrustConfig:
         """The trusted root and signing config, loaded once; unusable ones are the caller's mistake."""
         if self.trust_config is not None:
-            return _load(self.trust_config, "Sigstore trust config", lambda data: ClientTrustConfig.from_json(data.decode()))
+            return _load(
+                self.trust_config, "Sigstore trust config", lambda data: ClientTrustConfig.from_json(data.decode())
+            )
         url = STAGING_TUF_URL if self.staging else DEFAULT_TUF_URL
         return _shipped_trust_config(url) if self.offline else _refreshed_trust_config(url)
 
@@ -197,7 +199,9 @@ class SigstoreSigning:
         except AttestError as err:
             raise SigningError(str(err)) from None
         if predicate_type != claim.role.predicate_type:
-            raise SigningError(f"{statement_path}: a {predicate_type} Statement cannot be signed as a {claim.role.value}")
+            raise SigningError(
+                f"{statement_path}: a {predicate_type} Statement cannot be signed as a {claim.role.value}"
+            )
         bundle = self._sign(lambda signer: signer.sign_dsse(DSSEStatement(statement)))
         return sigstore_bundle(statement_path, statement=True), bundle
 
@@ -264,13 +268,9 @@ class SigstoreIdentityPolicy:
 
     def __post_init__(self) -> None:
         if (self.identity is None) == (self.identity_regexp is None):
-            raise TrustPolicyError(
-                "give exactly one of --certificate-identity and --certificate-identity-regexp"
-            )
+            raise TrustPolicyError("give exactly one of --certificate-identity and --certificate-identity-regexp")
         if (self.issuer is None) == (self.issuer_regexp is None):
-            raise TrustPolicyError(
-                "give exactly one of --certificate-oidc-issuer and --certificate-oidc-issuer-regexp"
-            )
+            raise TrustPolicyError("give exactly one of --certificate-oidc-issuer and --certificate-oidc-issuer-regexp")
         stated = (self.identity, self.identity_regexp, self.issuer, self.issuer_regexp)
         if any(value == "" for value in stated):
             raise TrustPolicyError("an empty certificate identity or issuer would trust anyone")
@@ -353,7 +353,9 @@ class SigstoreVerifier:
                     f"{bundle_file}: role: a packseal {signed.predicate_type} Statement is never a file's signature"
                 )
             if digest.sha256 not in {subject.sha256 for subject in signed.subjects}:
-                raise SignatureError(f"{bundle_file}: subject digest: no subject of the Statement is sha256:{digest.sha256}")
+                raise SignatureError(
+                    f"{bundle_file}: subject digest: no subject of the Statement is sha256:{digest.sha256}"
+                )
         return _signer_of(bundle), digest
 
 
@@ -500,9 +502,7 @@ def _read_bundle(path: Path) -> Bundle:
     return _load(path, "Sigstore bundle", Bundle.from_json, error=SignatureError)
 
 
-def _load(
-    path: PathLike, what: str, parse: Callable[[bytes], T], error: type[PacksealError] = TrustPolicyError
-) -> T:
+def _load(path: PathLike, what: str, parse: Callable[[bytes], T], error: type[PacksealError] = TrustPolicyError) -> T:
     """Read and parse a small Sigstore JSON file, reporting any failure as one line."""
     try:
         data = read_regular_file(path, SIGSTORE_BUNDLE_MAX_BYTES, follow_symlinks=True)

@@ -21,8 +21,8 @@ import click
 
 from signing.cli.environment import commands, long_flag
 from signing.errors import ExitStatus, PacksealError, exit_status
-from signing.terminal import escape
 from signing.schemas import JSON_SCHEMA_VERSION
+from signing.terminal import escape
 
 
 @dataclass

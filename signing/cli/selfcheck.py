@@ -28,8 +28,13 @@ def self_group() -> None:
 @self_group.command()
 @click.option("--binary", type=_FILE, help="The executable to record (with --python: another interpreter).")
 @click.option("--python", is_flag=True, help="Record a Python program: interpreter, libpython, script, distributions.")
-@click.option("--distribution", "distributions", multiple=True, metavar="NAME",
-              help="With --python: record every file of this installed distribution (repeatable).")
+@click.option(
+    "--distribution",
+    "distributions",
+    multiple=True,
+    metavar="NAME",
+    help="With --python: record every file of this installed distribution (repeatable).",
+)
 @click.option("--script", type=_FILE, help="With --python: the program's entry script.")
 @click.option("--out", required=True, type=_FILE, help="Where to write the record.")
 @click.option("--minisign-key", type=_FILE, help="Sign the record with this minisign key (writes OUT.minisig).")
@@ -45,8 +50,10 @@ def record(
 ) -> int:
     """Write the record of a released program, signed when a key is given."""
     if not python and (binary is None or distributions or script is not None):
-        raise click.UsageError("give --binary FILE for a compiled program, or --python with --distribution "
-                               "NAME and/or --script PATH for a Python program")
+        raise click.UsageError(
+            "give --binary FILE for a compiled program, or --python with --distribution "
+            "NAME and/or --script PATH for a Python program"
+        )
     secret_key = None if minisign_key is None else unlocked_secret_key(minisign_key, password_file)
     with secret_key if secret_key is not None else nullcontext():
         try:
@@ -69,7 +76,9 @@ def record(
 @self_group.command()
 @click.option("--record", "record_path", required=True, type=_FILE, help="The record to check against.")
 @click.option("--binary", type=_FILE, help="Check this file against a record of a compiled program.")
-@click.option("--python", is_flag=True, help="Check the interpreter running packseal against a Python program's record.")
+@click.option(
+    "--python", is_flag=True, help="Check the interpreter running packseal against a Python program's record."
+)
 @click.option("--script", type=_FILE, help="With --python: the program's entry (its script or console script).")
 @click.option("--minisign-pubkey", type=_FILE, help="The minisign key the record must be signed by.")
 @click.option("--allow-unsigned", is_flag=True, help="Trust an unsigned record (not recommended).")
@@ -85,11 +94,15 @@ def check(
 ) -> int:
     """Exit 0 only when the program is the recorded one; fail closed on anything else."""
     if (binary is not None) == python or (script is None) == python:
-        raise click.UsageError("name what to check: --binary FILE, or --python --script PATH (the program's "
-                               "entry as it runs: its script, or its console script)")
+        raise click.UsageError(
+            "name what to check: --binary FILE, or --python --script PATH (the program's "
+            "entry as it runs: its script, or its console script)"
+        )
     if (minisign_pubkey is None) != allow_unsigned:
-        raise click.UsageError("name the key the record must be signed by with --minisign-pubkey, or trust an "
-                               "unsigned record with --allow-unsigned (not both)")
+        raise click.UsageError(
+            "name the key the record must be signed by with --minisign-pubkey, or trust an "
+            "unsigned record with --allow-unsigned (not both)"
+        )
     result = selfcheck.check_self(
         record_path, public_key=minisign_pubkey, allow_unsigned=allow_unsigned, binary=binary, script=script
     )
@@ -100,5 +113,9 @@ def check(
     click.echo(escape(f"OK {result.executable} is {recorded.name} (sha256:{recorded.digest.sha256})"))
     for line in selfcheck.describe(result.record):
         click.echo(f"  {escape(line)}")
-    click.echo(f"  signed by {escape(str(result.signer))}" if result.signer else "  UNSIGNED record, trusted by --allow-unsigned")
+    click.echo(
+        f"  signed by {escape(str(result.signer))}"
+        if result.signer
+        else "  UNSIGNED record, trusted by --allow-unsigned"
+    )
     return 0

@@ -53,7 +53,9 @@ def _signing(options: _SigningOptions) -> Iterator[BundleSigning]:
 
         instance = sigstore_backend.SigstoreInstance(staging=options.staging, trust_config=options.trust_config)
         instance.client_trust_config  # noqa: B018 - load it now: a bad trust config is a usage error
-        yield sigstore_backend.SigstoreSigning(instance, sigstore_backend.identity_token(options.identity_token, instance))
+        yield sigstore_backend.SigstoreSigning(
+            instance, sigstore_backend.identity_token(options.identity_token, instance)
+        )
         return
     assert options.minisign_key is not None
     with unlocked_secret_key(options.minisign_key, options.password_file) as secret_key:

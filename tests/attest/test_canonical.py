@@ -14,7 +14,7 @@ WHAT = "doc.json"
         ({"b": 1, "a": 2}, b'{"a":2,"b":1}'),
         ({"a": {"d": None, "c": [True, False]}}, b'{"a":{"c":[true,false],"d":null}}'),
         ("caf\u00e9", b'"caf\xc3\xa9"'),
-        ("tab\tquote\"", b'"tab\\tquote\\""'),
+        ('tab\tquote"', b'"tab\\tquote\\""'),
         ({"\u00e9": 1, "z": 2, "Z": 3}, b'{"Z":3,"z":2,"\xc3\xa9":1}'),
         (1.0, b"1"),
         (2**53 - 1, b"9007199254740991"),
@@ -33,9 +33,7 @@ def test_parse_reads_back_what_canonical_json_wrote(value):
     assert parse_canonical_json(canonical_json(value), what=WHAT) == value
 
 
-@pytest.mark.parametrize(
-    "value", [2**53, -(2**53), float("nan"), float("inf"), {1: "non-string key"}, "\ud800"]
-)
+@pytest.mark.parametrize("value", [2**53, -(2**53), float("nan"), float("inf"), {1: "non-string key"}, "\ud800"])
 def test_canonical_json_refuses_values_without_a_canonical_form(value):
     with pytest.raises(CanonicalJSONError):
         canonical_json(value)

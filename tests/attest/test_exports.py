@@ -47,8 +47,7 @@ def test_an_unknown_name_is_an_attribute_error(package: str):
 
 def test_importing_both_packages_imports_none_of_their_modules():
     code = (
-        "import sys, attest, signing; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('attest', 'signing')))"
+        "import sys, attest, signing; print(sorted(m for m in sys.modules if m.split('.')[0] in ('attest', 'signing')))"
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "['attest', 'attest.exports', 'signing']"

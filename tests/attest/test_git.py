@@ -297,7 +297,9 @@ def test_an_ignored_file_inside_the_bundle_is_a_change(repo: GitRepo, ignore: st
         repo.commit("ignore")
     repo.write("pack/debug.log")
     checkout = Checkout.containing(repo.top)
-    assert list(map(str, checkout.changes(bundle=repo.top / "pack", signature_dir=SIGNATURES))) == ["pack/debug.log (not in the commit)"]
+    assert list(map(str, checkout.changes(bundle=repo.top / "pack", signature_dir=SIGNATURES))) == [
+        "pack/debug.log (not in the commit)"
+    ]
     assert checkout.changes(signature_dir=SIGNATURES) == []
 
 
@@ -386,13 +388,17 @@ def test_a_single_file_bundle_is_compared_alone(repo: GitRepo, bundle: Path):
     checkout = Checkout.containing(tracked)
     assert checkout.bundle_changes(tracked, signature_dir=SIGNATURES) == []
     repo.write("tracked.txt", "changed\n")
-    assert list(map(str, checkout.bundle_changes(tracked, signature_dir=SIGNATURES))) == ["tracked.txt (content differs)"]
+    assert list(map(str, checkout.bundle_changes(tracked, signature_dir=SIGNATURES))) == [
+        "tracked.txt (content differs)"
+    ]
 
 
 def test_a_single_file_that_the_commit_lacks_is_refused(repo: GitRepo, bundle: Path):
     built = repo.write("dist/tool.log", "ignored build output\n")
     checkout = Checkout.containing(built)
-    assert list(map(str, checkout.bundle_changes(built, signature_dir=SIGNATURES))) == ["dist/tool.log (not in the commit)"]
+    assert list(map(str, checkout.bundle_changes(built, signature_dir=SIGNATURES))) == [
+        "dist/tool.log (not in the commit)"
+    ]
 
 
 def test_the_whole_worktree_as_the_bundle_holds_its_git_which_is_not_the_commit(repo: GitRepo, bundle: Path):
@@ -400,7 +406,10 @@ def test_the_whole_worktree_as_the_bundle_holds_its_git_which_is_not_the_commit(
     repo.write(".packseal/manifest.json")
     repo.write("debug.log")
     checkout = Checkout.containing(repo.top)
-    for changes in (checkout.bundle_changes(repo.top, signature_dir=SIGNATURES), checkout.changes(bundle=repo.top, signature_dir=SIGNATURES)):
+    for changes in (
+        checkout.bundle_changes(repo.top, signature_dir=SIGNATURES),
+        checkout.changes(bundle=repo.top, signature_dir=SIGNATURES),
+    ):
         outside_git = [str(change) for change in changes if not change.path.startswith(".git/")]
         assert outside_git == ["debug.log (not in the commit)", "pack/.packseal/manifest.json (not in the commit)"]
         assert ".git/HEAD" in paths(changes)
@@ -466,7 +475,10 @@ def test_nothing_the_config_names_runs_and_nothing_is_written(repo: GitRepo, tmp
     os.utime(repo.top / "tracked.txt")
     before = {path: path.read_bytes() for path in (repo.top / ".git").rglob("*") if path.is_file()}
     checkout = Checkout.containing(repo.top / "pack")
-    assert (checkout.changes(signature_dir=SIGNATURES), checkout.bundle_changes(repo.top / "pack", signature_dir=SIGNATURES)) == ([], [])
+    assert (
+        checkout.changes(signature_dir=SIGNATURES),
+        checkout.bundle_changes(repo.top / "pack", signature_dir=SIGNATURES),
+    ) == ([], [])
     assert (checkout.branch(), checkout.origin_url()) == ("refs/heads/main", "https://github.com/acme/pack.git")
     assert not marker.exists()
     assert {path: path.read_bytes() for path in (repo.top / ".git").rglob("*") if path.is_file()} == before
@@ -486,7 +498,10 @@ def test_a_submodule_is_not_compared_beside_the_bundle_and_refused_inside_it(
     checkout = Checkout.containing(repo.top)
     pack = repo.top / "pack"
     if where == "vendor/sub":
-        assert (checkout.changes(bundle=pack, signature_dir=SIGNATURES), checkout.bundle_changes(pack, signature_dir=SIGNATURES)) == ([], [])
+        assert (
+            checkout.changes(bundle=pack, signature_dir=SIGNATURES),
+            checkout.bundle_changes(pack, signature_dir=SIGNATURES),
+        ) == ([], [])
     else:
         assert list(map(str, checkout.bundle_changes(pack, signature_dir=SIGNATURES))) == [
             "pack/sub (directory on disk, submodule in the commit)"

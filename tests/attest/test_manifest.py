@@ -379,7 +379,15 @@ def _with_document(data, change):
         ),
         (lambda m: _statement(m) + b"\n", Exception, "canonical form"),
     ],
-    ids=["subject digest", "two subjects", "predicateType", "_type", "unsafe path", "extra predicate key", "not canonical"],
+    ids=[
+        "subject digest",
+        "two subjects",
+        "predicateType",
+        "_type",
+        "unsafe path",
+        "extra predicate key",
+        "not canonical",
+    ],
 )
 def test_manifest_from_statement_refuses(sample_manifest, make, error, message):
     with pytest.raises(error, match=message):
@@ -442,7 +450,20 @@ def test_check_path_refuses_a_name_windows_cannot_hold(path, message):
 
 @pytest.mark.parametrize(
     "path",
-    ["CONSOLE", "icon.png", "NULL", "COM10", "LPT", "xCON", "CON_x", "auxiliary.txt", ".con", " con", "a.b.c", "caf\u00e9.txt"],
+    [
+        "CONSOLE",
+        "icon.png",
+        "NULL",
+        "COM10",
+        "LPT",
+        "xCON",
+        "CON_x",
+        "auxiliary.txt",
+        ".con",
+        " con",
+        "a.b.c",
+        "caf\u00e9.txt",
+    ],
 )
 def test_check_path_accepts_names_that_only_resemble_windows_reserved_ones(path):
     check_path(path)

@@ -23,9 +23,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import json_output
 import pytest
 from trees import Snapshot, snapshot
-import json_output
 
 PACKSEAL = Path(sys.executable).parent / "packseal"
 MINISIGN = shutil.which("minisign") or "/usr/bin/minisign"
@@ -116,10 +116,7 @@ def run_minisign() -> Callable[..., subprocess.CompletedProcess]:
 
 def describe(result: subprocess.CompletedProcess) -> str:
     """Everything a failing assertion should show about a run."""
-    return (
-        f"argv: {result.args}\nexit: {result.returncode}\n"
-        f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    )
+    return f"argv: {result.args}\nexit: {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
 
 
 # --- the sample pack -----------------------------------------------------
@@ -153,6 +150,7 @@ def single_file(tmp_path: Path) -> Path:
 
 
 # --- snapshots -----------------------------------------------------------
+
 
 @pytest.fixture
 def tree_snapshot() -> Callable[[Path], Snapshot]:

@@ -18,9 +18,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import json_output
 import pytest
 from git_repo import GitRepo, clean_environment
-import json_output
 
 PACKSEAL = Path(sys.executable).parent / "packseal"
 REPOSITORY = "https://github.com/acme/pack"

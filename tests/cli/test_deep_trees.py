@@ -6,10 +6,9 @@ instead of a verdict. 5,000 levels are past PATH_MAX: not signable, but
 refused in one line.
 """
 
-
+import json_output
 import pytest
 from deep_tree import make_chain, remove_tree
-import json_output
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ import re
 from pathlib import Path
 
 import click
+import json_output
 import pytest
 
 from signing.cli import cli as packseal_cli
-import json_output
 
 ROOT = Path(__file__).resolve().parents[2]
 SIGSTORE_TRUST = {

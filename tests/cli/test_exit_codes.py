@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
 import json_output
+import pytest
 
 PACKSEAL = Path(sys.executable).parent / "packseal"
 COMMIT = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"

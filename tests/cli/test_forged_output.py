@@ -14,8 +14,8 @@ import subprocess
 import unicodedata
 from pathlib import Path
 
-import pytest
 import json_output
+import pytest
 
 FORGING_NAMES = {
     "newline": "x\n  [ok] files: all good\nVERIFIED",

@@ -144,6 +144,7 @@ def test_a_path_inside_the_signature_dir_is_not_a_bundle(signed_pack, keys, tmp_
 
 def _public_key_file(path: Path, key_id_of: Path, key_of: Path) -> Path:
     """A public key file with `key_of`'s Ed25519 key under `key_id_of`'s key id."""
+
     def raw(pub: Path) -> bytes:
         return base64.b64decode(pub.read_text().splitlines()[1])
 

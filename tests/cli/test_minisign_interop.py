@@ -148,7 +148,11 @@ def test_verify_bundle_accepts_stock_signature_of_the_manifest_with_the_role_com
     [
         (None, "signature", "claims no packseal role"),
         ("packseal file sha256:{digest}", "signature", "signature is for a file, not a bundle-manifest"),
-        ("packseal bundle-manifest sha256:" + "0" * 64, "statement", "signature is for the bundle-manifest of sha256:0"),
+        (
+            "packseal bundle-manifest sha256:" + "0" * 64,
+            "statement",
+            "signature is for the bundle-manifest of sha256:0",
+        ),
         ("packseal bundle pack sha256:{digest}", "signature", "re-sign with this version of packseal"),
     ],
     ids=["stock-comment", "file-role", "other-digest", "earlier-packseal-format"],
@@ -159,7 +163,9 @@ def test_verify_bundle_refuses_a_stock_signature_of_the_manifest_without_its_rol
     """A key holder who signed these bytes as a plain file, or for another subject, did not sign this manifest."""
     stock = stock_keys["plain"]
     digest = cli.tree_digest_of(signed_pack)
-    _stock_sign(cli, stock, signed_pack / cli.MANIFEST, *([] if comment is None else ["-t", comment.format(digest=digest)]))
+    _stock_sign(
+        cli, stock, signed_pack / cli.MANIFEST, *([] if comment is None else ["-t", comment.format(digest=digest)])
+    )
 
     result, verdict = cli.verify_json(signed_pack, stock.pub)
 

@@ -17,10 +17,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import json_output
 import minisign as pyminisign
 import pytest
 from git_repo import GITHUB_WORKFLOW, GitRepo, clean_environment, github_job
-import json_output
 
 PACKSEAL = Path(sys.executable).parent / "packseal"
 ORIGIN = "https://github.com/acme/pack.git"
@@ -101,9 +101,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, environment: dict[str, str],
 def copy(built: SimpleNamespace, tmp_path: Path) -> SimpleNamespace:
     """A private copy of the built repository, .git included, for a test to tamper with."""
     top = Path(shutil.copytree(built.repo.top, tmp_path / "repo", symlinks=True))
-    return SimpleNamespace(
-        repo=GitRepo(top, built.repo.environment), pack=top / "pack", other=top / "other-pack"
-    )
+    return SimpleNamespace(repo=GitRepo(top, built.repo.environment), pack=top / "pack", other=top / "other-pack")
 
 
 def pin(
@@ -413,9 +411,7 @@ def test_a_single_file_pinned_to_another_commit_is_refused(built, cli):
     refused_at(verdict, "source-commit", before=["signature"])
 
 
-def test_a_committed_single_file_signed_in_its_checkout_is_attested_and_is_the_commit(
-    environment, tmp_path, keys, cli
-):
+def test_a_committed_single_file_signed_in_its_checkout_is_attested_and_is_the_commit(environment, tmp_path, keys, cli):
     """Its signature, written beside it by `packseal sign`, is packseal's output, not a change to the source.
 
     The same reason that keeps `.packseal/` from counting holds here: `attest`

@@ -34,9 +34,7 @@ def test_keygen_name_option_names_both_files(tmp_path, cli):
 def test_keygen_password_file_uses_its_first_line_and_sign_reads_the_environment(tmp_path, cli):
     password_file = tmp_path / "password.txt"
     password_file.write_text(f"{cli.PASSWORD}\nthis second line is not part of it\n")
-    made = cli.packseal(
-        "keygen", "--output-dir", tmp_path / "k", "--password-file", password_file
-    )
+    made = cli.packseal("keygen", "--output-dir", tmp_path / "k", "--password-file", password_file)
     assert made.returncode == 0, cli.describe(made)
     keys = cli.KeyPair(tmp_path / "k" / "packseal.key", tmp_path / "k" / "packseal.pub")
     target = tmp_path / "payload.bin"
@@ -70,9 +68,7 @@ def test_directory_round_trip_writes_only_the_manifest_and_its_signature(pack, k
     after = cli.snapshot(pack)
     added = sorted(set(after) - set(before))
     assert added == [".packseal", ".packseal/manifest.json", ".packseal/manifest.json.minisig"]
-    assert {k: v for k, v in after.items() if k in before and k != "."} == {
-        k: v for k, v in before.items() if k != "."
-    }
+    assert {k: v for k, v in after.items() if k in before and k != "."} == {k: v for k, v in before.items() if k != "."}
     result = cli.verify(pack, keys.pub)
     assert result.returncode == 0, cli.describe(result)
     assert result.stdout.splitlines()[0].startswith("VERIFIED"), cli.describe(result)
@@ -467,9 +463,7 @@ def test_fifo_added_after_signing_is_refused_without_blocking(signed_pack, keys,
     [("README.md", "readme.md"), ("données/café.txt", "données/" + "café.txt".replace("é", "e\u0301"))],
     ids=["casefold", "nfc"],
 )
-def test_name_colliding_with_a_signed_name_added_after_signing_is_refused(
-    signed_pack, keys, cli, existing, added
-):
+def test_name_colliding_with_a_signed_name_added_after_signing_is_refused(signed_pack, keys, cli, existing, added):
     (signed_pack / added).write_bytes((signed_pack / existing).read_bytes())
 
     result, verdict = cli.verify_json(signed_pack, keys.pub)

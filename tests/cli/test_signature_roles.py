@@ -28,9 +28,7 @@ def _stock_minisign_sign(cli, keys, path: Path) -> None:
 
 SIGNED_AS_A_FILE = [
     pytest.param(_packseal_sign, "signature is for a file, not a bundle-manifest", id="packseal-sign"),
-    pytest.param(
-        _stock_minisign_sign, "claims no packseal role", id="stock-minisign", marks=pytest.mark.interop
-    ),
+    pytest.param(_stock_minisign_sign, "claims no packseal role", id="stock-minisign", marks=pytest.mark.interop),
 ]
 
 

@@ -20,10 +20,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import quote
 
+import json_output
 import pytest
 from sigstore._utils import read_embedded
 from sigstore_local import SigstoreInstance
-import json_output
 
 TESTDATA = Path(__file__).resolve().parents[1] / "data" / "sigstore"
 PRODUCTION_TUF = "https://tuf-repo-cdn.sigstore.dev"
@@ -101,7 +101,13 @@ def acme_release(
     artifact.write_bytes(b"not acme's release\n")
     token = sigstore_instance.mint_github_token(repository="acme/pack", ref=ACME_REF, sha="0" * 40)
     result = cli.packseal(
-        "sign", artifact, "--sigstore", "--identity-token", token, "--trust-config", sigstore_instance.trust_config,
+        "sign",
+        artifact,
+        "--sigstore",
+        "--identity-token",
+        token,
+        "--trust-config",
+        sigstore_instance.trust_config,
         env={"HOME": str(directory)},
     )
     assert result.returncode == 0, result.stderr
@@ -220,9 +226,9 @@ def next_root_version(url: str) -> int:
 
 
 FIFO_PLACES = {
-    "next root in the metadata history": lambda home: tuf_metadata(home, PRODUCTION_TUF)
-    / "root_history"
-    / f"{next_root_version(PRODUCTION_TUF)}.root.json",
+    "next root in the metadata history": lambda home: (
+        tuf_metadata(home, PRODUCTION_TUF) / "root_history" / f"{next_root_version(PRODUCTION_TUF)}.root.json"
+    ),
     "trusted root in the targets cache": lambda home: tuf_cache(home, PRODUCTION_TUF) / "trusted_root.json",
 }
 

@@ -71,10 +71,13 @@ def signed_bundles(key_store, cli):
     single.parent.mkdir()
     single.write_bytes(bytes(range(256)) * 3)
     cli.sign_ok(single, keys)
-    yield {
-        "dir": (pack, pack, pack / cli.MANIFEST_SIG),
-        "file": (single.parent, single, single.with_name(single.name + ".minisig")),
-    }, keys
+    yield (
+        {
+            "dir": (pack, pack, pack / cli.MANIFEST_SIG),
+            "file": (single.parent, single, single.with_name(single.name + ".minisig")),
+        },
+        keys,
+    )
     shutil.rmtree(root)
 
 
@@ -88,9 +91,7 @@ def _check_property(kind, signed_bundles, cli, data) -> None:
     offset, original = _flip_byte(path, offset_seed, first, xor)
     try:
         result = cli.verify(bundle, keys.pub)
-        assert result.returncode == 1, (
-            f"byte {offset} of {rel} xor {xor:#04x} was accepted\n{cli.describe(result)}"
-        )
+        assert result.returncode == 1, f"byte {offset} of {rel} xor {xor:#04x} was accepted\n{cli.describe(result)}"
         assert result.stdout.startswith("REFUSED"), cli.describe(result)
     finally:
         _restore(path, original)

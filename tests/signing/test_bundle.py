@@ -98,7 +98,9 @@ def test_a_tree_500_directories_deep_is_walked(tmp_path):
     """Issue 9: the recursive walk died with RecursionError at about 500 levels."""
     make_chain(tmp_path / "b", 500, leaf_file=b"bottom")
     try:
-        assert directory_manifest(tmp_path / "b").entries == (FileEntry("d/" * 500 + "leaf", _sha(b"bottom"), 6, False),)
+        assert directory_manifest(tmp_path / "b").entries == (
+            FileEntry("d/" * 500 + "leaf", _sha(b"bottom"), 6, False),
+        )
     finally:
         remove_tree(tmp_path / "b")
 

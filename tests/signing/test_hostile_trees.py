@@ -204,4 +204,3 @@ def test_a_hostile_tree_ends_in_a_verdict_or_one_clear_error(tree, key_pair):
             assert verdict.verified, verdict.refusal
     finally:
         remove_tree(scratch)
-

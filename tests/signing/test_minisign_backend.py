@@ -63,7 +63,9 @@ def encrypted_key_files(tmp_path_factory):
 def signature_file(tmp_path, key_pair):
     def make(content=CONTENT, secret_key=None, prehash=True, comment=COMMENT):
         path = tmp_path / "content.minisig"
-        path.write_bytes(bytes((secret_key or key_pair.secret_key).sign(content, prehash=prehash, trusted_comment=comment)) + b"\n")
+        path.write_bytes(
+            bytes((secret_key or key_pair.secret_key).sign(content, prehash=prehash, trusted_comment=comment)) + b"\n"
+        )
         return path
 
     return make
@@ -246,7 +248,10 @@ def test_an_edited_trusted_comment_is_refused(key_pair, signature_file):
 def test_an_edited_untrusted_comment_still_verifies_as_with_stock_minisign(key_pair, signature_file):
     path = signature_file()
     _edit_line(path, b"untrusted comment: ", b"anything at all")
-    assert MinisignKeyring([key_pair.public_key]).verify_statement(CONTENT, path, Role.BUNDLE_MANIFEST).trusted_comment == COMMENT
+    assert (
+        MinisignKeyring([key_pair.public_key]).verify_statement(CONTENT, path, Role.BUNDLE_MANIFEST).trusted_comment
+        == COMMENT
+    )
 
 
 def test_changed_content_is_refused(key_pair, signature_file):
@@ -275,4 +280,6 @@ def test_a_malformed_signature_file_is_refused(key_pair, signature_file, corrupt
 
 def test_a_missing_signature_file_is_refused(key_pair, tmp_path):
     with pytest.raises(SignatureError, match="cannot read signature file"):
-        MinisignKeyring([key_pair.public_key]).verify_statement(CONTENT, tmp_path / "none.minisig", Role.BUNDLE_MANIFEST)
+        MinisignKeyring([key_pair.public_key]).verify_statement(
+            CONTENT, tmp_path / "none.minisig", Role.BUNDLE_MANIFEST
+        )

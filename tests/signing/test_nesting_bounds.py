@@ -40,7 +40,9 @@ def test_a_deeply_nested_lock_file_is_one_trust_policy_error(tmp_path, document)
 
 
 def _statement(predicate: bytes) -> bytes:
-    return b'{"_type":"https://in-toto.io/Statement/v1","predicate":' + predicate + b',"predicateType":"x","subject":[]}'
+    return (
+        b'{"_type":"https://in-toto.io/Statement/v1","predicate":' + predicate + b',"predicateType":"x","subject":[]}'
+    )
 
 
 @pytest.mark.parametrize("container", ["list", "object"])

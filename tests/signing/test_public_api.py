@@ -43,8 +43,10 @@ def test_a_single_file_and_a_lock_file_by_str_path(tmp_path, key_pair, policy):
     release.write_bytes(b"tool")
     signing.sign_with_minisign(str(release), key_pair.secret_key)
     lock = tmp_path / "bundles.lock"
-    lock.write_text('[bundle.other]\nsource_repo = "https://github.com/acme/other"\n'
-                    f'source_commit = "{"a" * 40}"\ndigest = "sha256:{"b" * 64}"\n')
+    lock.write_text(
+        '[bundle.other]\nsource_repo = "https://github.com/acme/other"\n'
+        f'source_commit = "{"a" * 40}"\ndigest = "sha256:{"b" * 64}"\n'
+    )
 
     assert signing.verify_bundle(str(release), policy, signature=str(release) + ".minisig").verified
     refused = signing.verify_locked_bundle(str(release), policy, signing.LockFile.read(str(lock)))

@@ -107,7 +107,9 @@ def test_a_file_signature_over_crafted_provenance_is_refused_at_provenance(
 def test_a_manifest_claim_of_another_digest_is_refused_at_statement(signed_bundle, key_pair, policy):
     manifest = signed_bundle / ".packseal/manifest.json"
     comment = f"packseal bundle-manifest sha256:{OTHER_DIGEST}"
-    (signed_bundle / ".packseal/manifest.json.minisig").write_bytes(sign(key_pair.secret_key, manifest.read_bytes(), comment))
+    (signed_bundle / ".packseal/manifest.json.minisig").write_bytes(
+        sign(key_pair.secret_key, manifest.read_bytes(), comment)
+    )
 
     detail = _refusal(verify_bundle(signed_bundle, policy), "statement")
 
@@ -118,7 +120,9 @@ def test_a_manifest_claim_of_another_digest_is_refused_at_statement(signed_bundl
 def test_a_provenance_claim_of_another_digest_is_refused_at_provenance_subject(attested, key_pair, policy):
     provenance = attested / ".packseal/provenance.json"
     comment = f"packseal provenance sha256:{OTHER_DIGEST}"
-    (attested / ".packseal/provenance.json.minisig").write_bytes(sign(key_pair.secret_key, provenance.read_bytes(), comment))
+    (attested / ".packseal/provenance.json.minisig").write_bytes(
+        sign(key_pair.secret_key, provenance.read_bytes(), comment)
+    )
 
     detail = _refusal(verify_bundle(attested, policy, pin=PIN), "provenance-subject")
 
@@ -153,10 +157,14 @@ def test_a_statement_signature_is_not_the_signature_of_a_file_holding_it(atteste
 # --- packseal's earlier comment format ---------------------------------------
 
 
-def test_a_manifest_signed_in_the_earlier_comment_format_is_refused_with_a_re_sign_hint(signed_bundle, key_pair, policy):
+def test_a_manifest_signed_in_the_earlier_comment_format_is_refused_with_a_re_sign_hint(
+    signed_bundle, key_pair, policy
+):
     manifest = signed_bundle / ".packseal/manifest.json"
     comment = f"packseal bundle pack sha256:{directory_manifest(signed_bundle).digest} timestamp:1700000000"
-    (signed_bundle / ".packseal/manifest.json.minisig").write_bytes(sign(key_pair.secret_key, manifest.read_bytes(), comment))
+    (signed_bundle / ".packseal/manifest.json.minisig").write_bytes(
+        sign(key_pair.secret_key, manifest.read_bytes(), comment)
+    )
 
     detail = _refusal(verify_bundle(signed_bundle, policy), "signature")
 

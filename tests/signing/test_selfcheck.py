@@ -17,6 +17,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import json_output
 import pytest
 
 from attest.canonical import canonical_json
@@ -24,7 +25,6 @@ from signing import selfcheck
 from signing.backends.minisign import MinisignKeyring, generate_key_pair, key_id
 from signing.errors import BundleError, OutputError, SelfCheckError, TrustPolicyError
 from signing.selfcheck import check_self, record_self, signature_path
-import json_output
 
 REPO = Path(selfcheck.__file__).resolve().parents[1]
 CHILD_PYTHONPATH = os.pathsep.join([str(REPO), sysconfig.get_paths()["purelib"]])
@@ -121,8 +121,12 @@ def test_the_running_copy_passes_its_signed_record(daemon, record, release_pub):
 
 
 def test_check_hashes_the_running_image_not_the_interpreter_path(daemon, record):
-    result = _run(daemon, "from signing.selfcheck import check_self; import json, sys; sys.frozen = True; "
-                  "print(json.dumps(check_self(sys.argv[1], allow_unsigned=True).to_json()))", record)
+    result = _run(
+        daemon,
+        "from signing.selfcheck import check_self; import json, sys; sys.frozen = True; "
+        "print(json.dumps(check_self(sys.argv[1], allow_unsigned=True).to_json()))",
+        record,
+    )
     reported = json_output.parse(result.stdout)
     assert reported["executable"] == "/proc/self/exe" and reported["signers"] == []
     assert reported["digest"] == f"sha256:{_sha256(daemon)}"
@@ -132,7 +136,10 @@ def test_path_replaced_after_start_still_checks_what_runs(daemon, trojan, record
     child = subprocess.Popen(
         [str(daemon), "-c", WAIT_THEN_CHECK, str(record), str(release_pub)],
         env={**os.environ, "PYTHONPATH": CHILD_PYTHONPATH},
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert child.stdout.readline() == "waiting\n"
     os.replace(trojan, daemon)
@@ -195,16 +202,29 @@ def test_a_record_of_the_executable_alone_is_refused_in_a_plain_interpreter(daem
 
 def test_a_record_of_format_1_is_refused_saying_how_to_record_again(daemon, tmp_path):
     path = tmp_path / "old.record"
-    path.write_bytes(canonical_json({"algorithm": "sha256", "digest": _sha256(daemon), "format": 1,
-                                     "name": "daemon", "packseal_version": "0.1.0", "size": daemon.stat().st_size}))
+    path.write_bytes(
+        canonical_json(
+            {
+                "algorithm": "sha256",
+                "digest": _sha256(daemon),
+                "format": 1,
+                "name": "daemon",
+                "packseal_version": "0.1.0",
+                "size": daemon.stat().st_size,
+            }
+        )
+    )
     with pytest.raises(SelfCheckError, match=r"record format 1 is not format 3.*record again with `packseal self"):
         check_self(path, allow_unsigned=True, binary=daemon)
 
 
 @pytest.mark.parametrize(
     ("kind", "reason"),
-    [("directory", "directory, not a regular file"), ("fifo", "FIFO, not a regular file"),
-     ("below-a-file", "Not a directory")],
+    [
+        ("directory", "directory, not a regular file"),
+        ("fifo", "FIFO, not a regular file"),
+        ("below-a-file", "Not a directory"),
+    ],
 )
 def test_an_unreadable_binary_is_a_one_line_refusal(tmp_path, kind, reason):
     binary = tmp_path / "binary"
@@ -347,17 +367,33 @@ def test_cli_record_then_check_from_the_running_binary(daemon, tmp_path):
     path = tmp_path / "cli.record"
     made = _run(daemon, CLI, "self", "record", "--binary", daemon, "--out", path, "--minisign-key", keys.secret_key)
     assert made.returncode == 0 and f"wrote {signature_path(path)}" in made.stdout, made.stderr
-    checked = _run(daemon, CLI, "self", "check", "--record", path, "--binary", daemon, "--minisign-pubkey",
-                   keys.public_key, "--json")
+    checked = _run(
+        daemon,
+        CLI,
+        "self",
+        "check",
+        "--record",
+        path,
+        "--binary",
+        daemon,
+        "--minisign-pubkey",
+        keys.public_key,
+        "--json",
+    )
     assert checked.returncode == 0, checked.stderr
     reported = json_output.parse(checked.stdout)
-    assert (reported["verified"], reported["executable"], reported["digest"]) == (True, str(daemon), f"sha256:{_sha256(daemon)}")
+    assert (reported["verified"], reported["executable"], reported["digest"]) == (
+        True,
+        str(daemon),
+        f"sha256:{_sha256(daemon)}",
+    )
     assert reported["signers"] == [{"system": "minisign", "key_id": keys.key_id}]
 
 
 def test_cli_mismatch_exits_1_with_both_digests_on_one_line(daemon, trojan, record, release_pub):
-    checked = _run(trojan, CLI, "self", "check", "--record", record, "--binary", trojan, "--minisign-pubkey",
-                   release_pub, "--json")
+    checked = _run(
+        trojan, CLI, "self", "check", "--record", record, "--binary", trojan, "--minisign-pubkey", release_pub, "--json"
+    )
     assert checked.returncode == 1
     [line] = checked.stderr.splitlines()
     assert line.startswith(f"packseal: error: {trojan}: sha256:")
@@ -373,8 +409,7 @@ def test_cli_fails_closed_with_exit_1(daemon, tmp_path, release_pub, problem):
         record_self(daemon, path)
     if problem == "malformed":
         path.write_bytes(b"{")
-    checked = _run(daemon, CLI, "self", "check", "--record", path, "--binary", daemon, "--minisign-pubkey",
-                   release_pub)
+    checked = _run(daemon, CLI, "self", "check", "--record", path, "--binary", daemon, "--minisign-pubkey", release_pub)
     assert checked.returncode == 1 and checked.stdout == ""
     assert checked.stderr.startswith("packseal: error: ") and len(checked.stderr.splitlines()) == 1
 

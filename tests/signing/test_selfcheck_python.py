@@ -32,7 +32,7 @@ OUTER_PURELIB = sysconfig.get_paths()["purelib"]
 PYTHONPATH = os.pathsep.join([str(REPO), OUTER_PURELIB])
 CLI = "from signing.cli import main; main()"
 README = (REPO / "README.md").read_text()
-SECTION = README[README.index("## Runner self-check"):]
+SECTION = README[README.index("## Runner self-check") :]
 DAEMON = re.search(r"```python\n(.*?)```", SECTION, flags=re.DOTALL)[1]  # type: ignore[index]
 RECIPE = re.search(r"```shell\n(.*?)```", SECTION, flags=re.DOTALL)[1]  # type: ignore[index]
 PYPROJECT = """[build-system]
@@ -57,8 +57,9 @@ def _project(root: Path, name: str) -> Path:
 def _run(*command: object, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "PYTHONPATH": PYTHONPATH, **(env or {})}
     environment.pop("PYTHONDONTWRITEBYTECODE", None)
-    return subprocess.run([str(part) for part in command], cwd=cwd, env=environment, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [str(part) for part in command], cwd=cwd, env=environment, capture_output=True, text=True, timeout=120
+    )
 
 
 class Program:
@@ -68,8 +69,11 @@ class Program:
         self.root = root
         self.venv = root / "venv"
         self.python = self.venv / "bin" / "python"
-        self.site = Path(_run(self.python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
-                              cwd=root).stdout.strip())
+        self.site = Path(
+            _run(
+                self.python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=root
+            ).stdout.strip()
+        )
         self.script = root / "run.py"
         self.record = root / "mydaemon.record"
         self.public_key = root / "keys" / "packseal.pub"
@@ -96,16 +100,35 @@ def program(tmp_path_factory: pytest.TempPathFactory) -> Program:
     root = tmp_path_factory.mktemp("program")
     subprocess.run([sys.executable, "-m", "venv", "--copies", "--without-pip", root / "venv"], check=True)
     projects = [_project(root / "src", name) for name in ("mydaemon", "otherdaemon", "editdaemon")]
-    install = _run(sys.executable, "-m", "pip", "--python", root / "venv" / "bin" / "python", "install", "-q",
-                   "--no-deps", "--no-build-isolation", "--no-index", projects[0], projects[1], "-e", projects[2],
-                   cwd=root, env={"PYTHONPATH": OUTER_PURELIB})
+    install = _run(
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        root / "venv" / "bin" / "python",
+        "install",
+        "-q",
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+        projects[0],
+        projects[1],
+        "-e",
+        projects[2],
+        cwd=root,
+        env={"PYTHONPATH": OUTER_PURELIB},
+    )
     assert install.returncode == 0, install.stderr
     program = Program(root)
     program.script.write_text(DAEMON)
     (root / "keys").mkdir()
     for name in ("packseal", "other"):
-        assert _run(sys.executable, "-c", CLI, "keygen", "--output-dir", "keys", "--name", name, "--no-password",
-                    cwd=root).returncode == 0
+        assert (
+            _run(
+                sys.executable, "-c", CLI, "keygen", "--output-dir", "keys", "--name", name, "--no-password", cwd=root
+            ).returncode
+            == 0
+        )
     for command in RECIPE.strip().splitlines():
         result = _run("bash", "-c", command.replace("venv/bin/packseal ", f"venv/bin/python -c '{CLI}' "), cwd=root)
         assert result.returncode == 0, (command, result.stderr)
@@ -147,16 +170,27 @@ def test_the_record_covers_interpreter_libpython_script_and_every_file(program):
 
 
 def test_check_from_the_command_line_prints_what_it_covers(program):
-    checked = program.packseal("self", "check", "--record", program.record, "--python", "--script", program.script,
-                               "--minisign-pubkey", program.public_key)
+    checked = program.packseal(
+        "self",
+        "check",
+        "--record",
+        program.record,
+        "--python",
+        "--script",
+        program.script,
+        "--minisign-pubkey",
+        program.public_key,
+    )
     assert checked.returncode == 0, checked.stderr
     assert "  distribution mydaemon 1.0: " in checked.stdout and "  script run.py: sha256:" in checked.stdout
     assert re.search(r"  covers \d+ files, \d+ bytes", checked.stdout) and "signed by minisign key" in checked.stdout
 
 
 def test_the_check_imports_neither_sigstore_protobuf_nor_click(program):
-    program.script.write_text(DAEMON + "\nimport sys\nprint(sorted({m.split('.')[0] for m in sys.modules} & "
-                              "{'sigstore', 'google', 'click', 'rich'}))\n")
+    program.script.write_text(
+        DAEMON + "\nimport sys\nprint(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'sigstore', 'google', 'click', 'rich'}))\n"
+    )
     program.record_as(program.record, "--distribution", "mydaemon", "--script", program.script)
     started = program.start()
     assert started.returncode == 0 and started.stdout.splitlines()[-1] == "[]", started.stderr
@@ -186,8 +220,10 @@ def test_planted_pyc_matching_the_source_timestamp_is_refused(program):
 def test_bytecode_of_another_optimization_level_is_refused(program):
     """Attack B1: the `-O` compile of the recorded source, planted as the plain `.pyc`, drops its asserts."""
     source = program.site / "mydaemon" / "spawn.py"
-    source.write_text('import sys\nARGUMENT = sys.argv[-1]\nassert ARGUMENT.isalnum(), "refused: " + ARGUMENT\n'
-                      'COMMAND = ["/bin/echo", ARGUMENT]\n')
+    source.write_text(
+        'import sys\nARGUMENT = sys.argv[-1]\nassert ARGUMENT.isalnum(), "refused: " + ARGUMENT\n'
+        'COMMAND = ["/bin/echo", ARGUMENT]\n'
+    )
     Path(importlib.util.cache_from_source(str(source))).unlink()
     program.record_as(program.record, "--distribution", "mydaemon", "--script", program.script)
     assert "AssertionError: refused: ;evil" in program.start(";evil").stderr, "the guard holds without the attack"
@@ -195,8 +231,7 @@ def test_bytecode_of_another_optimization_level_is_refused(program):
     code = compile(source.read_bytes(), str(source), "exec", dont_inherit=True, optimize=1)
     header = importlib.util.MAGIC_NUMBER + struct.pack("<III", 0, int(state.st_mtime), state.st_size)
     Path(importlib.util.cache_from_source(str(source))).write_bytes(header + marshal.dumps(code))
-    loaded = _run(program.python, "-c", "from mydaemon.spawn import COMMAND; print(COMMAND)", ";evil",
-                  cwd=program.root)
+    loaded = _run(program.python, "-c", "from mydaemon.spawn import COMMAND; print(COMMAND)", ";evil", cwd=program.root)
     assert "';evil'" in loaded.stdout, "Python itself runs the planted bytecode, without the assert"
     assert "is not bytecode compiled from the recorded mydaemon/spawn.py" in _refused(program.start(";evil"))
 
@@ -236,51 +271,70 @@ def test_replaced_entry_script_is_refused(program):
 
 
 def test_unsigned_record_is_refused_unless_explicitly_allowed(program):
-    unsigned = program.packseal("self", "record", "--python", "--distribution", "mydaemon", "--script",
-                                program.script, "--out", "unsigned.record")
+    unsigned = program.packseal(
+        "self",
+        "record",
+        "--python",
+        "--distribution",
+        "mydaemon",
+        "--script",
+        program.script,
+        "--out",
+        "unsigned.record",
+    )
     assert unsigned.returncode == 0 and "UNSIGNED" in unsigned.stdout
     trusting = program.root / "trusting.py"
     trusting.write_text(DAEMON.replace('"mydaemon.record", public_key="keys/packseal.pub"', '"unsigned.record"'))
     assert "name the minisign public key" in _refused(_run(program.python, trusting, cwd=program.root))
-    checked = program.packseal("self", "check", "--record", "unsigned.record", "--python", "--script",
-                               program.script)
+    checked = program.packseal("self", "check", "--record", "unsigned.record", "--python", "--script", program.script)
     assert checked.returncode == 2 and "--allow-unsigned" in checked.stderr
-    allowed = program.packseal("self", "check", "--record", "unsigned.record", "--python", "--script",
-                               program.script, "--allow-unsigned")
+    allowed = program.packseal(
+        "self", "check", "--record", "unsigned.record", "--python", "--script", program.script, "--allow-unsigned"
+    )
     assert allowed.returncode == 0 and "UNSIGNED record, trusted by --allow-unsigned" in allowed.stdout
 
 
 def test_record_signed_by_another_key_is_refused(program):
-    program.record_as(program.record, "--distribution", "mydaemon", "--script", program.script,
-                      key="keys/other.key")
+    program.record_as(program.record, "--distribution", "mydaemon", "--script", program.script, key="keys/other.key")
     assert "which is not trusted" in _refused(program.start())
 
 
 def test_record_of_another_distribution_is_refused(program):
     program.record_as(program.record, "--distribution", "otherdaemon")
     message = _refused(program.start())
-    assert "run.py: the program's entry is neither the recorded script nor a file of the recorded " \
-           "distributions (otherdaemon)" in message
+    assert (
+        "run.py: the program's entry is neither the recorded script nor a file of the recorded "
+        "distributions (otherdaemon)" in message
+    )
 
 
 def test_editable_install_is_refused_naming_the_problem(program):
-    made = program.packseal("self", "record", "--python", "--distribution", "editdaemon", "--out", "edit.record",
-                            "--minisign-key", "keys/packseal.key")
+    made = program.packseal(
+        "self",
+        "record",
+        "--python",
+        "--distribution",
+        "editdaemon",
+        "--out",
+        "edit.record",
+        "--minisign-key",
+        "keys/packseal.key",
+    )
     assert made.returncode == 1 and made.stdout == "" and not (program.root / "edit.record").exists()
     [line] = made.stderr.splitlines()
     assert "distribution 'editdaemon' is an editable install of file://" in line and "--no-editable" in line
 
 
 def test_a_python_record_checked_against_a_file_is_refused(program):
-    checked = program.packseal("self", "check", "--record", program.record, "--binary", program.python,
-                               "--minisign-pubkey", program.public_key)
+    checked = program.packseal(
+        "self", "check", "--record", program.record, "--binary", program.python, "--minisign-pubkey", program.public_key
+    )
     assert checked.returncode == 1 and "records a Python program, which is checked in the process" in checked.stderr
 
 
 def test_a_record_of_the_interpreter_alone_is_refused_in_a_python_process(program):
-    made = program.packseal("self", "record", "--binary", program.python, "--out", program.record,
-                            "--minisign-key", "keys/packseal.key")
-    assert made.returncode == 0, made.stderr
-    assert "records only the executable python, but this process is a Python interpreter" in _refused(
-        program.start()
+    made = program.packseal(
+        "self", "record", "--binary", program.python, "--out", program.record, "--minisign-key", "keys/packseal.key"
     )
+    assert made.returncode == 0, made.stderr
+    assert "records only the executable python, but this process is a Python interpreter" in _refused(program.start())

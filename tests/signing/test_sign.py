@@ -32,9 +32,7 @@ FACTS = BuildFacts(
 
 
 def _attest(path: Path, key_pair) -> None:
-    attest_bundle(
-        path, FACTS, MinisignSigning(key_pair.secret_key, "provenance"), started_on=datetime.now(UTC)
-    )
+    attest_bundle(path, FACTS, MinisignSigning(key_pair.secret_key, "provenance"), started_on=datetime.now(UTC))
 
 
 def _sign(path: Path, key_pair) -> None:
@@ -48,9 +46,7 @@ SIGNERS = [pytest.param(_sign, id="sign"), pytest.param(_attest, id="attest")]
 
 
 @pytest.mark.parametrize("write", SIGNERS)
-def test_a_signature_dir_that_is_a_symlink_to_a_directory_outside_is_refused(
-    tmp_path, make_tree, key_pair, write
-):
+def test_a_signature_dir_that_is_a_symlink_to_a_directory_outside_is_refused(tmp_path, make_tree, key_pair, write):
     root = make_tree(tmp_path / "pack", TREE)
     outside = make_tree(tmp_path / "outside", {"manifest.json": b"not packseal's\n", "notes.txt": b"mine\n"})
     (root / ".packseal").symlink_to(outside)
@@ -150,7 +146,23 @@ def test_a_clean_signature_dir_is_signed_again(signed_bundle, key_pair):
 
 
 @pytest.mark.parametrize(
-    "name", ["CON", "con.txt", "NUL", "COM1", "LPT9.log", "run.bat.", "run.bat ", "a:b", "a<b", "a>b", 'a"b', "a|b", "a?b", "a*b"]
+    "name",
+    [
+        "CON",
+        "con.txt",
+        "NUL",
+        "COM1",
+        "LPT9.log",
+        "run.bat.",
+        "run.bat ",
+        "a:b",
+        "a<b",
+        "a>b",
+        'a"b',
+        "a|b",
+        "a?b",
+        "a*b",
+    ],
 )
 def test_a_name_windows_cannot_hold_is_not_signed(tmp_path, make_tree, key_pair, name):
     root = make_tree(tmp_path / "pack", {**TREE, f"docs/{name}": b"x"})
@@ -167,7 +179,9 @@ def test_a_name_windows_cannot_hold_is_not_signed(tmp_path, make_tree, key_pair,
 def test_a_bundle_whose_manifest_verification_would_refuse_as_too_large_is_not_signed(tmp_path, key_pair):
     root = tree_with_a_manifest_over_the_limit(tmp_path / "pack")
 
-    with pytest.raises(BundleError, match=rf"pack: manifest.json would be \d+ bytes, over the {MAX_DOCUMENT_BYTES} byte limit"):
+    with pytest.raises(
+        BundleError, match=rf"pack: manifest.json would be \d+ bytes, over the {MAX_DOCUMENT_BYTES} byte limit"
+    ):
         _sign(root, key_pair)
 
     assert not (root / ".packseal").exists()

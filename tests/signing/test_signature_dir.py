@@ -115,9 +115,7 @@ WRONG_ROLE = {
 """For each name the minisign policy does not read without a pin: well-formed files of another role."""
 
 CASES = [
-    pytest.param(name, shape, id=f"{name}-{shape_id}")
-    for name in WRONG_ROLE
-    for shape_id, shape in SHAPES.items()
+    pytest.param(name, shape, id=f"{name}-{shape_id}") for name in WRONG_ROLE for shape_id, shape in SHAPES.items()
 ] + [
     pytest.param(name, shape, id=f"{name}-{shape.__name__.strip('_')}")
     for name, shapes in WRONG_ROLE.items()
@@ -150,7 +148,9 @@ def test_a_100_mib_blob_under_a_signature_name_is_refused_without_reading_it(att
     assert "byte limit" in detail
 
 
-def test_a_manifest_signature_not_read_because_another_was_given_must_still_be_well_formed(signed_bundle, policy, tmp_path):
+def test_a_manifest_signature_not_read_because_another_was_given_must_still_be_well_formed(
+    signed_bundle, policy, tmp_path
+):
     given = Path(shutil.copyfile(signed_bundle / ".packseal/manifest.json.minisig", tmp_path / "apart.minisig"))
     (signed_bundle / ".packseal/manifest.json.minisig").write_bytes(_elf(signed_bundle))
 
@@ -201,6 +201,8 @@ def test_a_sigstore_bundle_beside_a_minisign_one_is_checked_without_importing_si
         "assert 'sigstore' not in sys.modules, 'sigstore was imported'\n"
     )
 
-    result = subprocess.run([sys.executable, "-c", code, attested, public_key], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code, attested, public_key], capture_output=True, text=True, timeout=60
+    )
 
     assert result.returncode == 0, result.stderr

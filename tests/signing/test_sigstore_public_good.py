@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
+import json_output
 import pytest
 
 from signing.cli import main
-import json_output
 
 TESTDATA = Path(__file__).resolve().parents[1] / "data" / "sigstore"
 

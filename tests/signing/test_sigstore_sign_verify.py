@@ -150,9 +150,7 @@ def offline(instance: SigstoreInstance) -> tuple[str | Path, ...]:
     return ("--trusted-root", instance.trusted_root, "--offline")
 
 
-def sign(
-    packseal: Packseal, path: Path, instance: SigstoreInstance, token: str
-) -> subprocess.CompletedProcess[str]:
+def sign(packseal: Packseal, path: Path, instance: SigstoreInstance, token: str) -> subprocess.CompletedProcess[str]:
     return packseal.spawn("sign", path, "--sigstore", "--identity-token", token, *online(instance))
 
 
@@ -179,9 +177,7 @@ def refusal(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     return dict(failed)
 
 
-def assert_sigstore_refusal(
-    result: subprocess.CompletedProcess[str], bundle: Path, failed_check: str
-) -> str:
+def assert_sigstore_refusal(result: subprocess.CompletedProcess[str], bundle: Path, failed_check: str) -> str:
     """The "signature" check refused, naming the bundle file and the Sigstore check that failed."""
     failed = refusal(result)
     assert failed["name"] == "signature"
@@ -252,7 +248,9 @@ def sign_once(
 ) -> SignOnce:
     """Sign content in a directory of its own; as alice on the live instance unless told otherwise."""
 
-    def sign_content(content: Content, token: str | None = None, instance: SigstoreInstance = sigstore_instance) -> Path:
+    def sign_content(
+        content: Content, token: str | None = None, instance: SigstoreInstance = sigstore_instance
+    ) -> Path:
         directory = tmp_path_factory.mktemp("signed")
         return signed(packseal, directory, instance, token or instance.mint_token(ALICE), content)
 
@@ -377,9 +375,7 @@ class SignedByStoppedInstance:
 
 
 @pytest.fixture(scope="module")
-def signed_by_stopped_instance(
-    packseal: Packseal, tmp_path_factory: pytest.TempPathFactory
-) -> SignedByStoppedInstance:
+def signed_by_stopped_instance(packseal: Packseal, tmp_path_factory: pytest.TempPathFactory) -> SignedByStoppedInstance:
     """A file and a directory signed by a private instance that is then stopped."""
     directory = tmp_path_factory.mktemp("stopped")
     with running_instance(directory / "instance") as instance:
@@ -428,9 +424,7 @@ def alice_except(instance: SigstoreInstance, *replacement: str) -> tuple[str, ..
     return (*replacement, *issuer)
 
 
-@pytest.mark.parametrize(
-    ("replacement", "failed_check"), POLICY_REFUSALS.values(), ids=POLICY_REFUSALS.keys()
-)
+@pytest.mark.parametrize(("replacement", "failed_check"), POLICY_REFUSALS.values(), ids=POLICY_REFUSALS.keys())
 def test_signed_by_another_signer_refused(
     packseal: Packseal,
     sigstore_instance: SigstoreInstance,
@@ -445,9 +439,7 @@ def test_signed_by_another_signer_refused(
     assert_sigstore_refusal(result, bundle_of(alice_signed), failed_check)
 
 
-def test_full_match_regexps_accept(
-    packseal: Packseal, sigstore_instance: SigstoreInstance, alice_file: Path
-) -> None:
+def test_full_match_regexps_accept(packseal: Packseal, sigstore_instance: SigstoreInstance, alice_file: Path) -> None:
     """The control for the prefix refusals: the same regexps, made to match the whole value."""
     policy = (
         "--certificate-identity-regexp", "alice@example\\.com|bob@example\\.com",
@@ -597,7 +589,9 @@ FACTS = BuildFacts(
 
 def attested(path: Path, instance: SigstoreInstance) -> Path:
     """`path`'s provenance, signed by alice on `instance` through the library, as `packseal attest` does."""
-    signing = SigstoreSigning(PacksealInstance(trust_config=instance.trust_config), IdentityToken(instance.mint_token(ALICE)))
+    signing = SigstoreSigning(
+        PacksealInstance(trust_config=instance.trust_config), IdentityToken(instance.mint_token(ALICE))
+    )
     attest_bundle(path, FACTS, signing, started_on=datetime.now(UTC))
     return path
 
@@ -633,7 +627,9 @@ def test_provenance_bundle_of_a_file_is_not_its_signature(
 ) -> None:
     """A file's provenance names the file's digest; it still says where the file came from, not that it is signed."""
     release = copy_signed_file(alice_attested_file, tmp_path)
-    shutil.copyfile(alice_attested_file.with_name(f"{alice_attested_file.name}.provenance.sigstore.json"), file_bundle(release))
+    shutil.copyfile(
+        alice_attested_file.with_name(f"{alice_attested_file.name}.provenance.sigstore.json"), file_bundle(release)
+    )
 
     assert_sigstore_refusal(verify(packseal, release, *alice_online), file_bundle(release), "role")
 
@@ -985,9 +981,7 @@ def test_github_actions_job_without_its_credential_refused(
     artifact.write_bytes(b"built in CI\n")
     ci = sigstore_instance.github_actions_environment(repository=REPOSITORY, ref=REF, sha=SHA)
 
-    result = packseal.spawn(
-        "sign", artifact, "--sigstore", *online(sigstore_instance), environment=ci | job
-    )
+    result = packseal.spawn("sign", artifact, "--sigstore", *online(sigstore_instance), environment=ci | job)
 
     assert_one_error_line(result, 2, message)
     assert list(tmp_path.iterdir()) == [artifact]

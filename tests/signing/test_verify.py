@@ -99,7 +99,9 @@ def _resign_statement(root: Path, key_pair, statement: bytes, subject: str) -> N
 
 def _subject_is_not_the_tree(root: Path, key_pair) -> None:
     manifest = directory_manifest(root)
-    statement = Statement((Subject("pack", "0" * 64),), manifest_statement("pack", manifest).predicate_type, manifest.to_json())
+    statement = Statement(
+        (Subject("pack", "0" * 64),), manifest_statement("pack", manifest).predicate_type, manifest.to_json()
+    )
     _resign_statement(root, key_pair, statement.to_bytes(), "0" * 64)
 
 
@@ -110,22 +112,54 @@ def _signed_other_manifest(root: Path, key_pair) -> None:
 
 
 REFUSALS = {
-    "extra file in .packseal": (lambda r, k: (r / ".packseal/notes.txt").write_bytes(b""), "layout", "unexpected entry: .packseal/notes.txt"),
-    "subdirectory in .packseal": (lambda r, k: (r / ".packseal/sub").mkdir(), "layout", "unexpected entry: .packseal/sub"),
-    "symlink named manifest.json.minisig": (lambda r, k: _symlinked_signature(r), "layout", "not a regular file: .packseal/manifest.json.minisig"),
+    "extra file in .packseal": (
+        lambda r, k: (r / ".packseal/notes.txt").write_bytes(b""),
+        "layout",
+        "unexpected entry: .packseal/notes.txt",
+    ),
+    "subdirectory in .packseal": (
+        lambda r, k: (r / ".packseal/sub").mkdir(),
+        "layout",
+        "unexpected entry: .packseal/sub",
+    ),
+    "symlink named manifest.json.minisig": (
+        lambda r, k: _symlinked_signature(r),
+        "layout",
+        "not a regular file: .packseal/manifest.json.minisig",
+    ),
     ".packseal missing": (lambda r, k: shutil.rmtree(r / ".packseal"), "layout", ".packseal/ is missing"),
     ".packseal a file": (lambda r, k: _signature_dir_is_a_file(r), "layout", ".packseal is not a directory"),
     ".packseal a symlink": (lambda r, k: _signature_dir_is_a_link(r), "layout", ".packseal is not a directory"),
-    "signature missing": (lambda r, k: (r / ".packseal/manifest.json.minisig").unlink(), "signature", "cannot read signature file"),
+    "signature missing": (
+        lambda r, k: (r / ".packseal/manifest.json.minisig").unlink(),
+        "signature",
+        "cannot read signature file",
+    ),
     "manifest missing": (lambda r, k: (r / ".packseal/manifest.json").unlink(), "signature", "missing"),
-    "manifest changed": (lambda r, k: (r / ".packseal/manifest.json").write_bytes(b"{}"), "signature", "does not verify"),
+    "manifest changed": (
+        lambda r, k: (r / ".packseal/manifest.json").write_bytes(b"{}"),
+        "signature",
+        "does not verify",
+    ),
     "subject is not the tree digest": (_subject_is_not_the_tree, "statement", "not the tree digest"),
-    "file content changed": (lambda r, k: (r / "docs/guide.md").write_bytes(b"Read me!\n"), "files", "changed: docs/guide.md"),
+    "file content changed": (
+        lambda r, k: (r / "docs/guide.md").write_bytes(b"Read me!\n"),
+        "files",
+        "changed: docs/guide.md",
+    ),
     "file missing": (lambda r, k: (r / "README.md").unlink(), "files", "missing: README.md"),
     "extra file": (lambda r, k: (r / "docs/extra.md").write_bytes(b""), "files", "extra: docs/extra.md"),
     "executable bit flipped": (lambda r, k: (r / "bin/run").chmod(0o644), "files", "executable bit changed: bin/run"),
-    "link became a file": (lambda r, k: _replace_with_file(r / "docs/latest.md"), "files", "type changed: docs/latest.md"),
-    "link retargeted": (lambda r, k: ((r / "docs/latest.md").unlink(), os.symlink("../README.md", r / "docs/latest.md")), "files", "link target changed: docs/latest.md"),
+    "link became a file": (
+        lambda r, k: _replace_with_file(r / "docs/latest.md"),
+        "files",
+        "type changed: docs/latest.md",
+    ),
+    "link retargeted": (
+        lambda r, k: ((r / "docs/latest.md").unlink(), os.symlink("../README.md", r / "docs/latest.md")),
+        "files",
+        "link target changed: docs/latest.md",
+    ),
     "FIFO added": (lambda r, k: os.mkfifo(r / "pipe"), "files", "FIFO cannot be part of a bundle"),
     "signed manifest of other files": (_signed_other_manifest, "files", "extra: README.md"),
 }

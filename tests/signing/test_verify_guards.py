@@ -80,7 +80,10 @@ def test_a_file_read_by_two_verifiers_unchanged_is_verified(signed_file, key_pai
     signer = f"minisign key {key_id(key_pair.public_key)}"
     assert [str(s) for s in verdict.signers] == [signer, signer]
     comment = f"packseal file {verdict.digest} file"
-    assert verdict.checks[0].detail == f"signed by trusted {signer}, trusted comment: {comment}; trusted {signer}, trusted comment: {comment}"
+    assert (
+        verdict.checks[0].detail
+        == f"signed by trusted {signer}, trusted comment: {comment}; trusted {signer}, trusted comment: {comment}"
+    )
 
 
 def test_a_file_signature_given_apart_from_the_file_is_used(signed_file, key_pair, tmp_path):
@@ -184,7 +187,10 @@ _OTHER = "fedcba9876543210" * 2 + "fedcba98"
 PIN_REFUSALS = {
     "lock-digest": ({"digest": "0" * 64}, "bundle digest is "),
     "provenance-subject": (None, "provenance is about sha256:"),
-    "source-repository": ({"repository": "https://github.com/acme/other"}, "source repository is 'github.com/acme/pack', pinned 'github.com/acme/other'"),
+    "source-repository": (
+        {"repository": "https://github.com/acme/other"},
+        "source repository is 'github.com/acme/pack', pinned 'github.com/acme/other'",
+    ),
     "source-commit": ({"commit": _OTHER}, f"source commit is '{_FACTS.source_commit}', pinned '{_OTHER}'"),
     "source-ref": ({"ref": "refs/tags/v2.0"}, "source ref is 'refs/tags/v1.0', pinned 'refs/tags/v2.0'"),
     "builder": ({"builder_id": "https://ci.example/other"}, "builder id is 'https://ci.example/builder'"),
@@ -206,7 +212,9 @@ def test_a_bundle_whose_provenance_matches_every_pinned_field_is_verified(attest
     assert verdict.checks[7].detail == "source repository github.com/acme/pack"
 
 
-@pytest.mark.parametrize(("refusing_check", "change", "detail"), [(k, *v) for k, v in PIN_REFUSALS.items()], ids=list(PIN_REFUSALS))
+@pytest.mark.parametrize(
+    ("refusing_check", "change", "detail"), [(k, *v) for k, v in PIN_REFUSALS.items()], ids=list(PIN_REFUSALS)
+)
 def test_each_pinned_field_is_checked(attested_bundle, policy, key_pair, refusing_check, change, detail):
     if change is None:  # provenance of other content: the bundle changed after it was attested, then re-signed
         (attested_bundle / "README.md").write_bytes(b"changed after attesting\n")

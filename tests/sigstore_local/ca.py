@@ -97,9 +97,7 @@ class CertificateAuthority:
         """Intermediate then root: the order of Fulcio's response and of the trusted root."""
         return [self.intermediate, self.root]
 
-    def issue(
-        self, public_key: ec.EllipticCurvePublicKey, principal: Principal
-    ) -> x509.Certificate:
+    def issue(self, public_key: ec.EllipticCurvePublicKey, principal: Principal) -> x509.Certificate:
         """A 10-minute code-signing leaf for `principal` with an embedded SCT.
 
         RFC 6962 §3.2 signs the SCT over the precertificate TBS. Instead of a
@@ -119,14 +117,10 @@ class CertificateAuthority:
             .not_valid_after(not_before + _LEAF_VALIDITY)
             .add_extension(x509.SubjectAlternativeName([principal.san]), critical=True)
             .add_extension(_key_usage(signs_certificates=False), critical=True)
-            .add_extension(
-                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False
-            )
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
             .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                    self.intermediate_key.public_key()
-                ),
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.intermediate_key.public_key()),
                 critical=False,
             )
         )

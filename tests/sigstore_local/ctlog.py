@@ -33,9 +33,7 @@ def sct_list_extension(sct_list: bytes) -> x509.UnrecognizedExtension:
     cryptography cannot build SCT objects, so the extension is passed as
     an unrecognized one whose value is the DER OCTET STRING wrapping the list.
     """
-    return x509.UnrecognizedExtension(
-        ExtensionOID.PRECERT_SIGNED_CERTIFICATE_TIMESTAMPS, asn1.encode_der(sct_list)
-    )
+    return x509.UnrecognizedExtension(ExtensionOID.PRECERT_SIGNED_CERTIFICATE_TIMESTAMPS, asn1.encode_der(sct_list))
 
 
 @dataclass(frozen=True)
@@ -44,9 +42,7 @@ class CertificateTransparencyLog:
 
     key: LogKey = field(default_factory=LogKey)
 
-    def sct_list(
-        self, tbs_precertificate: bytes, issuer_spki_der: bytes, timestamp_ms: int
-    ) -> bytes:
+    def sct_list(self, tbs_precertificate: bytes, issuer_spki_der: bytes, timestamp_ms: int) -> bytes:
         """A ``SignedCertificateTimestampList`` with one SCT for a precertificate.
 
         The signed blob is the ``digitally-signed`` struct of RFC 6962 §3.2 for

@@ -87,9 +87,7 @@ def _dsse(spec: dict[str, Any]) -> Body:
                 "value": hashlib.sha256(envelope_json.encode()).hexdigest(),
             },
             "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
-            "signatures": [
-                {"signature": s["sig"], "verifier": verifier} for s in envelope["signatures"]
-            ],
+            "signatures": [{"signature": s["sig"], "verifier": verifier} for s in envelope["signatures"]],
         },
     }
 

@@ -74,9 +74,7 @@ class SigstoreInstance:
 
 
 @contextmanager
-def running_instance(
-    directory: Path, *, issuer_arcs: frozenset[int] = ISSUER_ARCS
-) -> Iterator[SigstoreInstance]:
+def running_instance(directory: Path, *, issuer_arcs: frozenset[int] = ISSUER_ARCS) -> Iterator[SigstoreInstance]:
     """Start an instance with fresh keys, its trust files in `directory`; stop it on exit.
 
     `issuer_arcs` are the issuer extensions its certificates carry: by
@@ -86,9 +84,7 @@ def running_instance(
     authority = CertificateAuthority(ct_log)
     actions = ActionsIdTokens()
     server = SigstoreServer(Fulcio(token_issuer, authority, issuer_arcs), rekor, actions)
-    trusted_root, trust_config = write_trust_files(
-        directory, server.url, authority, ct_log.key, rekor.key
-    )
+    trusted_root, trust_config = write_trust_files(directory, server.url, authority, ct_log.key, rekor.key)
     server.start()
     try:
         yield SigstoreInstance(server.url, trust_config, trusted_root, token_issuer, actions)

@@ -16,9 +16,7 @@ def new_p256_key() -> ec.EllipticCurvePrivateKey:
 
 def spki_der(public_key: ec.EllipticCurvePublicKey) -> bytes:
     """The DER SubjectPublicKeyInfo of `public_key`, the form trusted roots and key ids use."""
-    return public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 @dataclass(frozen=True)

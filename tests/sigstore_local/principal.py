@@ -75,9 +75,7 @@ def _extensions(
 ) -> tuple[x509.UnrecognizedExtension, ...]:
     try:
         raw_values = {arc: template.format(**claims).encode() for arc, template in raw.items()}
-        utf8_values = {
-            arc: asn1.encode_der(template.format(**claims)) for arc, template in utf8.items()
-        }
+        utf8_values = {arc: asn1.encode_der(template.format(**claims)) for arc, template in utf8.items()}
     except KeyError as missing:
         raise RequestRefused(400, f"token lacks the {missing} claim") from None
     return tuple(
@@ -99,9 +97,7 @@ def _github_principal(claims: dict[str, Any]) -> Principal:
     return Principal(san, extensions)
 
 
-def principal_from_claims(
-    claims: dict[str, Any], issuer_arcs: frozenset[int] = ISSUER_ARCS
-) -> Principal:
+def principal_from_claims(claims: dict[str, Any], issuer_arcs: frozenset[int] = ISSUER_ARCS) -> Principal:
     """The principal for verified `claims`, chosen by issuer as Fulcio's issuer config does.
 
     `issuer_arcs` says which issuer extensions to write: a subset of

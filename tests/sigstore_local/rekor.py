@@ -108,9 +108,7 @@ class TransparencyLog:
             "checkpoint": self._checkpoint(len(leaves), root),
         }
         verification = {
-            "signedEntryTimestamp": base64.b64encode(
-                self.key.sign(rfc8785.dumps(promise))
-            ).decode(),
+            "signedEntryTimestamp": base64.b64encode(self.key.sign(rfc8785.dumps(promise))).decode(),
             "inclusionProof": proof,
         }
         return {leaves[index].hex(): promise | {"verification": verification}}

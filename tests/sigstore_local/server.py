@@ -32,9 +32,7 @@ class _Routes:
     rekor: TransparencyLog
     actions: ActionsIdTokens
 
-    def post(
-        self, path: str, authorization: str | None, body: bytes
-    ) -> tuple[HTTPStatus, dict[str, Any]]:
+    def post(self, path: str, authorization: str | None, body: bytes) -> tuple[HTTPStatus, dict[str, Any]]:
         if path == "/api/v2/signingCert":
             return HTTPStatus.CREATED, self.fulcio.signing_cert(authorization, body)
         if path == "/api/v1/log/entries":
@@ -67,15 +65,11 @@ def _handler(routes: _Routes) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            self._answer(
-                lambda: routes.post(urlsplit(self.path).path, self.headers["Authorization"], body)
-            )
+            self._answer(lambda: routes.post(urlsplit(self.path).path, self.headers["Authorization"], body))
 
         def do_GET(self) -> None:
             url = urlsplit(self.path)
-            self._answer(
-                lambda: routes.get(url.path, self.headers["Authorization"], parse_qs(url.query))
-            )
+            self._answer(lambda: routes.get(url.path, self.headers["Authorization"], parse_qs(url.query)))
 
         def _answer(self, call: Callable[[], tuple[HTTPStatus, dict[str, Any]]]) -> None:
             try:
@@ -107,9 +101,7 @@ class SigstoreServer:
 
     def __init__(self, fulcio: Fulcio, rekor: TransparencyLog, actions: ActionsIdTokens) -> None:
         self._httpd = ThreadingHTTPServer((_HOST, 0), _handler(_Routes(fulcio, rekor, actions)))
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def url(self) -> str:

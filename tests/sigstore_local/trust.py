@@ -52,9 +52,7 @@ def _trusted_root(
     rekor_key: LogKey,
     valid_for: dict[str, str],
 ) -> dict[str, Any]:
-    chain = [
-        {"rawBytes": _b64(c.public_bytes(serialization.Encoding.DER))} for c in authority.chain
-    ]
+    chain = [{"rawBytes": _b64(c.public_bytes(serialization.Encoding.DER))} for c in authority.chain]
     return {
         "mediaType": _TRUSTED_ROOT,
         "tlogs": [_transparency_log(url, rekor_key, valid_for)],
