@@ -16,6 +16,7 @@ import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
@@ -111,6 +112,30 @@ def _shipped_trust_config(url: str) -> ClientTrustConfig:
         return ClientTrustConfig.from_json(json.dumps(document))
     except (OSError, ValueError, SigstoreError) as err:
         raise TrustPolicyError(f"the Sigstore trusted root shipped for {url} is unusable: {_one_line(err)}") from None
+
+
+def shipped_trusted_root_date(*, staging: bool = False) -> datetime:
+    """When the trusted root shipped inside `sigstore` was last changed, as far as it says: read offline.
+
+    A trusted root carries no date of its own; this is the newest
+    `validFor.start` among its certificate authorities, transparency logs,
+    CT logs and timestamp authorities, the last key it added. A root older
+    than a key Sigstore has since rotated to cannot verify what that key signs.
+    """
+    url = STAGING_TUF_URL if staging else DEFAULT_TUF_URL
+    try:
+        root = json.loads(read_embedded("trusted_root.json", url))
+        starts = [
+            datetime.fromisoformat(entry["validFor"]["start"])
+            for kind in ("certificateAuthorities", "tlogs", "ctlogs", "timestampAuthorities")
+            for entry in root.get(kind, [])
+            if "start" in entry.get("validFor", {})
+        ]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as err:
+        raise TrustPolicyError(f"the Sigstore trusted root shipped for {url} is unusable: {_one_line(err)}") from None
+    if not starts:
+        raise TrustPolicyError(f"the Sigstore trusted root shipped for {url} states no validity dates")
+    return max(starts)
 
 
 def _refreshed_trust_config(url: str) -> ClientTrustConfig:

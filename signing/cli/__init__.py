@@ -15,17 +15,26 @@ import sys
 
 import click
 
-from signing.cli import keygen, selfcheck, sign, verify
+from signing.cli import keygen, selfcheck, sign, verify, version
 from signing.cli.environment import ENVIRONMENT_OPTIONS as ENVIRONMENT_OPTIONS
 from signing.cli.environment import configure_environment, refuse_trust_from_environment
-from signing.cli.exits import Invocation, exit_statuses, watch_json_options
+from signing.cli.exits import Invocation, exit_statuses, print_help_when_bare, watch_json_options
 from signing.errors import ExitStatus
 
 
-@click.group()
-@click.version_option(package_name="packseal")
-def cli() -> None:
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=version.print_version,
+    help="Print the versions of packseal, sigstore and py-minisign, and the shipped trusted root's date.",
+)
+@click.pass_context
+def cli(context: click.Context) -> None:
     """Sign bundles, and verify them before they are installed."""
+    print_help_when_bare(context)
 
 
 cli.add_command(keygen.keygen)
@@ -33,6 +42,7 @@ cli.add_command(sign.sign)
 cli.add_command(sign.attest)
 cli.add_command(verify.verify_bundle_command)
 cli.add_command(selfcheck.self_group)
+cli.add_command(version.version_command)
 
 _COMMAND_LINE_ONLY = configure_environment(cli)
 watch_json_options(cli)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import minisign
 
 PASSWORD_ENVIRONMENT_VARIABLE = "PACKSEAL_PASSWORD"
+PASSWORD_FILE_HELP = f"A file whose first line is the key's password (else ${PASSWORD_ENVIRONMENT_VARIABLE}, else a prompt)."
 
 
 def password(password_file: Path | None, *, confirm: bool) -> str:

@@ -15,7 +15,7 @@ from attest.build_facts import ExplicitSource, gather_build_facts
 from attest.manifest import SIGNATURE_DIR
 from signing.backends import BundleSigning
 from signing.backends import minisign as minisign_backend
-from signing.cli.keys import unlocked_secret_key
+from signing.cli.keys import PASSWORD_FILE_HELP, unlocked_secret_key
 from signing.cli.options import sigstore_instance_options
 from signing.layout import FileLayout
 from signing.sign import SignedBundle, attest_bundle, sign_bundle
@@ -37,7 +37,7 @@ def _signing_options(command: Callable[..., int]) -> Callable[..., int]:
     """The options that choose a signing system and its key or identity, as one argument."""
     options: list[Callable[[Callable[..., int]], Callable[..., int]]] = [
         click.option("--minisign-key", type=click.Path(dir_okay=False, path_type=Path), help="Sign with this key."),
-        click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path)),
+        click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path), help=PASSWORD_FILE_HELP),
         click.option("--trusted-comment", help="minisign: default names the bundle, its digest and the time."),
         click.option("--sigstore", "use_sigstore", is_flag=True, help="Sign keylessly with Sigstore."),
         click.option("--identity-token", help="Sigstore: the OIDC token; default is the CI's ambient credential."),
@@ -77,7 +77,7 @@ def _signing(options: _SigningOptions) -> Iterator[BundleSigning]:
 @click.argument("path", type=click.Path(path_type=Path))
 @_signing_options
 def sign(path: Path, signing: _SigningOptions) -> int:
-    """Sign a bundle directory or a single file, with minisign or Sigstore."""
+    """Sign PATH, a bundle directory or a single file, with minisign or Sigstore."""
     with _signing(signing) as chosen:
         _report("signed", sign_bundle(path, chosen))
     return 0
@@ -98,7 +98,7 @@ def attest(
     builder_id: str | None,
     allow_dirty: bool,
 ) -> int:
-    """Write and sign SLSA provenance for a bundle: its source repository, commit and builder."""
+    """Write and sign SLSA provenance for PATH, a bundle: its source repository, commit and builder."""
     started_on = datetime.now(timezone.utc)
     explicit = ExplicitSource(repository=source_repo, commit=source_commit, builder_id=builder_id)
     sidecars = FileLayout(path).signature_files() if path.is_file() else set()

@@ -60,7 +60,7 @@ def verify_bundle_command(
     as_json: bool,
     **identity: str | None,
 ) -> int:
-    """Verify a bundle before installing it; exit 0 only when it is verified."""
+    """Verify PATH, a bundle directory or single file, before installing it; exit 0 only when it is verified."""
     pin = _source_pin(source_repo, source_commit, source_ref, builder_id, git_checkout, lock)
     verifiers: list[BundleVerifier] = []
     if minisign_pubkeys:

@@ -42,6 +42,7 @@ TRUST_OPTIONS = {
     "verify-bundle": {"--minisign-pubkey", "--signature"} | SIGSTORE_TRUST | PINS,
     "self record": {"--minisign-key"},
     "self check": {"--record", "--binary", "--python", "--script", "--minisign-pubkey", "--allow-unsigned"},
+    "version": set(),
 }
 
 
