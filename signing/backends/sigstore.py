@@ -319,6 +319,8 @@ class SigstoreIdentityPolicy:
 class SigstoreVerifier:
     """Verifies Sigstore bundles against one instance's trusted root and one identity policy."""
 
+    system = "sigstore"
+
     def __init__(self, instance: SigstoreInstance, policy: SigstoreIdentityPolicy) -> None:
         """Load the trusted root now: an unusable one is refused before any bundle is read."""
         try:

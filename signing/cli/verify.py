@@ -12,7 +12,7 @@ from signing.errors import ExitStatus, TrustPolicyError
 from signing.pins import LockFile, SourcePin
 from signing.policy import TrustPolicy
 from signing.terminal import escape
-from signing.verify import Verdict, verify_bundle, verify_locked_bundle
+from signing.verify import SignaturePaths, Verdict, verify_bundle, verify_locked_bundle
 
 
 @click.command("verify-bundle")
@@ -35,7 +35,17 @@ from signing.verify import Verdict, verify_bundle, verify_locked_bundle
 @click.option("--offline", is_flag=True, help="Sigstore: no network; the trusted root shipped with sigstore.")
 @click.option("--trusted-root", type=click.Path(dir_okay=False, path_type=Path), help="Sigstore: a trusted root JSON.")
 @sigstore_instance_options
-@click.option("--signature", type=click.Path(dir_okay=False, path_type=Path), help="Signature stored elsewhere.")
+@click.option(
+    "--signature",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="minisign: the signature stored apart from the bundle (a directory's: over its manifest), as minisign -x.",
+)
+@click.option(
+    "--bundle",
+    "sigstore_bundle",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Sigstore: the bundle (.sigstore.json) stored apart from the bundle verified, as cosign and sigstore --bundle.",
+)
 @click.option("--source-repo", help="Require provenance from this repository.")
 @click.option("--source-commit", help="Require provenance from this full commit id.")
 @click.option("--source-ref", help="Require provenance naming this ref.")
@@ -51,6 +61,7 @@ def verify_bundle_command(
     staging: bool,
     trust_config: Path | None,
     signature: Path | None,
+    sigstore_bundle: Path | None,
     source_repo: str | None,
     source_commit: str | None,
     source_ref: str | None,
@@ -82,15 +93,14 @@ def verify_bundle_command(
             github_workflow_trigger=identity["github_workflow_trigger"],
         )
         verifiers.append(sigstore_backend.SigstoreVerifier(instance, identity_policy))
-    if signature is not None and len(verifiers) > 1:
-        raise TrustPolicyError("--signature is ambiguous when more than one signing system is trusted")
     policy = TrustPolicy(tuple(verifiers))
+    signatures = SignaturePaths(minisign=signature, sigstore=sigstore_bundle)
     if lock is not None:
         verdict = verify_locked_bundle(
-            path, policy, LockFile.read(lock), signature=signature, require_checkout=git_checkout
+            path, policy, LockFile.read(lock), signatures=signatures, require_checkout=git_checkout
         )
     else:
-        verdict = verify_bundle(path, policy, signature=signature, pin=pin)
+        verdict = verify_bundle(path, policy, signatures=signatures, pin=pin)
     click.echo(json.dumps(verdict.to_json(), indent=2) if as_json else _summary(verdict))
     return ExitStatus.DONE if verdict.verified else ExitStatus.REFUSED
 

@@ -676,6 +676,35 @@ def test_each_system_alone_verifies_a_pack_both_signed(
         assert verdict["checks"][0]["detail"] == ".packseal/ holds only signature files, each well formed for its role"
 
 
+def test_bundle_and_signature_name_each_systems_signature_stored_apart(
+    packseal: Packseal, alice_online: tuple[str | Path, ...], signed_by_both: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """`--bundle` is the Sigstore bundle, `--signature` the minisign one, as in cosign and minisign; both at once."""
+    pack, public_key = signed_by_both
+    apart = tmp_path / "apart"
+    apart.mkdir()
+    minisig = shutil.move(pack / ".packseal" / "manifest.json.minisig", apart / "pack.minisig")
+    bundle = shutil.move(pack / ".packseal" / "manifest.sigstore.json", apart / "pack.sigstore.json")
+    both = ("--minisign-pubkey", public_key, *alice_online)
+
+    verdict = verified(verify(packseal, pack, *both, "--signature", minisig, "--bundle", bundle))
+    assert "minisign" in verdict["checks"][1]["detail"] and "alice" in verdict["checks"][1]["detail"]
+    assert refusal(verify(packseal, pack, *both, "--signature", minisig))["name"] == "signature"
+    assert refusal(verify(packseal, pack, *both, "--signature", bundle, "--bundle", minisig))["name"] == "signature"
+
+
+def test_a_signature_of_a_system_not_trusted_is_refused_not_ignored(
+    packseal: Packseal, signed_by_both: tuple[Path, Path]
+) -> None:
+    pack, public_key = signed_by_both
+    bundle = pack / ".packseal" / "manifest.sigstore.json"
+
+    result = verify(packseal, pack, "--minisign-pubkey", public_key, "--bundle", bundle)
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "a sigstore signature was given, but the trust policy trusts no sigstore signer" in result.stderr
+
+
 @pytest.mark.parametrize("name", ["manifest.json.minisig", "provenance.sigstore.json"])
 def test_a_file_the_sigstore_policy_does_not_read_must_be_well_formed(
     packseal: Packseal, alice_online: tuple[str | Path, ...], signed_by_both: tuple[Path, Path], name: str
