@@ -88,6 +88,10 @@ def sign(path: Path, signing: _SigningOptions) -> int:
 @_signing_options
 @click.option("--source-repo", help="The source repository URL (default: from CI or the checkout's origin).")
 @click.option("--source-commit", help="The full source commit (default: from CI or the checkout's HEAD).")
+@click.option(
+    "--source-ref",
+    help="The full source ref, refs/tags/v1.2 (default: from CI or the checkout's branch; a detached checkout has none).",
+)
 @click.option("--builder-id", help="Who built it; required outside GitHub Actions.")
 @click.option("--allow-dirty", is_flag=True, help="Attest even when the checkout has uncommitted changes.")
 def attest(
@@ -95,12 +99,13 @@ def attest(
     signing: _SigningOptions,
     source_repo: str | None,
     source_commit: str | None,
+    source_ref: str | None,
     builder_id: str | None,
     allow_dirty: bool,
 ) -> int:
     """Write and sign SLSA provenance for PATH, a bundle: its source repository, commit and builder."""
     started_on = datetime.now(timezone.utc)
-    explicit = ExplicitSource(repository=source_repo, commit=source_commit, builder_id=builder_id)
+    explicit = ExplicitSource(repository=source_repo, commit=source_commit, builder_id=builder_id, ref=source_ref)
     sidecars = FileLayout(path).signature_files() if path.is_file() else set()
     facts = gather_build_facts(
         path, os.environ, explicit, allow_dirty=allow_dirty, signature_files=sidecars, signature_dir=SIGNATURE_DIR
