@@ -24,6 +24,7 @@ from typing import TypeVar
 from cryptography import x509
 from cryptography.hazmat import asn1
 from cryptography.x509.oid import ObjectIdentifier
+from pydantic import ValidationError
 from requests import RequestException
 from sigstore._internal.fulcio.client import FulcioClientError
 from sigstore._internal.rekor import RekorClientError
@@ -426,23 +427,24 @@ class _CertificateField:
     def verify(self, cert: x509.Certificate) -> None:
         values = self._read(cert)
         if not any(self._accepts(value) for value in values):
-            raise _PolicyMismatch(self._check, f"certificate {self._check} {sorted(values)} is not {self._wanted}")
+            found = ", ".join(sorted(values)) or "none"
+            raise _PolicyMismatch(self._check, f"certificate {self._check} {found} is not {self._wanted}")
 
 
 def _identity_is(identity: str) -> _CertificateField:
-    return _CertificateField("identity", _identities, identity.__eq__, repr(identity))
+    return _CertificateField("identity", _identities, identity.__eq__, identity)
 
 
 def _identity_matches(pattern: str) -> _CertificateField:
-    return _CertificateField("identity", _identities, _compile(pattern).fullmatch, f"a full match of {pattern!r}")
+    return _CertificateField("identity", _identities, _compile(pattern).fullmatch, f"a full match of {pattern}")
 
 
 def _issuer_is(issuer: str) -> _CertificateField:
-    return _CertificateField("issuer", _issuers, issuer.__eq__, repr(issuer))
+    return _CertificateField("issuer", _issuers, issuer.__eq__, issuer)
 
 
 def _issuer_matches(pattern: str) -> _CertificateField:
-    return _CertificateField("issuer", _issuers, _compile(pattern).fullmatch, f"a full match of {pattern!r}")
+    return _CertificateField("issuer", _issuers, _compile(pattern).fullmatch, f"a full match of {pattern}")
 
 
 def _identities(cert: x509.Certificate) -> set[str]:
@@ -548,7 +550,21 @@ def _compile(pattern: str) -> re.Pattern[str]:
 
 
 def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split())
+    """`err` in one line; a pydantic error inside it (a malformed bundle or root) as its fields and reasons.
+
+    pydantic's own text spans lines and carries the input's repr and a URL
+    to its documentation: none of it says more to a user than which field is
+    wrong and why.
+    """
+    text = str(err)
+    validation = next((e for e in (err, err.__cause__, err.__context__) if isinstance(e, ValidationError)), None)
+    if validation is not None:
+        fields = "; ".join(
+            f"{'.'.join(map(str, problem['loc'])) or 'document'}: {problem['msg']}"
+            for problem in validation.errors(include_url=False, include_input=False)
+        )
+        text = text.replace(str(validation), "").strip() + " " + fields
+    return " ".join(text.split())
 
 
 def _with_cause(err: BaseException) -> str:

@@ -10,6 +10,7 @@ verified or done; 1 refused; 2 asked wrongly; 130 interrupted.
 """
 
 import io
+import logging
 import os
 import sys
 
@@ -48,8 +49,20 @@ _COMMAND_LINE_ONLY = configure_environment(cli)
 watch_json_options(cli)
 
 
+def quiet_dependencies() -> None:
+    """Keep the log lines of sigstore and TUF off the terminal: packseal says what matters in its own words.
+
+    Without a handler of their own, Python prints their warnings on stderr
+    ("TUF repository is loaded in offline mode"); a program that embeds
+    packseal's library configures logging itself, so only the CLI does this.
+    """
+    for library in ("sigstore", "tuf", "securesystemslib", "urllib3"):
+        logging.getLogger(library).addHandler(logging.NullHandler())
+
+
 def main() -> None:
     """Entry point of the `packseal` console script: run a command, exit with its `ExitStatus`."""
+    quiet_dependencies()
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             # A path that is not valid UTF-8 is printed escaped, never a crash mid-verdict.

@@ -23,7 +23,7 @@ def keygen(output_dir: Path, name: str, no_password: bool, password_file: Path |
     """Generate a minisign key pair, as stock `minisign -G` would."""
     if no_password and password_file:
         raise click.UsageError("--no-password and --password-file exclude each other")
-    chosen = None if no_password else password(password_file, confirm=True)
+    chosen = None if no_password else password(password_file, key=output_dir / f"{name}.key", confirm=True)
     files = minisign_backend.generate_key_pair(output_dir, name, chosen)
     click.echo(f"secret key: {escape(str(files.secret_key))}")
     click.echo(f"public key: {escape(str(files.public_key))} (key id {files.key_id})")

@@ -112,3 +112,95 @@ def test_version_names_libraries_and_shipped_root_without_network(argv: list[str
     lines = result.stdout.splitlines()
     assert lines[:3] == [f"{name} {version(name)}" for name in ("packseal", "sigstore", "py-minisign")]
     assert lines[3].startswith(f"sigstore trusted root {_shipped_root_date()} "), describe(result)
+
+
+# --- unlocking an encrypted key says so, and the prompt names the key ----------------------------------------
+
+
+def test_unlocking_an_encrypted_key_says_so_on_stderr_only(tmp_path: Path, key_store) -> None:
+    locked = key_store("locked", password="correct horse battery staple")
+    release = tmp_path / "release.tar"
+    release.write_bytes(b"release\n")
+    password_file = tmp_path / "password"
+    password_file.write_text("correct horse battery staple\n")
+
+    result = packseal("sign", str(release), "--minisign-key", str(locked.key), "--password-file", str(password_file))
+
+    assert result.returncode == 0, describe(result)
+    assert result.stderr == f"deriving the key of {locked.key} from its password (scrypt, a few seconds)...\n"
+    assert "deriving" not in result.stdout
+
+
+def test_the_password_prompt_names_the_key_file(tmp_path: Path, key_store) -> None:
+    """On a terminal (a pseudo-terminal here, made the child's controlling one), the prompt says whose password."""
+    import fcntl
+    import os
+    import pty
+    import termios
+
+    locked = key_store("locked", password="correct horse battery staple")
+    release = tmp_path / "release.tar"
+    release.write_bytes(b"release\n")
+    controller, terminal = pty.openpty()
+
+    def own_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(terminal, termios.TIOCSCTTY, 0)
+
+    environment = {key: value for key, value in os.environ.items() if key != "PACKSEAL_PASSWORD"}
+    child = subprocess.Popen(
+        [str(PACKSEAL), "sign", str(release), "--minisign-key", str(locked.key)],
+        stdin=terminal, stdout=terminal, stderr=terminal, preexec_fn=own_terminal, env=environment,
+    )
+    os.close(terminal)
+    seen = b""
+    while b"Password" not in seen or b":" not in seen.split(b"Password", 1)[1]:
+        seen += os.read(controller, 1024)
+    os.write(controller, b"correct horse battery staple\n")
+    while True:
+        try:
+            chunk = os.read(controller, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert child.wait(timeout=60) == 0, seen
+    os.close(controller)
+    assert f"Password for {locked.key}: ".encode() in seen, seen
+    assert b"deriving the key of" in seen and b"signed " in seen, seen
+
+
+# --- no dependency noise ---------------------------------------------------------------------------------------
+
+
+def test_a_malformed_sigstore_bundle_is_named_by_field_not_by_pydantic(tmp_path: Path) -> None:
+    release = tmp_path / "release.tar"
+    release.write_bytes(b"release\n")
+    bundle = tmp_path / "release.tar.sigstore.json"
+    bundle.write_text('{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"}')
+
+    result = packseal(
+        "verify-bundle", str(release), "--offline", "--certificate-identity", "alice@example.com",
+        "--certificate-oidc-issuer", "https://issuer.example.com", "--bundle", str(bundle),
+    )
+
+    assert result.returncode == 1, describe(result)
+    assert "verificationMaterial: Field required" in result.stdout, describe(result)
+    for noise in ("validation error", "[type=", "input_value", "pydantic", "TUF repository", "Traceback"):
+        assert noise not in result.stdout + result.stderr, describe(result)
+
+
+def test_sigstore_and_tuf_log_lines_never_reach_the_terminal(tmp_path: Path) -> None:
+    script = (
+        "from signing.cli import quiet_dependencies\n"
+        "quiet_dependencies()\n"
+        "from sigstore._internal.tuf import DEFAULT_TUF_URL, TrustUpdater\n"
+        "TrustUpdater(DEFAULT_TUF_URL, offline=True)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+        env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, describe(result)
+    assert result.stderr == "", describe(result)

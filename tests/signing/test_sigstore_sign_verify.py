@@ -418,6 +418,16 @@ POLICY_REFUSALS = {
 """What replaces the part of alice's policy it names, and the check that must refuse."""
 
 
+def test_a_wrong_identity_is_named_plainly_not_as_a_python_list(
+    packseal: Packseal, sigstore_instance: SigstoreInstance, alice_signed: Path
+) -> None:
+    policy = alice_except(sigstore_instance, "--certificate-identity", "bob@example.com")
+
+    failed = refusal(verify(packseal, alice_signed, *online(sigstore_instance), *policy))
+
+    assert failed["detail"].endswith(f"certificate identity {ALICE} is not bob@example.com"), failed
+
+
 def alice_except(instance: SigstoreInstance, *replacement: str) -> tuple[str, ...]:
     """Alice's policy with the identity or the issuer part replaced."""
     identity = ("--certificate-identity", ALICE)
