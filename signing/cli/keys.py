@@ -49,7 +49,8 @@ def unlocked_secret_key(path: Path, password_file: Path | None) -> "minisign.Sec
     secret_key = minisign_backend.read_secret_key(path)
     if secret_key.is_encrypted():
         chosen = password(password_file, key=path, confirm=False)
-        # scrypt takes seconds by design: say why nothing happens, on stderr, which `--json` leaves alone.
-        click.echo(f"deriving the key of {escape(str(path))} from its password (scrypt, a few seconds)...", err=True)
+        if sys.stderr.isatty():
+            # scrypt takes seconds by design: say why nothing happens. Only to a person: a log keeps one line per error.
+            click.echo(f"deriving the key of {escape(str(path))} from its password (scrypt, a few seconds)...", err=True)
         minisign_backend.unlock(secret_key, chosen, path=path)
     return secret_key

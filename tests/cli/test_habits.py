@@ -117,7 +117,8 @@ def test_version_names_libraries_and_shipped_root_without_network(argv: list[str
 # --- unlocking an encrypted key says so, and the prompt names the key ----------------------------------------
 
 
-def test_unlocking_an_encrypted_key_says_so_on_stderr_only(tmp_path: Path, key_store) -> None:
+def test_unlocking_an_encrypted_key_off_a_terminal_adds_no_line(tmp_path: Path, key_store) -> None:
+    """In CI, stderr stays what it was: nothing on success, one line on failure (the terminal case is below)."""
     locked = key_store("locked", password="correct horse battery staple")
     release = tmp_path / "release.tar"
     release.write_bytes(b"release\n")
@@ -127,7 +128,7 @@ def test_unlocking_an_encrypted_key_says_so_on_stderr_only(tmp_path: Path, key_s
     result = packseal("sign", str(release), "--minisign-key", str(locked.key), "--password-file", str(password_file))
 
     assert result.returncode == 0, describe(result)
-    assert result.stderr == f"deriving the key of {locked.key} from its password (scrypt, a few seconds)...\n"
+    assert result.stderr == ""
     assert "deriving" not in result.stdout
 
 
