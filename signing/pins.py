@@ -18,6 +18,7 @@ from signing.errors import BundleError, TrustPolicyError
 
 _MAX_LOCK_BYTES = 4 * 1024 * 1024
 _LOCK_KEYS = {"source_repo", "source_commit", "digest"}
+_OPTIONAL_LOCK_KEYS = {"source_ref", "builder_id"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class SourcePin:
     def __post_init__(self) -> None:
         if not self.repository:
             raise TrustPolicyError("the pinned source repository is empty")
+        if self.ref == "" or self.builder_id == "":
+            raise TrustPolicyError("a pinned source ref or builder id is empty")
         try:
             check_full_commit(self.commit, what="--source-commit")
             normalise_repository(self.repository)
@@ -45,7 +48,11 @@ class SourcePin:
 
 @dataclass(frozen=True)
 class LockFile:
-    """Pins for many bundles, read from TOML: `[bundle.NAME]` with source_repo, source_commit, digest."""
+    """Pins for many bundles, read from TOML: `[bundle.NAME]` with source_repo, source_commit, digest.
+
+    An entry may also pin `source_ref` and `builder_id`; each one given must
+    be what the provenance states.
+    """
 
     path: Path
     pins: dict[str, SourcePin]
@@ -76,10 +83,23 @@ class LockFile:
 
 def _pin(path: Path, name: str, table: object) -> SourcePin:
     where = f"{path}: [bundle.{name}]"
-    if not isinstance(table, dict) or set(table) != _LOCK_KEYS or not all(isinstance(v, str) for v in table.values()):
-        raise TrustPolicyError(f"{where} must hold exactly the strings {', '.join(sorted(_LOCK_KEYS))}")
+    if (
+        not isinstance(table, dict)
+        or not _LOCK_KEYS <= set(table) <= _LOCK_KEYS | _OPTIONAL_LOCK_KEYS
+        or not all(isinstance(v, str) for v in table.values())
+    ):
+        raise TrustPolicyError(
+            f"{where} must hold the strings {', '.join(sorted(_LOCK_KEYS))}, "
+            f"and may hold {' and '.join(sorted(_OPTIONAL_LOCK_KEYS))}"
+        )
     digest = table["digest"].removeprefix("sha256:")
     try:
-        return SourcePin(repository=table["source_repo"], commit=table["source_commit"], digest=digest)
+        return SourcePin(
+            repository=table["source_repo"],
+            commit=table["source_commit"],
+            ref=table.get("source_ref"),
+            builder_id=table.get("builder_id"),
+            digest=digest,
+        )
     except (TrustPolicyError, ValueError) as err:
         raise TrustPolicyError(f"{where}: {err}") from None

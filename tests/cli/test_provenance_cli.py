@@ -328,6 +328,21 @@ def test_each_bundle_of_a_lock_is_verified(built, tmp_path, cli, bundle: str, ch
     assert_verified(verdict, checks + ["lock digest"] + SOURCE_CHECKS[:4])
 
 
+def test_a_lock_entry_may_pin_ref_and_builder(built, tmp_path, cli):
+    entry = lock_entry("pack", built.commit, built.digests["pack"]) + f'source_ref = "{REF}"\nbuilder_id = "{BUILDER}"\n'
+    verdict = verify_locked(built, built.pack, write_lock(tmp_path, entry), cli)
+    assert_verified(verdict, DIR_CHECKS + ["lock digest"] + SOURCE_CHECKS[:6])
+
+
+@pytest.mark.parametrize(("key", "value", "check"), [("source_ref", "refs/tags/v9", "source ref"),
+                                                     ("builder_id", "https://evil.example/b", "builder")])
+def test_a_locked_ref_or_builder_other_than_the_provenance_is_refused(built, tmp_path, cli, key, value, check):
+    entry = lock_entry("pack", built.commit, built.digests["pack"]) + f'{key} = "{value}"\n'
+    verdict = verify_locked(built, built.pack, write_lock(tmp_path, entry), cli)
+    assert verdict["verified"] is False, verdict
+    assert verdict["checks"][-1]["name"] == check and verdict["checks"][-1]["ok"] is False, verdict
+
+
 def test_a_locked_digest_of_other_content_is_refused_at_lock_digest(built, tmp_path, cli):
     lock = write_lock(tmp_path, lock_entry("pack", built.commit, built.digests["other"]))
     verdict = verify_locked(built, built.pack, lock, cli)
@@ -353,7 +368,8 @@ def _malformed_locks(commit: str, digest: str) -> dict[str, str]:
     return {
         "not-toml": "[bundle.pack\n",
         "missing-key": entry.replace(f'digest = "sha256:{digest}"\n', ""),
-        "extra-key": entry + 'source_ref = "refs/heads/main"\n',
+        "extra-key": entry + 'source_branch = "refs/heads/main"\n',
+        "empty-ref": entry + 'source_ref = ""\n',
         "not-a-string": entry.replace(f'"sha256:{digest}"', "1"),
         "abbreviated-commit": lock_entry("pack", commit[:7], digest),
         "bad-digest": lock_entry("pack", commit, digest[:32]),
