@@ -5,47 +5,16 @@ from pathlib import Path
 
 import click
 
-from signing.backends import BundleVerifier
-from signing.backends import minisign as minisign_backend
-from signing.cli.options import sigstore_instance_options
+from signing.cli.trust import TrustOptions, trust_options
 from signing.errors import ExitStatus, TrustPolicyError
 from signing.pins import LockFile, SourcePin
-from signing.policy import TrustPolicy
 from signing.terminal import escape
-from signing.verify import SignaturePaths, Verdict, verify_bundle, verify_locked_bundle
+from signing.verify import Verdict, verify_bundle, verify_locked_bundle
 
 
 @click.command("verify-bundle")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option(
-    "--minisign-pubkey",
-    "minisign_pubkeys",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="A trusted minisign public key; repeat for several (key rotation).",
-)
-@click.option("--certificate-identity", help="Sigstore: the exact signer identity (certificate SAN).")
-@click.option("--certificate-identity-regexp", help="Sigstore: a regexp the whole identity must match.")
-@click.option("--certificate-oidc-issuer", help="Sigstore: the exact OIDC issuer.")
-@click.option("--certificate-oidc-issuer-regexp", help="Sigstore: a regexp the whole issuer must match.")
-@click.option("--github-repository", help="Sigstore: the GitHub repository (owner/name) that signed.")
-@click.option("--github-ref", help="Sigstore: the Git ref the workflow ran on.")
-@click.option("--github-sha", help="Sigstore: the commit the workflow ran on.")
-@click.option("--github-workflow-trigger", help="Sigstore: the event that triggered the workflow.")
-@click.option("--offline", is_flag=True, help="Sigstore: no network; the trusted root shipped with sigstore.")
-@click.option("--trusted-root", type=click.Path(dir_okay=False, path_type=Path), help="Sigstore: a trusted root JSON.")
-@sigstore_instance_options
-@click.option(
-    "--signature",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="minisign: the signature stored apart from the bundle (a directory's: over its manifest), as minisign -x.",
-)
-@click.option(
-    "--bundle",
-    "sigstore_bundle",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Sigstore: the bundle (.sigstore.json) stored apart from the bundle verified, as cosign and sigstore --bundle.",
-)
+@trust_options
 @click.option("--source-repo", help="Require provenance from this repository.")
 @click.option("--source-commit", help="Require provenance from this full commit id.")
 @click.option("--source-ref", help="Require provenance naming this ref.")
@@ -55,13 +24,7 @@ from signing.verify import SignaturePaths, Verdict, verify_bundle, verify_locked
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 def verify_bundle_command(
     path: Path,
-    minisign_pubkeys: tuple[Path, ...],
-    offline: bool,
-    trusted_root: Path | None,
-    staging: bool,
-    trust_config: Path | None,
-    signature: Path | None,
-    sigstore_bundle: Path | None,
+    trust: TrustOptions,
     source_repo: str | None,
     source_commit: str | None,
     source_ref: str | None,
@@ -69,39 +32,18 @@ def verify_bundle_command(
     git_checkout: bool,
     lock: Path | None,
     as_json: bool,
-    **identity: str | None,
 ) -> int:
     """Verify PATH, a bundle directory or single file, before installing it; exit 0 only when it is verified."""
     pin = _source_pin(source_repo, source_commit, source_ref, builder_id, git_checkout, lock)
-    verifiers: list[BundleVerifier] = []
-    if minisign_pubkeys:
-        verifiers.append(minisign_backend.MinisignKeyring.from_files(minisign_pubkeys))
-    if any(value is not None for value in identity.values()):
-        from signing.backends import sigstore as sigstore_backend
-
-        instance = sigstore_backend.SigstoreInstance(
-            staging=staging, trust_config=trust_config, trusted_root=trusted_root, offline=offline
-        )
-        identity_policy = sigstore_backend.SigstoreIdentityPolicy(
-            identity=identity["certificate_identity"],
-            identity_regexp=identity["certificate_identity_regexp"],
-            issuer=identity["certificate_oidc_issuer"],
-            issuer_regexp=identity["certificate_oidc_issuer_regexp"],
-            github_repository=identity["github_repository"],
-            github_ref=identity["github_ref"],
-            github_sha=identity["github_sha"],
-            github_workflow_trigger=identity["github_workflow_trigger"],
-        )
-        verifiers.append(sigstore_backend.SigstoreVerifier(instance, identity_policy))
-    policy = TrustPolicy(tuple(verifiers))
-    signatures = SignaturePaths(minisign=signature, sigstore=sigstore_bundle)
+    policy = trust.policy()
+    signatures = trust.signatures()
     if lock is not None:
         verdict = verify_locked_bundle(
             path, policy, LockFile.read(lock), signatures=signatures, require_checkout=git_checkout
         )
     else:
         verdict = verify_bundle(path, policy, signatures=signatures, pin=pin)
-    click.echo(json.dumps(verdict.to_json(), indent=2) if as_json else _summary(verdict))
+    click.echo(json.dumps(verdict.to_json(), indent=2) if as_json else summary(verdict))
     return ExitStatus.DONE if verdict.verified else ExitStatus.REFUSED
 
 
@@ -130,7 +72,7 @@ def _source_pin(
     return SourcePin(repository, commit, ref=ref, builder_id=builder_id, require_checkout=require_checkout)
 
 
-def _summary(verdict: Verdict) -> str:
+def summary(verdict: Verdict) -> str:
     lines = [f"{'VERIFIED' if verdict.verified else 'REFUSED'} {escape(str(verdict.bundle))}"]
     if verdict.digest:
         lines.append(f"  digest  sha256:{escape(verdict.digest)}")
