@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from signing.verify import Check as Check
     from signing.verify import SignaturePaths as SignaturePaths
     from signing.verify import Verdict as Verdict
+    from signing.verify import lock_pin as lock_pin
     from signing.verify import verify_bundle as verify_bundle
     from signing.verify import verify_locked_bundle as verify_locked_bundle
 else:

@@ -5,6 +5,7 @@ full commit id. An abbreviated id is refused when the pin is made, since
 it is ambiguous and may grow a colliding twin.
 """
 
+import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from attest.errors import AttestError
 from attest.git import check_full_commit
 from attest.provenance import normalise_repository
 from attest.statement import SHA256_HEX
-from signing.files import PathLike, read_regular_file
+from signing.files import PathLike, read_regular_file, replace_together
 from signing.errors import BundleError, TrustPolicyError
 
 _MAX_LOCK_BYTES = 4 * 1024 * 1024
@@ -58,6 +59,11 @@ class LockFile:
     pins: dict[str, SourcePin]
 
     @classmethod
+    def read_or_new(cls, path: PathLike) -> "LockFile":
+        """The lock file at `path`, or an empty one to be written there when no file exists."""
+        return cls.read(path) if Path(path).exists() or Path(path).is_symlink() else cls(Path(path), {})
+
+    @classmethod
     def read(cls, path: PathLike) -> "LockFile":
         """Read and check a lock file; a bundle named in it is pinned by `pin_for`."""
         path = Path(path)
@@ -75,6 +81,36 @@ class LockFile:
         if set(document) != {"bundle"} or not isinstance(bundles, dict):
             raise TrustPolicyError(f"{path}: a lock file holds exactly [bundle.NAME] tables")
         return cls(path, {name: _pin(path, name, table) for name, table in bundles.items()})
+
+    def with_pin(self, name: str, pin: SourcePin, *, replace: bool = False) -> "LockFile":
+        """This lock with `pin` as the entry of bundle `name`; an entry pinning something else needs `replace`."""
+        present = self.pins.get(name)
+        if present is not None and present != pin and not replace:
+            raise TrustPolicyError(
+                f"{self.path}: [bundle.{name}] already pins {present.repository} at {present.commit}, "
+                f"sha256:{present.digest}; replace it explicitly (--replace)"
+            )
+        return LockFile(self.path, {**self.pins, name: pin})
+
+    def to_toml(self) -> bytes:
+        """The lock as TOML that `read` reads back to the same pins (names and values as TOML basic strings)."""
+        lines = []
+        for name, pin in sorted(self.pins.items()):
+            lines.append(f"[bundle.{json.dumps(name)}]")
+            values = {
+                "source_repo": pin.repository,
+                "source_commit": pin.commit,
+                "source_ref": pin.ref,
+                "builder_id": pin.builder_id,
+                "digest": None if pin.digest is None else f"sha256:{pin.digest}",
+            }
+            lines.extend(f"{key} = {json.dumps(value)}" for key, value in values.items() if value is not None)
+            lines.append("")
+        return "\n".join(lines).encode()
+
+    def write(self) -> None:
+        """Replace the lock file with these pins, all at once or not at all."""
+        replace_together({self.path: self.to_toml()})
 
     def pin_for(self, bundle: PathLike) -> SourcePin | None:
         """The pin of a bundle, by its file or directory name; None when it is not locked."""

@@ -135,6 +135,34 @@ def verify_locked_bundle(
     return verify_bundle(path, policy, signatures=signatures, pin=replace(pin, require_checkout=require_checkout))
 
 
+def lock_pin(
+    path: PathLike, policy: TrustPolicy, *, signatures: SignaturePaths | None = None
+) -> tuple[Verdict, SourcePin | None]:
+    """The pin a lock file should hold for a bundle: what its signed provenance states, once it verified.
+
+    The bundle's signature is verified first; its provenance is then read
+    only to propose the pin, and the bundle verified again against that pin, so every value returned (digest, repository,
+    commit, ref, builder) is one the verification checked. None with a
+    verdict that is not verified.
+    """
+    path = Path(path)
+    signed = verify_bundle(path, policy, signatures=signatures)
+    if not signed.verified:
+        return signed, None
+    provenance_path = DirectoryLayout(path).provenance if path.is_dir() else FileLayout(path).provenance
+    try:
+        proposed = Provenance.from_bytes(read_regular_file(provenance_path, MAX_DOCUMENT_BYTES), what=str(provenance_path))
+    except PacksealError as err:
+        raise BundleError(f"{err}: a lock entry is made from the bundle's signed provenance") from None
+    pin = SourcePin(
+        proposed.source_repository, proposed.source_commit, ref=proposed.source_ref, builder_id=proposed.builder_id
+    )
+    verdict = verify_bundle(path, policy, signatures=signatures, pin=pin)
+    if not verdict.verified:
+        return verdict, None
+    return verdict, replace(pin, digest=verdict.digest)
+
+
 class _Stop(Exception):
     """A check failed; the remaining checks must not run."""
 

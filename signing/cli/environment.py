@@ -21,6 +21,7 @@ ENVIRONMENT_OPTIONS: dict[str, frozenset[str]] = {
     "self record": frozenset({"--binary", "--python", "--distribution", "--script", "--out", "--password-file"}),
     "self check": frozenset({"--json"}),
     "version": frozenset(),
+    "lock add": frozenset(),
 }
 """The options each command reads from `PACKSEAL_<COMMAND>_<OPTION>` when the command line lacks them.
 

@@ -43,6 +43,7 @@ TRUST_OPTIONS = {
     "self record": {"--minisign-key"},
     "self check": {"--record", "--binary", "--python", "--script", "--minisign-pubkey", "--allow-unsigned"},
     "version": set(),
+    "lock add": {"--lock", "--replace", "--minisign-pubkey", "--signature", "--bundle"} | SIGSTORE_TRUST,
 }
 
 

@@ -118,6 +118,11 @@ CASES = [
                                                  "--source-commit", COMMIT[:7]], 2),  # fmt: skip
     Case("attest-interrupted", lambda c: ["attest", c.pack, "--minisign-key", locked_key(c), *SOURCE, *BUILDER,
                                           "--password-file", fifo_at(c, "password")], 130),  # fmt: skip
+    Case("lock-add-refused", lambda c: ["lock", "add", tampered_pack(c), "--lock", c.tmp_path / "lock",
+                                        "--minisign-pubkey", c.keys.pub], 1),  # fmt: skip
+    Case("lock-add-no-provenance", lambda c: ["lock", "add", signed_pack(c), "--lock", c.tmp_path / "lock",
+                                              "--minisign-pubkey", c.keys.pub], 1),  # fmt: skip
+    Case("lock-add-bad-option", lambda c: ["lock", "add", signed_pack(c), "--lock", c.tmp_path / "lock", "--bogus"], 2),
     Case("verify-done", lambda c: ["verify-bundle", signed_pack(c), "--minisign-pubkey", c.keys.pub], 0),
     Case("verify-refused", lambda c: ["verify-bundle", tampered_pack(c), "--minisign-pubkey", c.keys.pub], 1),
     Case("verify-no-key", lambda c: ["verify-bundle", signed_pack(c)], 2),
@@ -223,7 +228,7 @@ def test_every_command_is_in_the_table() -> None:
     for command in ENVIRONMENT_OPTIONS:
         prefix = command.replace("verify-bundle", "verify").replace(" ", "-")
         exits = {case.exit for case in CASES if case.id.startswith(prefix + "-")}
-        expected = {"keygen": {0, 2, 130}, "version": {0, 2}}.get(command, {0, 1, 2, 130})
+        expected = {"keygen": {0, 2, 130}, "version": {0, 2}, "lock add": {1, 2}}.get(command, {0, 1, 2, 130})
         assert exits == expected, command
 
 

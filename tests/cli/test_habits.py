@@ -49,7 +49,7 @@ def test_every_argument_is_described_in_its_command_help() -> None:
     assert not missing, f"arguments the command's help does not describe: {missing}"
 
 
-@pytest.mark.parametrize("path", ["", *COMMAND_PATHS, "self"])
+@pytest.mark.parametrize("path", ["", *COMMAND_PATHS, "self", "lock"])
 def test_dash_h_is_help(path: str) -> None:
     result = packseal(*path.split(), "-h")
     assert result.returncode == 0, describe(result)
@@ -57,7 +57,7 @@ def test_dash_h_is_help(path: str) -> None:
     assert result.stdout == packseal(*path.split(), "--help").stdout
 
 
-@pytest.mark.parametrize("path", ["", "self"])
+@pytest.mark.parametrize("path", ["", "self", "lock"])
 def test_bare_group_prints_help_and_succeeds(path: str) -> None:
     result = packseal(*path.split())
     assert result.returncode == 0, describe(result)
