@@ -585,7 +585,7 @@ def test_bundle_of_another_artifact_refused(
     """
     bundle = bundle_of(request.getfixturevalue(signed_for))
 
-    result = verify(packseal, alice_file, "--signature", bundle, *alice_online)
+    result = verify(packseal, alice_file, "--bundle", bundle, *alice_online)
 
     assert_sigstore_refusal(result, bundle, failed_check)
 
@@ -658,7 +658,7 @@ def test_statement_bundle_of_a_directory_does_not_sign_a_file_of_its_file_list(
     file_list.write_bytes(canonical_json(directory_manifest(alice_attested_pack).to_json()["files"]))
     bundle = alice_attested_pack / ".packseal" / f"{statement}.sigstore.json"
 
-    assert_sigstore_refusal(verify(packseal, file_list, "--signature", bundle, *alice_online), bundle, "role")
+    assert_sigstore_refusal(verify(packseal, file_list, "--bundle", bundle, *alice_online), bundle, "role")
 
 
 @pytest.fixture
@@ -760,7 +760,7 @@ def test_log_entry_of_another_artifact_refused(
     other_entries = bundle_of(request.getfixturevalue(logged_for))
     spliced = splice_log_entries(bundle_of(artifact), other_entries, tmp_path / "spliced.json")
 
-    result = verify(packseal, artifact, "--signature", spliced, *alice_online)
+    result = verify(packseal, artifact, "--bundle", spliced, *alice_online)
 
     assert_sigstore_refusal(result, spliced, "log inclusion")
 
