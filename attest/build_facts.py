@@ -34,6 +34,8 @@ class ExplicitSource:
     repository: str | None = None
     commit: str | None = None
     builder_id: str | None = None
+    ref: str | None = None
+    """The full source ref (`refs/tags/v1.2`): a detached checkout has none of its own."""
 
 
 def gather_build_facts(
@@ -56,26 +58,36 @@ def gather_build_facts(
     if checkout is not None and not allow_dirty:
         checkout.require_clean(bundle=path, besides=signature_files, signature_dir=signature_dir)
     github = github_actions_facts(environment)
-    repository = _agreed(
+    repository = _required(
         "source repository",
         "--source-repo",
-        [
-            explicit.repository,
-            github.source_repository if github else None,
-            _origin_repository(checkout) if checkout else None,
-        ],
-        normalise_repository,
+        _agreed(
+            "source repository",
+            {
+                "--source-repo": explicit.repository,
+                "GITHUB_REPOSITORY": github.source_repository if github else None,
+                "the checkout's origin": _origin_repository(checkout) if checkout else None,
+            },
+            normalise_repository,
+        ),
     )
-    commit = _agreed(
+    commit = _required(
         "source commit",
         "--source-commit",
-        [explicit.commit, github.source_commit if github else None, checkout.head if checkout else None],
+        _agreed(
+            "source commit",
+            {
+                "--source-commit": explicit.commit,
+                "GITHUB_SHA": github.source_commit if github else None,
+                "the checkout's HEAD": checkout.head if checkout else None,
+            },
+        ),
     )
     if github is not None:
         return BuildFacts(
             source_repository=repository,
             source_commit=commit,
-            source_ref=github.source_ref,
+            source_ref=_agreed("source ref", {"--source-ref": explicit.ref, "GITHUB_REF": github.source_ref}),
             builder_id=explicit.builder_id or github.builder_id,
             build_type=github.build_type,
             invocation_id=github.invocation_id,
@@ -87,7 +99,10 @@ def gather_build_facts(
     return BuildFacts(
         source_repository=repository,
         source_commit=commit,
-        source_ref=checkout.branch() if checkout else None,
+        source_ref=_agreed(
+            "source ref",
+            {"--source-ref": explicit.ref, "the checkout's branch": checkout.branch() if checkout else None},
+        ),
         builder_id=explicit.builder_id,
         build_type=LOCAL_BUILD_TYPE,
     )
@@ -147,11 +162,21 @@ def _origin_repository(checkout: Checkout) -> str | None:
         return None
 
 
-def _agreed(what: str, option: str, candidates: Iterable[str | None], normalise: Callable[[str], str] = str) -> str:
-    """The one value all present candidates agree on (after `normalise`); refuse none or two."""
-    present = [value for value in candidates if value]
-    if not present:
+def _agreed(what: str, candidates: Mapping[str, str | None], normalise: Callable[[str], str] = str) -> str | None:
+    """The one value all present candidates agree on (after `normalise`), None when none is present.
+
+    `candidates` maps where a value came from to the value; two that
+    disagree are refused, each named with its source, so the user knows
+    which one to correct.
+    """
+    present = {source: value for source, value in candidates.items() if value}
+    if len({normalise(value) for value in present.values()}) > 1:
+        named = ", ".join(f"{value} ({source})" for source, value in present.items())
+        raise ProvenanceError(f"{what} disagrees between sources: {named}")
+    return next(iter(present.values()), None)
+
+
+def _required(what: str, option: str, value: str | None) -> str:
+    if value is None:
         raise ProvenanceError(f"no {what} known: pass {option}")
-    if len({normalise(value) for value in present}) > 1:
-        raise ProvenanceError(f"{what} disagrees between sources: {', '.join(sorted(set(present)))}")
-    return present[0]
+    return value

@@ -54,7 +54,9 @@ if TYPE_CHECKING:
     from signing.sign import sign_with_minisign as sign_with_minisign
     from signing.sign import sign_with_sigstore as sign_with_sigstore
     from signing.verify import Check as Check
+    from signing.verify import SignaturePaths as SignaturePaths
     from signing.verify import Verdict as Verdict
+    from signing.verify import lock_pin as lock_pin
     from signing.verify import verify_bundle as verify_bundle
     from signing.verify import verify_locked_bundle as verify_locked_bundle
 else:

@@ -5,6 +5,7 @@ full commit id. An abbreviated id is refused when the pin is made, since
 it is ambiguous and may grow a colliding twin.
 """
 
+import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,10 +15,11 @@ from attest.git import check_full_commit
 from attest.provenance import normalise_repository
 from attest.statement import SHA256_HEX
 from signing.errors import BundleError, TrustPolicyError
-from signing.files import PathLike, read_regular_file
+from signing.files import PathLike, read_regular_file, replace_together
 
 _MAX_LOCK_BYTES = 4 * 1024 * 1024
 _LOCK_KEYS = {"source_repo", "source_commit", "digest"}
+_OPTIONAL_LOCK_KEYS = {"source_ref", "builder_id"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class SourcePin:
     def __post_init__(self) -> None:
         if not self.repository:
             raise TrustPolicyError("the pinned source repository is empty")
+        if self.ref == "" or self.builder_id == "":
+            raise TrustPolicyError("a pinned source ref or builder id is empty")
         try:
             check_full_commit(self.commit, what="--source-commit")
             normalise_repository(self.repository)
@@ -73,10 +77,19 @@ class SourcePin:
 
 @dataclass(frozen=True)
 class LockFile:
-    """Pins for many bundles, read from TOML: `[bundle.NAME]` with source_repo, source_commit, digest."""
+    """Pins for many bundles, read from TOML: `[bundle.NAME]` with source_repo, source_commit, digest.
+
+    An entry may also pin `source_ref` and `builder_id`; each one given must
+    be what the provenance states.
+    """
 
     path: Path
     pins: dict[str, SourcePin]
+
+    @classmethod
+    def read_or_new(cls, path: PathLike) -> "LockFile":
+        """The lock file at `path`, or an empty one to be written there when no file exists."""
+        return cls.read(path) if Path(path).exists() or Path(path).is_symlink() else cls(Path(path), {})
 
     @classmethod
     def read(cls, path: PathLike) -> "LockFile":
@@ -97,6 +110,36 @@ class LockFile:
             raise TrustPolicyError(f"{path}: a lock file holds exactly [bundle.NAME] tables")
         return cls(path, {name: _pin(path, name, table) for name, table in bundles.items()})
 
+    def with_pin(self, name: str, pin: SourcePin, *, replace: bool = False) -> "LockFile":
+        """This lock with `pin` as the entry of bundle `name`; an entry pinning something else needs `replace`."""
+        present = self.pins.get(name)
+        if present is not None and present != pin and not replace:
+            raise TrustPolicyError(
+                f"{self.path}: [bundle.{name}] already pins {present.repository} at {present.commit}, "
+                f"sha256:{present.digest}; replace it explicitly (--replace)"
+            )
+        return LockFile(self.path, {**self.pins, name: pin})
+
+    def to_toml(self) -> bytes:
+        """The lock as TOML that `read` reads back to the same pins (names and values as TOML basic strings)."""
+        lines = []
+        for name, pin in sorted(self.pins.items()):
+            lines.append(f"[bundle.{json.dumps(name)}]")
+            values = {
+                "source_repo": pin.repository,
+                "source_commit": pin.commit,
+                "source_ref": pin.ref,
+                "builder_id": pin.builder_id,
+                "digest": None if pin.digest is None else f"sha256:{pin.digest}",
+            }
+            lines.extend(f"{key} = {json.dumps(value)}" for key, value in values.items() if value is not None)
+            lines.append("")
+        return "\n".join(lines).encode()
+
+    def write(self) -> None:
+        """Replace the lock file with these pins, all at once or not at all."""
+        replace_together({self.path: self.to_toml()})
+
     def pin_for(self, bundle: PathLike) -> SourcePin | None:
         """The pin of a bundle, by its file or directory name; None when it is not locked."""
         return self.pins.get(Path(bundle).resolve().name)
@@ -104,10 +147,23 @@ class LockFile:
 
 def _pin(path: Path, name: str, table: object) -> SourcePin:
     where = f"{path}: [bundle.{name}]"
-    if not isinstance(table, dict) or set(table) != _LOCK_KEYS or not all(isinstance(v, str) for v in table.values()):
-        raise TrustPolicyError(f"{where} must hold exactly the strings {', '.join(sorted(_LOCK_KEYS))}")
+    if (
+        not isinstance(table, dict)
+        or not _LOCK_KEYS <= set(table) <= _LOCK_KEYS | _OPTIONAL_LOCK_KEYS
+        or not all(isinstance(v, str) for v in table.values())
+    ):
+        raise TrustPolicyError(
+            f"{where} must hold the strings {', '.join(sorted(_LOCK_KEYS))}, "
+            f"and may hold {' and '.join(sorted(_OPTIONAL_LOCK_KEYS))}"
+        )
     digest = table["digest"].removeprefix("sha256:")
     try:
-        return SourcePin(repository=table["source_repo"], commit=table["source_commit"], digest=digest)
+        return SourcePin(
+            repository=table["source_repo"],
+            commit=table["source_commit"],
+            ref=table.get("source_ref"),
+            builder_id=table.get("builder_id"),
+            digest=digest,
+        )
     except (TrustPolicyError, ValueError) as err:
         raise TrustPolicyError(f"{where}: {err}") from None

@@ -83,6 +83,36 @@ class Check:
 
 
 @dataclass(frozen=True)
+class SignaturePaths:
+    """Signatures stored apart from the bundle, one per signing system, as cosign's `--bundle` and minisign's `-x`.
+
+    Each replaces where its system's signature over the bundle is looked for
+    (a directory's manifest, or a single file); a system not named keeps its
+    usual place. One path per system, never one path for "the" signature:
+    with two systems trusted, that would leave which one it is to a guess.
+    """
+
+    minisign: PathLike | None = None
+    """A minisign signature (`.minisig`)."""
+    sigstore: PathLike | None = None
+    """A Sigstore bundle (`.sigstore.json`)."""
+
+    def for_system(self, system: str) -> Path | None:
+        """The path given for `system` ("minisign" or "sigstore"), or None to look in the usual place."""
+        given: PathLike | None = getattr(self, system)
+        return None if given is None else Path(given)
+
+    def require_trusted(self, policy: TrustPolicy) -> None:
+        """Refuse a signature of a system the policy does not trust: it would be ignored, silently."""
+        trusted = {verifier.system for verifier in policy.verifiers}
+        for system in ("minisign", "sigstore"):
+            if self.for_system(system) is not None and system not in trusted:
+                raise TrustPolicyError(
+                    f"a {system} signature was given, but the trust policy trusts no {system} signer"
+                )
+
+
+@dataclass(frozen=True)
 class Verdict:
     """Every check that ran on a bundle, with the digest and signers they established.
 
@@ -122,12 +152,13 @@ class Verdict:
 
 
 def verify_bundle(
-    path: PathLike, policy: TrustPolicy, *, signature: PathLike | None = None, pin: SourcePin | None = None
+    path: PathLike, policy: TrustPolicy, *, signatures: SignaturePaths | None = None, pin: SourcePin | None = None
 ) -> Verdict:
     """Verify a directory or single-file bundle against `policy`, and against `pin` if given.
 
-    `signature` replaces the default location of the bundle's signature (for
-    one stored apart from the bundle). With a `pin`, the bundle must carry
+    `signatures` replaces, per system, the usual location of the bundle's
+    signature (for one stored apart from the bundle); a path given for a
+    system the policy does not trust is refused with `TrustPolicyError`. With a `pin`, the bundle must carry
     provenance signed under the same policy, whose subject is the bundle's
     digest and whose source is the pinned repository and commit.
 
@@ -137,8 +168,10 @@ def verify_bundle(
     """
     path = Path(path)
     resolve_bundle(path)
+    signatures = signatures or SignaturePaths()
+    signatures.require_trusted(policy)
     verification = _DirectoryVerification if path.is_dir() else _FileVerification
-    return verification(path, policy, None if signature is None else Path(signature), pin).run()
+    return verification(path, policy, signatures, pin).run()
 
 
 def verify_locked_bundle(
@@ -146,7 +179,7 @@ def verify_locked_bundle(
     policy: TrustPolicy,
     lock: LockFile,
     *,
-    signature: PathLike | None = None,
+    signatures: SignaturePaths | None = None,
     require_checkout: bool = False,
 ) -> Verdict:
     """Verify a bundle against its entry in a lock file; a bundle absent from it is refused."""
@@ -155,7 +188,39 @@ def verify_locked_bundle(
     if pin is None:
         detail = f"{lock.path}: no [bundle.{path.resolve().name}] entry; an unlocked bundle is refused"
         return Verdict(path, (Check(CheckName.LOCK.value, False, detail, {"lock": str(lock.path)}),))
-    return verify_bundle(path, policy, signature=signature, pin=replace(pin, require_checkout=require_checkout))
+    return verify_bundle(path, policy, signatures=signatures, pin=replace(pin, require_checkout=require_checkout))
+
+
+def lock_pin(
+    path: PathLike, policy: TrustPolicy, *, signatures: SignaturePaths | None = None
+) -> tuple[Verdict, SourcePin | None]:
+    """The pin a lock file should hold for a bundle: what its signed provenance states, once it verified.
+
+    The bundle's signature is verified first; its provenance is then read
+    only to propose the pin, and the bundle verified again against that
+    pin, so every value returned (digest, repository, commit, ref,
+    builder) is one the verification checked. None with a
+    verdict that is not verified.
+    """
+    path = Path(path)
+    signed = verify_bundle(path, policy, signatures=signatures)
+    if not signed.verified:
+        return signed, None
+    provenance_path = DirectoryLayout(path).provenance if path.is_dir() else FileLayout(path).provenance
+    try:
+        proposed = Provenance.from_bytes(
+            read_regular_file(provenance_path, MAX_DOCUMENT_BYTES), what=str(provenance_path)
+        )
+    except PacksealError as err:
+        raise BundleError(f"{err}: a lock entry is made from the bundle's signed provenance") from None
+    pin = SourcePin(
+        proposed.source_repository, proposed.source_commit, ref=proposed.source_ref, builder_id=proposed.builder_id
+    )
+    verdict = verify_bundle(path, policy, signatures=signatures, pin=pin)
+    if not verdict.verified:
+        return verdict, None
+    assert verdict.digest is not None
+    return verdict, replace(pin, digest=verdict.digest.removeprefix("sha256:"))
 
 
 class _Stop(Exception):
@@ -166,7 +231,7 @@ class _Stop(Exception):
 class _Verification:
     path: Path
     policy: TrustPolicy
-    signature: Path | None
+    signatures: SignaturePaths
     pin: SourcePin | None
     checks: list[Check] = field(default_factory=list)
     digest: str | None = None
@@ -251,12 +316,17 @@ class _Verification:
         return named
 
     def verified_statement(
-        self, statement_path: Path, role: Role, signature: Path | None = None
+        self, statement_path: Path, role: Role, apart: SignaturePaths | None = None
     ) -> tuple[bytes, list[Signer]]:
-        """Read a Statement file and verify it with every verifier, in `role`, before anything parses it."""
+        """Read a Statement file and verify it with every verifier, in `role`, before anything parses it.
+
+        Each verifier reads its signature from `apart` when that names one, else beside the Statement.
+        """
         statement = read_regular_file(statement_path, MAX_DOCUMENT_BYTES)
         signers = self.all_verify(
-            lambda verifier: signature or verifier.statement_signature(statement_path),
+            lambda verifier: (
+                (apart and apart.for_system(verifier.system)) or verifier.statement_signature(statement_path)
+            ),
             lambda verifier, path: verifier.verify_statement(statement, path, role),
         )
         return statement, signers
@@ -348,14 +418,15 @@ class _DirectoryVerification(_Verification):
 
     def _verified_files(self, layout: DirectoryLayout) -> set[Path]:
         """The files of `.packseal/` that the signature and provenance checks verify under the policy."""
-        signed_here = [] if self.signature is not None else [layout.manifest]
-        if self.pin is not None:
-            signed_here.append(layout.provenance)
-        signatures = {verifier.statement_signature(s) for verifier in self.policy.verifiers for s in signed_here}
-        return {layout.manifest, *signed_here, *signatures}
+        statements = [layout.provenance] if self.pin is not None else []
+        verified = {layout.manifest, *statements}
+        for verifier in self.policy.verifiers:
+            signed_here = statements if self.signatures.for_system(verifier.system) else [layout.manifest, *statements]
+            verified.update(verifier.statement_signature(statement) for statement in signed_here)
+        return verified
 
     def _signature(self, layout: DirectoryLayout) -> tuple[tuple[bytes, list[Signer]], str]:
-        statement, signers = self.verified_statement(layout.manifest, Role.BUNDLE_MANIFEST, self.signature)
+        statement, signers = self.verified_statement(layout.manifest, Role.BUNDLE_MANIFEST, self.signatures)
         self.signers = tuple(signers)
         return (statement, signers), f"{MANIFEST_NAME} signed by {_signed_by(signers)}"
 
@@ -384,7 +455,7 @@ class _FileVerification(_Verification):
 
     def _signature(self) -> tuple[None, str]:
         results = self.all_verify(
-            lambda verifier: self.signature or verifier.file_signature(self.path),
+            lambda verifier: self.signatures.for_system(verifier.system) or verifier.file_signature(self.path),
             lambda verifier, path: verifier.verify_file(self.path, path),
         )
         digests = {digest.sha256 for _, digest in results}

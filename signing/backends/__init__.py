@@ -69,6 +69,11 @@ class BundleSigning(Protocol):
 class BundleVerifier(Protocol):
     """What `verify_bundle` needs from a signing system the installer trusts."""
 
+    @property
+    def system(self) -> str:
+        """The signing system, "minisign" or "sigstore": which of `SignaturePaths` is this verifier's."""
+        ...
+
     def statement_signature(self, statement_path: Path) -> Path:
         """Where this system keeps its signature over a Statement file."""
         ...

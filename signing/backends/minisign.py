@@ -162,6 +162,8 @@ class MinisignSigner:
 class MinisignKeyring:
     """The minisign public keys an installer trusts, looked up by key id."""
 
+    system = "minisign"
+
     def __init__(self, keys: Iterable[minisign.PublicKey]) -> None:
         """Trust `keys`; refuse none, and two different keys that share a key id.
 

@@ -16,6 +16,7 @@ import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
@@ -23,6 +24,7 @@ from typing import TypeVar
 from cryptography import x509
 from cryptography.hazmat import asn1
 from cryptography.x509.oid import ObjectIdentifier
+from pydantic import ValidationError
 from requests import RequestException
 from sigstore._internal.fulcio.client import FulcioClientError
 from sigstore._internal.rekor import RekorClientError
@@ -113,6 +115,30 @@ def _shipped_trust_config(url: str) -> ClientTrustConfig:
         return ClientTrustConfig.from_json(json.dumps(document))
     except (OSError, ValueError, SigstoreError) as err:
         raise TrustPolicyError(f"the Sigstore trusted root shipped for {url} is unusable: {_one_line(err)}") from None
+
+
+def shipped_trusted_root_date(*, staging: bool = False) -> datetime:
+    """When the trusted root shipped inside `sigstore` was last changed, as far as it says: read offline.
+
+    A trusted root carries no date of its own; this is the newest
+    `validFor.start` among its certificate authorities, transparency logs,
+    CT logs and timestamp authorities, the last key it added. A root older
+    than a key Sigstore has since rotated to cannot verify what that key signs.
+    """
+    url = STAGING_TUF_URL if staging else DEFAULT_TUF_URL
+    try:
+        root = json.loads(read_embedded("trusted_root.json", url))
+        starts = [
+            datetime.fromisoformat(entry["validFor"]["start"])
+            for kind in ("certificateAuthorities", "tlogs", "ctlogs", "timestampAuthorities")
+            for entry in root.get(kind, [])
+            if "start" in entry.get("validFor", {})
+        ]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as err:
+        raise TrustPolicyError(f"the Sigstore trusted root shipped for {url} is unusable: {_one_line(err)}") from None
+    if not starts:
+        raise TrustPolicyError(f"the Sigstore trusted root shipped for {url} states no validity dates")
+    return max(starts)
 
 
 def _refreshed_trust_config(url: str) -> ClientTrustConfig:
@@ -297,6 +323,8 @@ class SigstoreIdentityPolicy:
 class SigstoreVerifier:
     """Verifies Sigstore bundles against one instance's trusted root and one identity policy."""
 
+    system = "sigstore"
+
     def __init__(self, instance: SigstoreInstance, policy: SigstoreIdentityPolicy) -> None:
         """Load the trusted root now: an unusable one is refused before any bundle is read."""
         try:
@@ -404,23 +432,24 @@ class _CertificateField:
     def verify(self, cert: x509.Certificate) -> None:
         values = self._read(cert)
         if not any(self._accepts(value) for value in values):
-            raise _PolicyMismatch(self._check, f"certificate {self._check} {sorted(values)} is not {self._wanted}")
+            found = ", ".join(sorted(values)) or "none"
+            raise _PolicyMismatch(self._check, f"certificate {self._check} {found} is not {self._wanted}")
 
 
 def _identity_is(identity: str) -> _CertificateField:
-    return _CertificateField("identity", _identities, identity.__eq__, repr(identity))
+    return _CertificateField("identity", _identities, identity.__eq__, identity)
 
 
 def _identity_matches(pattern: str) -> _CertificateField:
-    return _CertificateField("identity", _identities, _compile(pattern).fullmatch, f"a full match of {pattern!r}")
+    return _CertificateField("identity", _identities, _compile(pattern).fullmatch, f"a full match of {pattern}")
 
 
 def _issuer_is(issuer: str) -> _CertificateField:
-    return _CertificateField("issuer", _issuers, issuer.__eq__, repr(issuer))
+    return _CertificateField("issuer", _issuers, issuer.__eq__, issuer)
 
 
 def _issuer_matches(pattern: str) -> _CertificateField:
-    return _CertificateField("issuer", _issuers, _compile(pattern).fullmatch, f"a full match of {pattern!r}")
+    return _CertificateField("issuer", _issuers, _compile(pattern).fullmatch, f"a full match of {pattern}")
 
 
 def _identities(cert: x509.Certificate) -> set[str]:
@@ -524,7 +553,21 @@ def _compile(pattern: str) -> re.Pattern[str]:
 
 
 def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split())
+    """`err` in one line; a pydantic error inside it (a malformed bundle or root) as its fields and reasons.
+
+    pydantic's own text spans lines and carries the input's repr and a URL
+    to its documentation: none of it says more to a user than which field is
+    wrong and why.
+    """
+    text = str(err)
+    validation = next((e for e in (err, err.__cause__, err.__context__) if isinstance(e, ValidationError)), None)
+    if validation is not None:
+        fields = "; ".join(
+            f"{'.'.join(map(str, problem['loc'])) or 'document'}: {problem['msg']}"
+            for problem in validation.errors(include_url=False, include_input=False)
+        )
+        text = text.replace(str(validation), "").strip() + " " + fields
+    return " ".join(text.split())
 
 
 def _with_cause(err: BaseException) -> str:

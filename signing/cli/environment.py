@@ -15,11 +15,13 @@ ENVIRONMENT_OPTIONS: dict[str, frozenset[str]] = {
     "sign": frozenset({"--password-file", "--trusted-comment", "--sigstore", "--identity-token"}),
     "attest": frozenset(
         {"--password-file", "--trusted-comment", "--sigstore", "--identity-token"}
-        | {"--source-repo", "--source-commit", "--builder-id"}
+        | {"--source-repo", "--source-commit", "--source-ref", "--builder-id"}
     ),
     "verify-bundle": frozenset({"--json"}),
     "self record": frozenset({"--binary", "--python", "--distribution", "--script", "--out", "--password-file"}),
     "self check": frozenset({"--json"}),
+    "version": frozenset(),
+    "lock add": frozenset(),
 }
 """The options each command reads from `PACKSEAL_<COMMAND>_<OPTION>` when the command line lacks them.
 

@@ -47,6 +47,13 @@ def _remember_json(context: click.Context, _: click.Parameter, value: bool) -> b
     return value
 
 
+def print_help_when_bare(context: click.Context) -> None:
+    """A group run without a command prints its help and succeeds, as `git` and `cosign` do."""
+    if context.invoked_subcommand is None:
+        click.echo(context.get_help())
+        context.exit(ExitStatus.DONE)
+
+
 @contextmanager
 def exit_statuses(invocation: Invocation) -> Iterator[None]:
     """Run a command; anything it raises ends the process with its exit status and one line."""
@@ -54,6 +61,9 @@ def exit_statuses(invocation: Invocation) -> Iterator[None]:
         yield
     except (KeyboardInterrupt, click.Abort):
         _fail("interrupted", ExitStatus.INTERRUPTED, invocation)
+    except click.UsageError as err:
+        command = err.ctx.command_path if err.ctx is not None else "packseal"
+        _fail(f"{err.format_message()} (see '{command} --help')", ExitStatus.ASKED_WRONGLY, invocation)
     except click.ClickException as err:
         _fail(err.format_message(), ExitStatus.ASKED_WRONGLY, invocation)
     except PacksealError as err:

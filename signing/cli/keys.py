@@ -13,15 +13,19 @@ from typing import TYPE_CHECKING
 import click
 
 from signing.errors import KeyFileError
+from signing.terminal import escape
 
 if TYPE_CHECKING:
     import minisign
 
 PASSWORD_ENVIRONMENT_VARIABLE = "PACKSEAL_PASSWORD"
+PASSWORD_FILE_HELP = (
+    f"A file whose first line is the key's password (else ${PASSWORD_ENVIRONMENT_VARIABLE}, else a prompt)."
+)
 
 
-def password(password_file: Path | None, *, confirm: bool) -> str:
-    """The password from --password-file, else the environment, else a terminal prompt."""
+def password(password_file: Path | None, *, key: Path, confirm: bool) -> str:
+    """The password of `key` from --password-file, else the environment, else a terminal prompt naming `key`."""
     if password_file is not None:
         try:
             lines = password_file.read_text(encoding="utf-8").splitlines()
@@ -34,7 +38,7 @@ def password(password_file: Path | None, *, confirm: bool) -> str:
     if from_environment:
         return from_environment
     if sys.stdin.isatty():
-        return str(click.prompt("Password", hide_input=True, confirmation_prompt=confirm))
+        return str(click.prompt(f"Password for {escape(str(key))}", hide_input=True, confirmation_prompt=confirm))
     raise KeyFileError(
         f"a password is needed: use --password-file, set {PASSWORD_ENVIRONMENT_VARIABLE}, or run in a terminal"
     )
@@ -46,5 +50,11 @@ def unlocked_secret_key(path: Path, password_file: Path | None) -> "minisign.Sec
 
     secret_key = minisign_backend.read_secret_key(path)
     if secret_key.is_encrypted():
-        minisign_backend.unlock(secret_key, password(password_file, confirm=False), path=path)
+        chosen = password(password_file, key=path, confirm=False)
+        if sys.stderr.isatty():
+            # scrypt takes seconds by design: say why nothing happens. Only to a person: a log keeps one line per error.
+            click.echo(
+                f"deriving the key of {escape(str(path))} from its password (scrypt, a few seconds)...", err=True
+            )
+        minisign_backend.unlock(secret_key, chosen, path=path)
     return secret_key

@@ -14,15 +14,18 @@ from pathlib import Path
 import click
 
 from signing import selfcheck
-from signing.cli.keys import unlocked_secret_key
+from signing.cli.exits import print_help_when_bare
+from signing.cli.keys import PASSWORD_FILE_HELP, unlocked_secret_key
 from signing.terminal import escape
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
-@click.group("self")
-def self_group() -> None:
+@click.group("self", invoke_without_command=True)
+@click.pass_context
+def self_group(context: click.Context) -> None:
     """Record a released program, and check at startup that it is what runs."""
+    print_help_when_bare(context)
 
 
 @self_group.command()
@@ -38,7 +41,7 @@ def self_group() -> None:
 @click.option("--script", type=_FILE, help="With --python: the program's entry script.")
 @click.option("--out", required=True, type=_FILE, help="Where to write the record.")
 @click.option("--minisign-key", type=_FILE, help="Sign the record with this minisign key (writes OUT.minisig).")
-@click.option("--password-file", type=_FILE)
+@click.option("--password-file", type=_FILE, help=PASSWORD_FILE_HELP)
 def record(
     binary: Path | None,
     python: bool,

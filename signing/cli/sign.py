@@ -11,7 +11,7 @@ import click
 from attest.build_facts import ExplicitSource
 from signing.backends import BundleSigning
 from signing.backends import minisign as minisign_backend
-from signing.cli.keys import unlocked_secret_key
+from signing.cli.keys import PASSWORD_FILE_HELP, unlocked_secret_key
 from signing.cli.options import option_group, sigstore_instance_options
 from signing.sign import SignedBundle, attest_bundle, bundle_build_facts, sign_bundle
 from signing.terminal import escape
@@ -33,7 +33,7 @@ _signing_options = option_group(
     "signing",
     [
         click.option("--minisign-key", type=click.Path(dir_okay=False, path_type=Path), help="Sign with this key."),
-        click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path)),
+        click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path), help=PASSWORD_FILE_HELP),
         click.option("--trusted-comment", help="minisign: default names the bundle, its digest and the time."),
         click.option("--sigstore", "use_sigstore", is_flag=True, help="Sign keylessly with Sigstore."),
         click.option("--identity-token", help="Sigstore: the OIDC token; default is the CI's ambient credential."),
@@ -66,7 +66,7 @@ def _signing(options: _SigningOptions) -> Iterator[BundleSigning]:
 @click.argument("path", type=click.Path(path_type=Path))
 @_signing_options
 def sign(path: Path, signing: _SigningOptions) -> int:
-    """Sign a bundle directory or a single file, with minisign or Sigstore."""
+    """Sign PATH, a bundle directory or a single file, with minisign or Sigstore."""
     with _signing(signing) as chosen:
         _report("signed", sign_bundle(path, chosen))
     return 0
@@ -77,6 +77,10 @@ def sign(path: Path, signing: _SigningOptions) -> int:
 @_signing_options
 @click.option("--source-repo", help="The source repository URL (default: from CI or the checkout's origin).")
 @click.option("--source-commit", help="The full source commit (default: from CI or the checkout's HEAD).")
+@click.option(
+    "--source-ref",
+    help="The full source ref, refs/tags/v1.2 (default: from CI or the checkout's branch; none when detached).",
+)
 @click.option("--builder-id", help="Who built it; required outside GitHub Actions.")
 @click.option("--allow-dirty", is_flag=True, help="Attest even when the checkout has uncommitted changes.")
 def attest(
@@ -84,12 +88,13 @@ def attest(
     signing: _SigningOptions,
     source_repo: str | None,
     source_commit: str | None,
+    source_ref: str | None,
     builder_id: str | None,
     allow_dirty: bool,
 ) -> int:
-    """Write and sign SLSA provenance for a bundle: its source repository, commit and builder."""
+    """Write and sign SLSA provenance for PATH, a bundle: its source repository, commit and builder."""
     started_on = datetime.now(UTC)
-    explicit = ExplicitSource(repository=source_repo, commit=source_commit, builder_id=builder_id)
+    explicit = ExplicitSource(repository=source_repo, commit=source_commit, builder_id=builder_id, ref=source_ref)
     facts = bundle_build_facts(path, explicit, allow_dirty=allow_dirty)
     with _signing(signing) as chosen:
         _report("attested", attest_bundle(path, facts, chosen, started_on=started_on))

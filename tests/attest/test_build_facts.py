@@ -1,5 +1,6 @@
 """Build facts from a simulated GitHub Actions job, a real checkout, and explicit options."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -114,7 +115,10 @@ def test_a_job_in_its_checkout_at_github_sha_is_attested(repo: GitRepo, pack: Pa
 
 
 def test_github_sha_other_than_head_is_refused(repo: GitRepo, pack: Path):
-    with pytest.raises(ProvenanceError, match=f"source commit disagrees between sources: .*{OTHER_COMMIT}"):
+    expected = (
+        f"source commit disagrees between sources: {OTHER_COMMIT} (GITHUB_SHA), {repo.head} (the checkout's HEAD)"
+    )
+    with pytest.raises(ProvenanceError, match=re.escape(expected)):
         gather_build_facts(pack, github_job(OTHER_COMMIT), ExplicitSource())
 
 
@@ -137,7 +141,10 @@ def test_a_local_checkout_gives_origin_head_and_branch(repo: GitRepo, pack: Path
 
 def test_an_explicit_commit_other_than_head_is_refused(repo: GitRepo, pack: Path):
     explicit = ExplicitSource(commit=OTHER_COMMIT, builder_id=BUILDER)
-    with pytest.raises(ProvenanceError, match="source commit disagrees between sources"):
+    expected = (
+        f"source commit disagrees between sources: {OTHER_COMMIT} (--source-commit), {repo.head} (the checkout's HEAD)"
+    )
+    with pytest.raises(ProvenanceError, match=re.escape(expected)):
         gather_build_facts(pack, {}, explicit)
 
 
@@ -148,8 +155,32 @@ def test_an_explicit_commit_equal_to_head_is_accepted(repo: GitRepo, pack: Path)
 
 def test_an_explicit_repository_other_than_origin_is_refused(pack: Path):
     explicit = ExplicitSource(repository="https://github.com/acme/pack-evil", builder_id=BUILDER)
-    with pytest.raises(ProvenanceError, match="source repository disagrees between sources"):
+    expected = (
+        "source repository disagrees between sources: "
+        f"https://github.com/acme/pack-evil (--source-repo), {ORIGIN} (the checkout's origin)"
+    )
+    with pytest.raises(ProvenanceError, match=re.escape(expected)):
         gather_build_facts(pack, {}, explicit)
+
+
+def test_an_explicit_ref_is_attested_from_a_detached_checkout(repo: GitRepo, pack: Path):
+    repo.git("checkout", "-q", "--detach")
+    facts = gather_build_facts(pack, {}, ExplicitSource(ref="refs/tags/v1.0", builder_id=BUILDER))
+    assert facts.source_ref == "refs/tags/v1.0"
+
+
+def test_an_explicit_ref_other_than_the_branch_is_refused(repo: GitRepo, pack: Path):
+    explicit = ExplicitSource(ref="refs/tags/v1.0", builder_id=BUILDER)
+    expected = (
+        "source ref disagrees between sources: refs/tags/v1.0 (--source-ref), refs/heads/main (the checkout's branch)"
+    )
+    with pytest.raises(ProvenanceError, match=re.escape(expected)):
+        gather_build_facts(pack, {}, explicit)
+
+
+def test_an_explicit_ref_other_than_github_ref_is_refused(repo: GitRepo, pack: Path):
+    with pytest.raises(ProvenanceError, match=re.escape("refs/tags/v2.0 (--source-ref), refs/tags/v1.0 (GITHUB_REF)")):
+        gather_build_facts(pack, github_job(repo.head, ref="refs/tags/v1.0"), ExplicitSource(ref="refs/tags/v2.0"))
 
 
 @pytest.mark.parametrize("repository", ["git@github.com:acme/pack", "https://GitHub.com/acme/pack/"])

@@ -103,6 +103,8 @@ CASES = [
                                                 "--no-password"], 2),
     Case("keygen-interrupted", lambda c: ["keygen", "--output-dir", c.tmp_path / "new",
                                           "--password-file", fifo_at(c, "password")], 130),
+    Case("version-done", lambda c: ["version"], 0),
+    Case("version-bad-option", lambda c: ["version", "--bogus"], 2),
     Case("sign-done", lambda c: ["sign", c.pack, "--minisign-key", c.keys.key], 0),
     Case("sign-refused", lambda c: ["sign", fifo_in_pack(c), "--minisign-key", c.keys.key], 1),
     Case("sign-missing-key", lambda c: ["sign", c.pack, "--minisign-key", c.tmp_path / "absent.key"], 2),
@@ -117,6 +119,11 @@ CASES = [
                                                  "--source-commit", COMMIT[:7]], 2),
     Case("attest-interrupted", lambda c: ["attest", c.pack, "--minisign-key", locked_key(c), *SOURCE, *BUILDER,
                                           "--password-file", fifo_at(c, "password")], 130),
+    Case("lock-add-refused", lambda c: ["lock", "add", tampered_pack(c), "--lock", c.tmp_path / "lock",
+                                        "--minisign-pubkey", c.keys.pub], 1),
+    Case("lock-add-no-provenance", lambda c: ["lock", "add", signed_pack(c), "--lock", c.tmp_path / "lock",
+                                              "--minisign-pubkey", c.keys.pub], 1),
+    Case("lock-add-bad-option", lambda c: ["lock", "add", signed_pack(c), "--lock", c.tmp_path / "lock", "--bogus"], 2),
     Case("verify-done", lambda c: ["verify-bundle", signed_pack(c), "--minisign-pubkey", c.keys.pub], 0),
     Case("verify-refused", lambda c: ["verify-bundle", tampered_pack(c), "--minisign-pubkey", c.keys.pub], 1),
     Case("verify-no-key", lambda c: ["verify-bundle", signed_pack(c)], 2),
@@ -223,7 +230,8 @@ def test_every_command_is_in_the_table() -> None:
     for command in ENVIRONMENT_OPTIONS:
         prefix = command.replace("verify-bundle", "verify").replace(" ", "-")
         exits = {case.exit for case in CASES if case.id.startswith(prefix + "-")}
-        assert exits == ({0, 2, 130} if command == "keygen" else {0, 1, 2, 130}), command
+        expected = {"keygen": {0, 2, 130}, "version": {0, 2}, "lock add": {1, 2}}.get(command, {0, 1, 2, 130})
+        assert exits == expected, command
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,8 @@ import minisign as pyminisign
 import pytest
 from git_repo import GITHUB_WORKFLOW, GitRepo, clean_environment, github_job
 
+from signing.pins import LockFile
+
 PACKSEAL = Path(sys.executable).parent / "packseal"
 ORIGIN = "https://github.com/acme/pack.git"
 REPOSITORY = "https://github.com/acme/pack"
@@ -327,6 +329,25 @@ def test_each_bundle_of_a_lock_is_verified(built, tmp_path, cli, bundle: str, ch
     assert_verified(verdict, checks + ["lock-digest"] + SOURCE_CHECKS[:4])
 
 
+def test_a_lock_entry_may_pin_ref_and_builder(built, tmp_path, cli):
+    entry = (
+        lock_entry("pack", built.commit, built.digests["pack"]) + f'source_ref = "{REF}"\nbuilder_id = "{BUILDER}"\n'
+    )
+    verdict = verify_locked(built, built.pack, write_lock(tmp_path, entry), cli)
+    assert_verified(verdict, DIR_CHECKS + ["lock digest"] + SOURCE_CHECKS[:6])
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "check"),
+    [("source_ref", "refs/tags/v9", "source ref"), ("builder_id", "https://evil.example/b", "builder")],
+)
+def test_a_locked_ref_or_builder_other_than_the_provenance_is_refused(built, tmp_path, cli, key, value, check):
+    entry = lock_entry("pack", built.commit, built.digests["pack"]) + f'{key} = "{value}"\n'
+    verdict = verify_locked(built, built.pack, write_lock(tmp_path, entry), cli)
+    assert verdict["verified"] is False, verdict
+    assert verdict["checks"][-1]["name"] == check and verdict["checks"][-1]["ok"] is False, verdict
+
+
 def test_a_locked_digest_of_other_content_is_refused_at_lock_digest(built, tmp_path, cli):
     lock = write_lock(tmp_path, lock_entry("pack", built.commit, built.digests["other"]))
     verdict = verify_locked(built, built.pack, lock, cli)
@@ -352,7 +373,8 @@ def _malformed_locks(commit: str, digest: str) -> dict[str, str]:
     return {
         "not-toml": "[bundle.pack\n",
         "missing-key": entry.replace(f'digest = "sha256:{digest}"\n', ""),
-        "extra-key": entry + 'source_ref = "refs/heads/main"\n',
+        "extra-key": entry + 'source_branch = "refs/heads/main"\n',
+        "empty-ref": entry + 'source_ref = ""\n',
         "not-a-string": entry.replace(f'"sha256:{digest}"', "1"),
         "abbreviated-commit": lock_entry("pack", commit[:7], digest),
         "bad-digest": lock_entry("pack", commit, digest[:32]),
@@ -487,3 +509,49 @@ def test_sigstore_provenance_pinned_to_another_commit_is_refused(sigstore_built,
     other = "0" * len(sigstore_built.commit)
     verdict = verify_sigstore(sigstore_built, "--source-repo", REPOSITORY, "--source-commit", other, cli=cli)
     refused_at(verdict, "source-commit", before=DIR_CHECKS)
+
+
+# --- packseal lock add --------------------------------------------------------
+
+
+def lock_add(built: SimpleNamespace, bundle: Path, lock: Path, *options: Any) -> subprocess.CompletedProcess:
+    return run(
+        built.repo.environment, "lock", "add", bundle, "--lock", lock, "--minisign-pubkey", built.keys.pub, *options
+    )
+
+
+@pytest.mark.parametrize("bundle", ["pack", "file"])
+def test_lock_add_pins_what_verified_and_the_lock_then_verifies(built, tmp_path, cli, bundle: str):
+    lock = tmp_path / "packseal.lock"
+    path = getattr(built, bundle)
+
+    result = lock_add(built, path, lock)
+
+    assert result.returncode == 0, cli.describe(result)
+    pins = LockFile.read(lock).pins[path.name]
+    assert (pins.repository, pins.commit, pins.ref, pins.builder_id) == (ORIGIN, built.commit, REF, BUILDER)
+    assert pins.digest == built.digests[bundle]
+    verdict = verify_locked(built, path, lock, cli)
+    assert verdict["verified"] is True and "source-ref" in names(verdict) and "builder" in names(verdict), verdict
+
+
+def test_lock_add_of_a_bundle_that_does_not_verify_writes_nothing(built, tmp_path, cli, key_store):
+    lock = tmp_path / "packseal.lock"
+    other = key_store("other")
+    result = run(built.repo.environment, "lock", "add", built.pack, "--lock", lock, "--minisign-pubkey", other.pub)
+    assert result.returncode == 1, cli.describe(result)
+    assert result.stdout.startswith("REFUSED") and not lock.exists(), cli.describe(result)
+
+
+def test_lock_add_refuses_to_change_an_entry_unless_replace(built, tmp_path, cli):
+    lock = write_lock(tmp_path, lock_entry("pack", built.parent, built.digests["pack"]))
+    before = lock.read_bytes()
+
+    refused = lock_add(built, built.pack, lock)
+    assert_usage_error(refused, "[bundle.pack] already pins", cli)
+    assert lock.read_bytes() == before
+
+    replaced = lock_add(built, built.pack, lock, "--replace")
+    assert replaced.returncode == 0, cli.describe(replaced)
+    assert LockFile.read(lock).pins["pack"].commit == built.commit
+    assert lock_add(built, built.pack, lock).returncode == 0  # the same pin again is no change

@@ -67,7 +67,7 @@ def verify(cli: SimpleNamespace, home: Path, *arguments: str | Path, **options: 
 
 
 def verify_release(cli: SimpleNamespace, home: Path, *options: str, **run: object) -> subprocess.CompletedProcess:
-    return verify(cli, home, RELEASE.artifact, "--signature", RELEASE.bundle, *RELEASE.policy, *options, **run)
+    return verify(cli, home, RELEASE.artifact, "--bundle", RELEASE.bundle, *RELEASE.policy, *options, **run)
 
 
 def assert_verified(result: subprocess.CompletedProcess) -> None:

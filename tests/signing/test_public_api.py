@@ -48,7 +48,9 @@ def test_a_single_file_and_a_lock_file_by_str_path(tmp_path, key_pair, policy):
         f'source_commit = "{"a" * 40}"\ndigest = "sha256:{"b" * 64}"\n'
     )
 
-    assert signing.verify_bundle(str(release), policy, signature=str(release) + ".minisig").verified
+    assert signing.verify_bundle(
+        str(release), policy, signatures=signing.SignaturePaths(minisign=str(release) + ".minisig")
+    ).verified
     refused = signing.verify_locked_bundle(str(release), policy, signing.LockFile.read(str(lock)))
     assert refused.refusal is not None and refused.refusal.name == "lock"
 

@@ -21,7 +21,7 @@ from attest.provenance import LOCAL_BUILD_TYPE, BuildFacts
 from signing.backends.minisign import MinisignSigning
 from signing.pins import SourcePin
 from signing.sign import attest_bundle
-from signing.verify import Verdict, verify_bundle
+from signing.verify import SignaturePaths, Verdict, verify_bundle
 
 FACTS = BuildFacts(
     source_repository="https://github.com/acme/pack",
@@ -154,7 +154,9 @@ def test_a_manifest_signature_not_read_because_another_was_given_must_still_be_w
     given = Path(shutil.copyfile(signed_bundle / ".packseal/manifest.json.minisig", tmp_path / "apart.minisig"))
     (signed_bundle / ".packseal/manifest.json.minisig").write_bytes(_elf(signed_bundle))
 
-    _refused_at_layout(verify_bundle(signed_bundle, policy, signature=given), "manifest.json.minisig")
+    _refused_at_layout(
+        verify_bundle(signed_bundle, policy, signatures=SignaturePaths(minisign=given)), "manifest.json.minisig"
+    )
 
 
 def test_a_signature_without_a_packseal_claim_is_refused_where_no_check_reads_it(attested, policy, key_pair):

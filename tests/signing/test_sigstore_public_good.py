@@ -88,8 +88,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def verify_bundle(home: Path, row: Row, *options: str) -> tuple[int, dict[str, Any]]:
-    """Exit code and JSON verdict of `packseal verify-bundle ARTIFACT --signature BUNDLE OPTIONS`."""
-    argv = ["packseal", "verify-bundle", str(row.artifact), "--signature", str(row.bundle)]
+    """Exit code and JSON verdict of `packseal verify-bundle ARTIFACT --bundle BUNDLE OPTIONS`."""
+    argv = ["packseal", "verify-bundle", str(row.artifact), "--bundle", str(row.bundle)]
     argv += [*options, "--json"]
     stdout = io.StringIO()
     environment = {"PATH": os.environ["PATH"], "HOME": str(home)}

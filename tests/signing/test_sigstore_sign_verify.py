@@ -415,6 +415,16 @@ POLICY_REFUSALS = {
 """What replaces the part of alice's policy it names, and the check that must refuse."""
 
 
+def test_a_wrong_identity_is_named_plainly_not_as_a_python_list(
+    packseal: Packseal, sigstore_instance: SigstoreInstance, alice_signed: Path
+) -> None:
+    policy = alice_except(sigstore_instance, "--certificate-identity", "bob@example.com")
+
+    failed = refusal(verify(packseal, alice_signed, *online(sigstore_instance), *policy))
+
+    assert failed["detail"].endswith(f"certificate identity {ALICE} is not bob@example.com"), failed
+
+
 def alice_except(instance: SigstoreInstance, *replacement: str) -> tuple[str, ...]:
     """Alice's policy with the identity or the issuer part replaced."""
     identity = ("--certificate-identity", ALICE)
@@ -570,7 +580,7 @@ def test_bundle_of_another_artifact_refused(
     """
     bundle = bundle_of(request.getfixturevalue(signed_for))
 
-    result = verify(packseal, alice_file, "--signature", bundle, *alice_online)
+    result = verify(packseal, alice_file, "--bundle", bundle, *alice_online)
 
     assert_sigstore_refusal(result, bundle, failed_check)
 
@@ -647,7 +657,7 @@ def test_statement_bundle_of_a_directory_does_not_sign_a_file_of_its_file_list(
     file_list.write_bytes(canonical_json(directory_manifest(alice_attested_pack).to_json()["files"]))
     bundle = alice_attested_pack / ".packseal" / f"{statement}.sigstore.json"
 
-    assert_sigstore_refusal(verify(packseal, file_list, "--signature", bundle, *alice_online), bundle, "role")
+    assert_sigstore_refusal(verify(packseal, file_list, "--bundle", bundle, *alice_online), bundle, "role")
 
 
 @pytest.fixture
@@ -674,6 +684,35 @@ def test_each_system_alone_verifies_a_pack_both_signed(
     for policy in [("--minisign-pubkey", public_key), alice_online, ("--minisign-pubkey", public_key, *alice_online)]:
         verdict = verified(verify(packseal, pack, *policy))
         assert verdict["checks"][0]["detail"] == ".packseal/ holds only signature files, each well formed for its role"
+
+
+def test_bundle_and_signature_name_each_systems_signature_stored_apart(
+    packseal: Packseal, alice_online: tuple[str | Path, ...], signed_by_both: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """`--bundle` is the Sigstore bundle, `--signature` the minisign one, as in cosign and minisign; both at once."""
+    pack, public_key = signed_by_both
+    apart = tmp_path / "apart"
+    apart.mkdir()
+    minisig = shutil.move(pack / ".packseal" / "manifest.json.minisig", apart / "pack.minisig")
+    bundle = shutil.move(pack / ".packseal" / "manifest.sigstore.json", apart / "pack.sigstore.json")
+    both = ("--minisign-pubkey", public_key, *alice_online)
+
+    verdict = verified(verify(packseal, pack, *both, "--signature", minisig, "--bundle", bundle))
+    assert "minisign" in verdict["checks"][1]["detail"] and "alice" in verdict["checks"][1]["detail"]
+    assert refusal(verify(packseal, pack, *both, "--signature", minisig))["name"] == "signature"
+    assert refusal(verify(packseal, pack, *both, "--signature", bundle, "--bundle", minisig))["name"] == "signature"
+
+
+def test_a_signature_of_a_system_not_trusted_is_refused_not_ignored(
+    packseal: Packseal, signed_by_both: tuple[Path, Path]
+) -> None:
+    pack, public_key = signed_by_both
+    bundle = pack / ".packseal" / "manifest.sigstore.json"
+
+    result = verify(packseal, pack, "--minisign-pubkey", public_key, "--bundle", bundle)
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "a sigstore signature was given, but the trust policy trusts no sigstore signer" in result.stderr
 
 
 @pytest.mark.parametrize("name", ["manifest.json.minisig", "provenance.sigstore.json"])
@@ -721,7 +760,7 @@ def test_log_entry_of_another_artifact_refused(
     other_entries = bundle_of(request.getfixturevalue(logged_for))
     spliced = splice_log_entries(bundle_of(artifact), other_entries, tmp_path / "spliced.json")
 
-    result = verify(packseal, artifact, "--signature", spliced, *alice_online)
+    result = verify(packseal, artifact, "--bundle", spliced, *alice_online)
 
     assert_sigstore_refusal(result, spliced, "log inclusion")
 

@@ -18,7 +18,7 @@ from signing.errors import BundleError
 from signing.policy import TrustPolicy
 from signing.roles import Role, RoleClaim
 from signing.sign import sign_with_minisign
-from signing.verify import Check, CheckName, Verdict, verify_bundle
+from signing.verify import Check, CheckName, SignaturePaths, Verdict, verify_bundle
 
 DIRECTORY_CHECKS = ["layout", "signature", "statement", "files"]
 
@@ -189,7 +189,7 @@ def test_a_bundle_signed_by_an_untrusted_key_is_refused(signed_bundle, other_key
 def test_a_signature_given_apart_from_the_bundle_is_used(signed_bundle, policy, tmp_path):
     apart = tmp_path / "apart.minisig"
     shutil.move(signed_bundle / ".packseal/manifest.json.minisig", apart)
-    assert verify_bundle(signed_bundle, policy, signature=apart).verified
+    assert verify_bundle(signed_bundle, policy, signatures=SignaturePaths(minisign=apart)).verified
 
 
 def test_a_missing_bundle_is_an_error(tmp_path, policy):

@@ -19,7 +19,7 @@ from signing.errors import TrustPolicyError
 from signing.pins import SourcePin
 from signing.policy import TrustPolicy
 from signing.sign import attest_bundle, sign_with_minisign
-from signing.verify import verify_bundle
+from signing.verify import SignaturePaths, verify_bundle
 
 
 @pytest.fixture
@@ -43,6 +43,7 @@ class _SwapsTheFileAfterVerifying:
 
     keyring: MinisignKeyring
     secret_key: object
+    system = "minisign"
 
     def statement_signature(self, statement_path: Path) -> Path:
         return self.keyring.statement_signature(statement_path)
@@ -91,7 +92,7 @@ def test_a_file_signature_given_apart_from_the_file_is_used(signed_file, key_pai
     signed_file.with_name("pack.tar.minisig").rename(apart)
     policy = TrustPolicy((MinisignKeyring([key_pair.public_key]),))
     assert not verify_bundle(signed_file, policy).verified
-    assert verify_bundle(signed_file, policy, signature=apart).verified
+    assert verify_bundle(signed_file, policy, signatures=SignaturePaths(minisign=apart)).verified
 
 
 # --- a source pin is never dropped ------------------------------------------------------
