@@ -334,12 +334,12 @@ def test_a_lock_entry_may_pin_ref_and_builder(built, tmp_path, cli):
         lock_entry("pack", built.commit, built.digests["pack"]) + f'source_ref = "{REF}"\nbuilder_id = "{BUILDER}"\n'
     )
     verdict = verify_locked(built, built.pack, write_lock(tmp_path, entry), cli)
-    assert_verified(verdict, DIR_CHECKS + ["lock digest"] + SOURCE_CHECKS[:6])
+    assert_verified(verdict, DIR_CHECKS + ["lock-digest"] + SOURCE_CHECKS[:6])
 
 
 @pytest.mark.parametrize(
     ("key", "value", "check"),
-    [("source_ref", "refs/tags/v9", "source ref"), ("builder_id", "https://evil.example/b", "builder")],
+    [("source_ref", "refs/tags/v9", "source-ref"), ("builder_id", "https://evil.example/b", "builder")],
 )
 def test_a_locked_ref_or_builder_other_than_the_provenance_is_refused(built, tmp_path, cli, key, value, check):
     entry = lock_entry("pack", built.commit, built.digests["pack"]) + f'{key} = "{value}"\n'
