@@ -45,7 +45,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class SignedBundle:
-    """What was signed (the bundle digest, hex sha256) and the files written."""
+    """What was signed and the files written.
+
+    `digest` is `sha256:<hex>`, the form a `Verdict` and the CLI show: the
+    tree digest of a directory, or the digest of a single file.
+    """
 
     path: Path
     digest: str
@@ -68,7 +72,7 @@ def sign_bundle(path: PathLike, signing: BundleSigning) -> SignedBundle:
     check_replaceable((file_layout.minisig, file_layout.sigstore))
     signature_path, signature = signing.sign_file(path, digest, _printable(name))
     replace_together({signature_path: signature})
-    return SignedBundle(path, digest.sha256, (signature_path,))
+    return SignedBundle(path, f"sha256:{digest.sha256}", (signature_path,))
 
 
 def bundle_build_facts(
@@ -168,4 +172,4 @@ def _publish_statement(
         unchanged = False
     stale = set() if unchanged else signatures - {signature_path}
     replace_together({statement_path: statement, signature_path: signature}, remove=stale)
-    return SignedBundle(path, claim.sha256, (statement_path, signature_path))
+    return SignedBundle(path, f"sha256:{claim.sha256}", (statement_path, signature_path))

@@ -102,6 +102,6 @@ def attest(
 
 
 def _report(action: str, signed: SignedBundle) -> None:
-    click.echo(f"{action} {escape(str(signed.path))} (sha256:{signed.digest})")
+    click.echo(f"{action} {escape(str(signed.path))} ({signed.digest})")
     for written in signed.written:
         click.echo(f"  wrote {escape(str(written))}")

@@ -33,7 +33,7 @@ def test_sign_and_verify_with_keys_read_through_the_api_and_paths_of_any_kind(tm
 
     assert verdict.verified, verdict.refusal
     assert verdict.bundle == root
-    assert signed.digest == verdict.digest == signing.directory_manifest(str(root)).digest
+    assert signed.digest == verdict.digest == f"sha256:{signing.directory_manifest(str(root)).digest}"
     assert signing.MinisignKeyring([signing.read_public_key(_PathLike(keys.public_key))]).key_ids == {keys.key_id}
     assert isinstance(signing.file_digest(_PathLike(root / "README.md")), signing.FileDigest)
 
