@@ -100,13 +100,26 @@ SIGNATURE_DIR_FILES = {
 
 @dataclass(frozen=True)
 class DirectoryLayout:
-    """The Statement files of a directory bundle."""
+    """The Statement files of a directory bundle: in its `.packseal/`, or in a directory `apart` from it.
+
+    `apart` (`sign --output-dir`, `verify-bundle --signatures-dir`) holds
+    exactly what `.packseal/` would, under the same rules, so a read-only
+    bundle can be signed. It must lie outside the bundle (there it would
+    change what is signed), and the bundle must then hold no `.packseal/`:
+    its files would be skipped by the manifest and checked by nothing.
+    """
 
     root: Path
+    apart: Path | None = None
 
     @property
     def signature_dir(self) -> Path:
-        return self.root / SIGNATURE_DIR
+        return self.root / SIGNATURE_DIR if self.apart is None else self.apart
+
+    @property
+    def shown(self) -> str:
+        """The signature directory as messages name it: `.packseal`, or the directory apart."""
+        return SIGNATURE_DIR if self.apart is None else str(self.apart)
 
     @property
     def manifest(self) -> Path:
@@ -117,38 +130,53 @@ class DirectoryLayout:
         return self.signature_dir / PROVENANCE_NAME
 
     def unexpected_entries(self) -> list[str]:
-        """What `.packseal/` holds beyond the known regular files, as one line each."""
+        """What the signature directory holds beyond the known regular files, or around it, as one line each."""
+        problems = self._misplaced_apart()
+        if problems:
+            return problems
+        shown = self.shown
         try:
             mode = self.signature_dir.lstat().st_mode
             if stat.S_ISLNK(mode):
-                return [f"{SIGNATURE_DIR} is not a directory: it is a symlink"]
+                return [f"{shown} is not a directory: it is a symlink"]
             if not stat.S_ISDIR(mode):
-                return [f"{SIGNATURE_DIR} is not a directory"]
+                return [f"{shown} is not a directory"]
             entries = sorted(os.scandir(self.signature_dir), key=lambda e: e.name)
         except FileNotFoundError:
-            return [f"{SIGNATURE_DIR}/ is missing: the bundle is not signed"]
+            return [f"{shown}/ is missing: the bundle is not signed"]
         except OSError as err:
-            return [f"{SIGNATURE_DIR}/ cannot be read: {os_error_reason(err)}"]
-        problems = []
+            return [f"{shown}/ cannot be read: {os_error_reason(err)}"]
         for entry in entries:
-            where = f"{SIGNATURE_DIR}/{entry.name}"
+            where = f"{shown}/{entry.name}"
             if entry.name not in KNOWN_SIGNATURE_DIR_FILES:
                 problems.append(f"unexpected entry: {where}")
             elif not entry.is_file(follow_symlinks=False):
                 problems.append(f"not a regular file: {where}")
         return problems
 
+    def _misplaced_apart(self) -> list[str]:
+        """With signatures apart: a directory inside the bundle, or a `.packseal/` the bundle still holds."""
+        if self.apart is None:
+            return []
+        if self.apart.resolve().is_relative_to(self.root.resolve()):
+            return [f"{self.apart} lies inside the bundle {self.root}; signatures stored apart go outside it"]
+        if os.path.lexists(self.root / SIGNATURE_DIR):
+            return [
+                f"{SIGNATURE_DIR} in {self.root}: the signatures are read from {self.apart}, so it would go unverified"
+            ]
+        return []
+
     def check_signable(self) -> None:
-        """Refuse to sign into a `.packseal/` that verification would refuse, before anything is written.
+        """Refuse to sign into a signature directory that verification would refuse, before anything is written.
 
         The rule is `unexpected_entries`, the one verification applies; only
-        a missing `.packseal/` is fine, since signing creates it. What is found
+        a missing signature directory is fine, since signing creates it. What is found
         is named for the user to remove: packseal never deletes a file it
         cannot tell it wrote (a `.tmp` left by an interrupted sign included).
         """
-        if not os.path.lexists(self.signature_dir):
-            return
-        problems = self.unexpected_entries()
+        problems = self._misplaced_apart()
+        if not problems and os.path.lexists(self.signature_dir):
+            problems = self.unexpected_entries()
         if problems:
             pronoun = "it" if len(problems) == 1 else "them"
             raise BundleError(f"{self.root}: {'; '.join(problems)}; remove {pronoun}, then try again")
@@ -156,22 +184,31 @@ class DirectoryLayout:
 
 @dataclass(frozen=True)
 class FileLayout:
-    """The signature and provenance files beside a single-file bundle."""
+    """The signature and provenance files of a single-file bundle: beside it, or in a `directory` apart.
+
+    Named the same in either place (`X.minisig`, ...), so the stock tools
+    verify them with the signature path given (`minisign -x`, `--bundle`).
+    """
 
     path: Path
+    directory: Path | None = None
+
+    def sidecar(self, beside: Path) -> Path:
+        """Where a file packseal would write beside the bundle (`beside`) lives in this layout."""
+        return beside if self.directory is None else self.directory / beside.name
 
     @property
     def minisig(self) -> Path:
-        return minisign_signature(self.path)
+        return self.sidecar(minisign_signature(self.path))
 
     @property
     def sigstore(self) -> Path:
-        return sigstore_bundle(self.path, statement=False)
+        return self.sidecar(sigstore_bundle(self.path, statement=False))
 
     @property
     def provenance(self) -> Path:
-        return self.path.with_name(self.path.name + "." + PROVENANCE_NAME)
+        return self.sidecar(self.path.with_name(self.path.name + "." + PROVENANCE_NAME))
 
     def signature_files(self) -> set[Path]:
-        """Every file packseal may write beside this file: signatures, provenance and its signatures."""
+        """Every file packseal may write for this file: signatures, provenance and its signatures."""
         return {self.minisig, self.sigstore, self.provenance} | statement_signatures(self.provenance)

@@ -56,21 +56,28 @@ class SignedBundle:
     written: tuple[Path, ...]
 
 
-def sign_bundle(path: PathLike, signing: BundleSigning) -> SignedBundle:
-    """Sign a directory (`.packseal/manifest.json` and its signature) or a single file."""
+def sign_bundle(path: PathLike, signing: BundleSigning, *, output_dir: PathLike | None = None) -> SignedBundle:
+    """Sign a directory (`.packseal/manifest.json` and its signature) or a single file.
+
+    With `output_dir`, what would go into `.packseal/` (or beside the file)
+    goes there instead and nothing is written in the bundle, which may be
+    read-only; `verify_bundle(..., signatures_dir=)` reads it back.
+    """
     path = Path(path)
+    apart = None if output_dir is None else Path(output_dir)
     name = _bundle_name(path)
     if path.is_dir():
-        layout = DirectoryLayout(path)
+        layout = DirectoryLayout(path, apart)
         layout.check_signable()
         manifest = directory_manifest(path)
         statement = manifest_statement(name, manifest).to_bytes()
         claim = RoleClaim(Role.BUNDLE_MANIFEST, manifest.digest)
         return _publish_statement(path, layout.manifest, statement, claim, _printable(name), signing)
     digest = file_digest(path)
-    file_layout = FileLayout(path)
+    file_layout = FileLayout(path, apart)
     check_replaceable((file_layout.minisig, file_layout.sigstore))
-    signature_path, signature = signing.sign_file(path, digest, _printable(name))
+    beside, signature = signing.sign_file(path, digest, _printable(name))
+    signature_path = file_layout.sidecar(beside)
     replace_together({signature_path: signature})
     return SignedBundle(path, f"sha256:{digest.sha256}", (signature_path,))
 
@@ -102,22 +109,31 @@ def bundle_build_facts(
     )
 
 
-def attest_bundle(path: PathLike, facts: BuildFacts, signing: BundleSigning, *, started_on: datetime) -> SignedBundle:
+def attest_bundle(
+    path: PathLike,
+    facts: BuildFacts,
+    signing: BundleSigning,
+    *,
+    started_on: datetime,
+    output_dir: PathLike | None = None,
+) -> SignedBundle:
     """Write and sign SLSA provenance whose subject is the bundle's digest.
 
     A directory gets `.packseal/provenance.json`; a file `X` gets
-    `X.provenance.json`; each with its signature beside it.
+    `X.provenance.json`; each with its signature beside it. With
+    `output_dir`, they go there instead, as in `sign_bundle`.
     """
     path = Path(path)
+    apart = None if output_dir is None else Path(output_dir)
     name = _bundle_name(path)
     if path.is_dir():
-        layout = DirectoryLayout(path)
+        layout = DirectoryLayout(path, apart)
         layout.check_signable()
         digest = directory_manifest(path).digest
         statement_path = layout.provenance
     else:
         digest = file_digest(path).sha256
-        statement_path = FileLayout(path).provenance
+        statement_path = FileLayout(path, apart).provenance
     statement = provenance_statement(
         Subject(name=name, sha256=digest), facts, started_on=started_on, finished_on=datetime.now(UTC)
     ).to_bytes()

@@ -152,7 +152,12 @@ class Verdict:
 
 
 def verify_bundle(
-    path: PathLike, policy: TrustPolicy, *, signatures: SignaturePaths | None = None, pin: SourcePin | None = None
+    path: PathLike,
+    policy: TrustPolicy,
+    *,
+    signatures: SignaturePaths | None = None,
+    pin: SourcePin | None = None,
+    signatures_dir: PathLike | None = None,
 ) -> Verdict:
     """Verify a directory or single-file bundle against `policy`, and against `pin` if given.
 
@@ -161,6 +166,9 @@ def verify_bundle(
     system the policy does not trust is refused with `TrustPolicyError`. With a `pin`, the bundle must carry
     provenance signed under the same policy, whose subject is the bundle's
     digest and whose source is the pinned repository and commit.
+    `signatures_dir` is where `sign_bundle(..., output_dir=)` wrote the
+    Statements and signatures (`signing.layout`); a directory bundle that
+    then still holds a `.packseal/` is refused.
 
     Raises `BundleError` for a path that does not exist or lies inside a
     `.packseal/` directory (`signing.layout.resolve_bundle`): neither can be
@@ -171,7 +179,8 @@ def verify_bundle(
     signatures = signatures or SignaturePaths()
     signatures.require_trusted(policy)
     verification = _DirectoryVerification if path.is_dir() else _FileVerification
-    return verification(path, policy, signatures, pin).run()
+    apart = None if signatures_dir is None else Path(signatures_dir)
+    return verification(path, policy, signatures, pin, apart).run()
 
 
 def verify_locked_bundle(
@@ -181,6 +190,7 @@ def verify_locked_bundle(
     *,
     signatures: SignaturePaths | None = None,
     require_checkout: bool = False,
+    signatures_dir: PathLike | None = None,
 ) -> Verdict:
     """Verify a bundle against its entry in a lock file; a bundle absent from it is refused."""
     path = Path(path)
@@ -188,11 +198,21 @@ def verify_locked_bundle(
     if pin is None:
         detail = f"{lock.path}: no [bundle.{path.resolve().name}] entry; an unlocked bundle is refused"
         return Verdict(path, (Check(CheckName.LOCK.value, False, detail, {"lock": str(lock.path)}),))
-    return verify_bundle(path, policy, signatures=signatures, pin=replace(pin, require_checkout=require_checkout))
+    return verify_bundle(
+        path,
+        policy,
+        signatures=signatures,
+        pin=replace(pin, require_checkout=require_checkout),
+        signatures_dir=signatures_dir,
+    )
 
 
 def lock_pin(
-    path: PathLike, policy: TrustPolicy, *, signatures: SignaturePaths | None = None
+    path: PathLike,
+    policy: TrustPolicy,
+    *,
+    signatures: SignaturePaths | None = None,
+    signatures_dir: PathLike | None = None,
 ) -> tuple[Verdict, SourcePin | None]:
     """The pin a lock file should hold for a bundle: what its signed provenance states, once it verified.
 
@@ -203,10 +223,11 @@ def lock_pin(
     verdict that is not verified.
     """
     path = Path(path)
-    signed = verify_bundle(path, policy, signatures=signatures)
+    apart = None if signatures_dir is None else Path(signatures_dir)
+    signed = verify_bundle(path, policy, signatures=signatures, signatures_dir=apart)
     if not signed.verified:
         return signed, None
-    provenance_path = DirectoryLayout(path).provenance if path.is_dir() else FileLayout(path).provenance
+    provenance_path = DirectoryLayout(path, apart).provenance if path.is_dir() else FileLayout(path, apart).provenance
     try:
         proposed = Provenance.from_bytes(
             read_regular_file(provenance_path, MAX_DOCUMENT_BYTES), what=str(provenance_path)
@@ -216,7 +237,7 @@ def lock_pin(
     pin = SourcePin(
         proposed.source_repository, proposed.source_commit, ref=proposed.source_ref, builder_id=proposed.builder_id
     )
-    verdict = verify_bundle(path, policy, signatures=signatures, pin=pin)
+    verdict = verify_bundle(path, policy, signatures=signatures, pin=pin, signatures_dir=apart)
     if not verdict.verified:
         return verdict, None
     assert verdict.digest is not None
@@ -233,6 +254,8 @@ class _Verification:
     policy: TrustPolicy
     signatures: SignaturePaths
     pin: SourcePin | None
+    apart: Path | None
+    """Where the Statements and signatures are stored apart from the bundle (`signing.layout`), if they are."""
     checks: list[Check] = field(default_factory=list)
     digest: str | None = None
     signers: tuple[Signer, ...] = ()
@@ -398,7 +421,7 @@ def _checkout_at(path: Path, commit: str) -> tuple[None, str]:
 
 class _DirectoryVerification(_Verification):
     def steps(self) -> None:
-        layout = DirectoryLayout(self.path)
+        layout = DirectoryLayout(self.path, self.apart)
         self.check(CheckName.LAYOUT, lambda: self._layout(layout))
         statement, signers = self.check(CheckName.SIGNATURE, lambda: self._signature(layout))
         manifest = self.check(CheckName.STATEMENT, lambda: self._statement(statement, signers, layout.manifest))
@@ -407,14 +430,14 @@ class _DirectoryVerification(_Verification):
 
     @property
     def provenance_path(self) -> Path:
-        return DirectoryLayout(self.path).provenance
+        return DirectoryLayout(self.path, self.apart).provenance
 
     def _layout(self, layout: DirectoryLayout) -> tuple[None, str]:
         """`.packseal/` holds only packseal's files; those no later check verifies are well formed for their role."""
         problems = layout.unexpected_entries() or malformed_entries(layout, besides=self._verified_files(layout))
         if problems:
             raise BundleError("; ".join(problems))
-        return None, f"{SIGNATURE_DIR}/ holds only signature files, each well formed for its role"
+        return None, f"{layout.shown}/ holds only signature files, each well formed for its role"
 
     def _verified_files(self, layout: DirectoryLayout) -> set[Path]:
         """The files of `.packseal/` that the signature and provenance checks verify under the policy."""
@@ -451,11 +474,14 @@ class _FileVerification(_Verification):
 
     @property
     def provenance_path(self) -> Path:
-        return FileLayout(self.path).provenance
+        return FileLayout(self.path, self.apart).provenance
 
     def _signature(self) -> tuple[None, str]:
         results = self.all_verify(
-            lambda verifier: self.signatures.for_system(verifier.system) or verifier.file_signature(self.path),
+            lambda verifier: (
+                self.signatures.for_system(verifier.system)
+                or FileLayout(self.path, self.apart).sidecar(verifier.file_signature(self.path))
+            ),
             lambda verifier, path: verifier.verify_file(self.path, path),
         )
         digests = {digest.sha256 for _, digest in results}

@@ -12,9 +12,9 @@ from signing.errors import TrustPolicyError
 
 ENVIRONMENT_OPTIONS: dict[str, frozenset[str]] = {
     "keygen": frozenset({"--output-dir", "--name", "--no-password", "--password-file"}),
-    "sign": frozenset({"--password-file", "--trusted-comment", "--sigstore", "--identity-token"}),
+    "sign": frozenset({"--password-file", "--trusted-comment", "--sigstore", "--identity-token", "--output-dir"}),
     "attest": frozenset(
-        {"--password-file", "--trusted-comment", "--sigstore", "--identity-token"}
+        {"--password-file", "--trusted-comment", "--sigstore", "--identity-token", "--output-dir"}
         | {"--source-repo", "--source-commit", "--source-ref", "--builder-id"}
     ),
     "verify-bundle": frozenset({"--json"}),
@@ -27,7 +27,7 @@ ENVIRONMENT_OPTIONS: dict[str, frozenset[str]] = {
 
 Every other option decides trust or what is signed with which key: keys,
 identities, issuers, workflow claims, the Sigstore instance, trust roots
-and configs, `--offline`, pins, lock files, signature paths,
+and configs, `--offline`, pins, lock files, signature paths and `--signatures-dir`,
 `--allow-dirty`, and the record and binary `self check` compares. Those come
 from the command line only: whoever sets the environment of a command must
 not silently choose whom it trusts.

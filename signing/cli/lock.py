@@ -34,7 +34,7 @@ def lock_group(context: click.Context) -> None:
 def add(path: Path, lock_path: Path, replace: bool, trust: TrustOptions) -> int:
     """Verify PATH and its provenance, then pin it in the lock file: digest, repository, commit, ref, builder."""
     lock = LockFile.read_or_new(lock_path)
-    verdict, pin = lock_pin(path, trust.policy(), signatures=trust.signatures())
+    verdict, pin = lock_pin(path, trust.policy(), signatures=trust.signatures(), signatures_dir=trust.signatures_dir)
     if pin is None:
         click.echo(summary(verdict))
         return ExitStatus.REFUSED

@@ -42,6 +42,12 @@ _signing_options = option_group(
 )
 """The options that choose a signing system and its key or identity, as one argument."""
 
+_output_dir = click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the signatures here, not into PATH (which may be read-only); created if missing.",
+)
+
 
 @contextmanager
 def _signing(options: _SigningOptions) -> Iterator[BundleSigning]:
@@ -65,10 +71,11 @@ def _signing(options: _SigningOptions) -> Iterator[BundleSigning]:
 @click.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @_signing_options
-def sign(path: Path, signing: _SigningOptions) -> int:
+@_output_dir
+def sign(path: Path, signing: _SigningOptions, output_dir: Path | None) -> int:
     """Sign PATH, a bundle directory or a single file, with minisign or Sigstore."""
     with _signing(signing) as chosen:
-        _report("signed", sign_bundle(path, chosen))
+        _report("signed", sign_bundle(path, chosen, output_dir=output_dir))
     return 0
 
 
@@ -83,6 +90,7 @@ def sign(path: Path, signing: _SigningOptions) -> int:
 )
 @click.option("--builder-id", help="Who built it; required outside GitHub Actions.")
 @click.option("--allow-dirty", is_flag=True, help="Attest even when the checkout has uncommitted changes.")
+@_output_dir
 def attest(
     path: Path,
     signing: _SigningOptions,
@@ -91,13 +99,14 @@ def attest(
     source_ref: str | None,
     builder_id: str | None,
     allow_dirty: bool,
+    output_dir: Path | None,
 ) -> int:
     """Write and sign SLSA provenance for PATH, a bundle: its source repository, commit and builder."""
     started_on = datetime.now(UTC)
     explicit = ExplicitSource(repository=source_repo, commit=source_commit, builder_id=builder_id, ref=source_ref)
     facts = bundle_build_facts(path, explicit, allow_dirty=allow_dirty)
     with _signing(signing) as chosen:
-        _report("attested", attest_bundle(path, facts, chosen, started_on=started_on))
+        _report("attested", attest_bundle(path, facts, chosen, started_on=started_on, output_dir=output_dir))
     return 0
 
 

@@ -36,6 +36,8 @@ class TrustOptions:
     trust_config: Path | None
     signature: Path | None
     sigstore_bundle: Path | None
+    signatures_dir: Path | None
+    """Where `sign --output-dir` wrote the Statements and signatures, instead of the bundle's `.packseal/`."""
 
     def policy(self) -> TrustPolicy:
         """Every system the options name a signer of; Sigstore only when an identity option is given."""
@@ -104,6 +106,11 @@ def trust_options(command: Callable[..., int]) -> Callable[..., int]:
             "sigstore_bundle",
             type=_FILE,
             help="Sigstore: the bundle (.sigstore.json) stored apart from what is verified, as in cosign and sigstore.",
+        ),
+        click.option(
+            "--signatures-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Read the signatures from this directory (from sign --output-dir), not .packseal/ or beside PATH.",
         ),
     ]
     names = [field.name for field in fields(TrustOptions)]

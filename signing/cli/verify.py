@@ -46,10 +46,15 @@ def verify_bundle_command(
     signatures = trust.signatures()
     if lock is not None:
         verdict = verify_locked_bundle(
-            path, policy, LockFile.read(lock), signatures=signatures, require_checkout=git_checkout
+            path,
+            policy,
+            LockFile.read(lock),
+            signatures=signatures,
+            require_checkout=git_checkout,
+            signatures_dir=trust.signatures_dir,
         )
     else:
-        verdict = verify_bundle(path, policy, signatures=signatures, pin=pin)
+        verdict = verify_bundle(path, policy, signatures=signatures, pin=pin, signatures_dir=trust.signatures_dir)
     click.echo(json.dumps(verdict.to_json(), indent=2) if as_json else summary(verdict))
     return ExitStatus.DONE if verdict.verified else ExitStatus.REFUSED
 

@@ -18,7 +18,9 @@ from attest.canonical import MAX_DOCUMENT_BYTES
 from attest.provenance import LOCAL_BUILD_TYPE, BuildFacts
 from signing.backends.minisign import MinisignSigning
 from signing.errors import BundleError, OutputError
-from signing.sign import attest_bundle, sign_with_minisign
+from signing.pins import SourcePin
+from signing.sign import attest_bundle, sign_bundle, sign_with_minisign
+from signing.verify import verify_bundle
 
 TREE = {"README.md": b"# pack\n", "bin/run": (b"#!/bin/sh\necho hi\n", 0o755), "docs/latest.md": "../README.md"}
 
@@ -185,3 +187,27 @@ def test_a_bundle_whose_manifest_verification_would_refuse_as_too_large_is_not_s
         _sign(root, key_pair)
 
     assert not (root / ".packseal").exists()
+
+
+# --- signatures stored apart (output_dir / signatures_dir) --------------------------------
+
+
+@pytest.mark.parametrize("kind", ["directory", "file"])
+def test_signed_and_attested_apart_verifies_only_from_there(tmp_path, make_tree, key_pair, policy, kind):
+    root = make_tree(tmp_path / "pack", TREE)
+    bundle = root if kind == "directory" else root / "README.md"
+    before = snapshot(root)
+    sigs = tmp_path / "sigs"
+    signing = MinisignSigning(key_pair.secret_key, "apart")
+
+    sign_bundle(bundle, signing, output_dir=sigs)
+    attest_bundle(bundle, FACTS, signing, started_on=datetime.now(UTC), output_dir=sigs)
+
+    assert snapshot(root) == before
+    pin = SourcePin(FACTS.source_repository, FACTS.source_commit, builder_id=FACTS.builder_id)
+    assert verify_bundle(bundle, policy, pin=pin, signatures_dir=sigs)
+    assert not verify_bundle(bundle, policy)
+    if kind == "directory":
+        (root / ".packseal").mkdir()
+        planted = verify_bundle(bundle, policy, signatures_dir=sigs)
+        assert not planted and planted.refusal is not None and planted.refusal.name == "layout"
