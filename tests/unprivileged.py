@@ -1,8 +1,10 @@
-"""Run Python in a child process where file modes bind, even when the tests run as root.
+"""Run a child process where file modes bind, even when the tests run as root.
 
-Root reads a mode-000 file, so "unreadable" cannot be tested in process.
-The child drops CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from its bounding
-set before exec: it stays root, but `open` of a 000 file fails with EACCES.
+Root reads a mode-000 file and writes into a 0555 directory, so neither can
+be tested in process. The interpreter lives under /root, so the child
+cannot run as `nobody`; it drops CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH and
+CAP_FOWNER from its bounding set before exec instead: it stays root, but
+bound by permission bits.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import sys
 import textwrap
 
 _PR_CAPBSET_DROP = 24
-_FILE_ACCESS_OVERRIDES = 1, 2  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+_FILE_ACCESS_OVERRIDES = 1, 2, 3  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER
 
 
-def _obey_file_modes() -> None:
+def obey_file_modes() -> None:
     """In the child, before exec: make root obey file modes like any other user."""
     if os.geteuid() != 0:
         return
@@ -33,6 +35,6 @@ def run_python_unprivileged(source: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-c", textwrap.dedent(source)],
         capture_output=True,
         text=True,
-        preexec_fn=_obey_file_modes,
+        preexec_fn=obey_file_modes,
         check=False,
     )

@@ -8,7 +8,6 @@ error line on stderr, the verdict on stdout, and the files on disk.
 from __future__ import annotations
 
 import base64
-import ctypes
 import hashlib
 import json
 import os
@@ -26,6 +25,7 @@ from typing import Any
 import json_output
 import pytest
 from trees import Snapshot, snapshot
+from unprivileged import obey_file_modes
 
 PACKSEAL = Path(sys.executable).parent / "packseal"
 MINISIGN = shutil.which("minisign") or "/usr/bin/minisign"
@@ -52,20 +52,6 @@ DIR_CHECKS = ["layout", "signature", "statement", "files"]
 # --- running the command -------------------------------------------------
 
 
-def _drop_dac_capabilities() -> None:
-    """Make root obey file modes in the child, so a 0555 directory stops it.
-
-    The interpreter lives under /root, so the child cannot run as `nobody`;
-    dropping CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH and CAP_FOWNER from the
-    bounding set before exec leaves it root but bound by permission bits.
-    """
-    libc = ctypes.CDLL(None, use_errno=True)
-    pr_capbset_drop = 24
-    for capability in (1, 2, 3):
-        if libc.prctl(pr_capbset_drop, capability, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
-
-
 def run_command(
     argv: list[str],
     *,
@@ -84,7 +70,7 @@ def run_command(
     else:
         kwargs["input"] = input
     if unprivileged and os.geteuid() == 0:
-        kwargs["preexec_fn"] = _drop_dac_capabilities
+        kwargs["preexec_fn"] = obey_file_modes
     return subprocess.run(
         argv,
         capture_output=True,
