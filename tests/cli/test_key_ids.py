@@ -88,6 +88,8 @@ def test_verify_bundle_names_key_ids_as_stock_minisign(padded: str, tmp_path: Pa
     assert verified.returncode == 0, cli.describe(verified)
     assert f"minisign key {stock_id}\n" in verified.stdout, cli.describe(verified)
     assert padded not in refused.stdout + verified.stdout
+    _, verdict = cli.verify_json(bundle, public)  # validated against the shipped JSON Schema
+    assert verdict["signers"] == [{"system": "minisign", "key_id": stock_id}]
 
 
 @pytest.mark.interop
