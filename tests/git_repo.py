@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,3 +126,19 @@ class GitRepo:
     @property
     def head(self) -> str:
         return self.git("rev-parse", "HEAD")
+
+
+PACKSEAL = Path(sys.executable).parent / "packseal"
+
+
+def run_packseal(environment: dict[str, str], *arguments: Any, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run packseal in exactly `environment` (see `clean_environment`): no caller's Git, CI or password variables."""
+    return subprocess.run(
+        [str(PACKSEAL), *map(str, arguments)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        timeout=timeout,
+    )

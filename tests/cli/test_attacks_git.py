@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,9 +19,8 @@ from typing import Any
 
 import json_output
 import pytest
-from git_repo import GitRepo, clean_environment
+from git_repo import GitRepo, clean_environment, run_packseal
 
-PACKSEAL = Path(sys.executable).parent / "packseal"
 REPOSITORY = "https://github.com/acme/pack"
 BUILDER = "https://ci.acme.example/builders/release"
 TIME_LIMIT = 30
@@ -30,15 +28,7 @@ TIME_LIMIT = 30
 
 def run(environment: dict[str, str], *arguments: Any) -> subprocess.CompletedProcess:
     """Run packseal; a run that outlasts TIME_LIMIT is killed and fails the test with TimeoutExpired."""
-    return subprocess.run(
-        [str(PACKSEAL), *map(str, arguments)],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=environment,
-        stdin=subprocess.DEVNULL,
-        timeout=TIME_LIMIT,
-    )
+    return run_packseal(environment, *arguments, timeout=TIME_LIMIT)
 
 
 @pytest.fixture(scope="module")

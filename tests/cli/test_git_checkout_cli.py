@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import json_output
 import pytest
-from git_repo import GitRepo, clean_environment
+from git_repo import GitRepo, clean_environment, run_packseal
 
-PACKSEAL = Path(sys.executable).parent / "packseal"
 REPOSITORY = "https://github.com/acme/pack"
 BUILDER = "https://ci.acme.example/builders/release"
 HOOKS = (
@@ -37,16 +35,7 @@ EXTRA_FILES = {
 }
 
 
-def run(environment: dict[str, str], *arguments: Any) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(PACKSEAL), *map(str, arguments)],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=environment,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-    )
+run = run_packseal
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -20,11 +19,10 @@ from typing import Any
 import json_output
 import minisign as pyminisign
 import pytest
-from git_repo import GITHUB_WORKFLOW, GitRepo, clean_environment, github_job
+from git_repo import GITHUB_WORKFLOW, GitRepo, clean_environment, github_job, run_packseal
 
 from signing.pins import LockFile
 
-PACKSEAL = Path(sys.executable).parent / "packseal"
 ORIGIN = "https://github.com/acme/pack.git"
 REPOSITORY = "https://github.com/acme/pack"
 REF = "refs/heads/main"
@@ -41,16 +39,7 @@ SOURCE_CHECKS = [
 ]
 
 
-def run(environment: dict[str, str], *arguments: Any) -> subprocess.CompletedProcess:
-    """Run packseal in exactly `environment`: no caller's Git, CI or password variables."""
-    return subprocess.run(
-        [str(PACKSEAL), *map(str, arguments)],
-        capture_output=True,
-        text=True,
-        env=environment,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-    )
+run = run_packseal
 
 
 @pytest.fixture(scope="module")
