@@ -126,6 +126,10 @@ class Verdict:
     checks: tuple[Check, ...]
     digest: str | None = None
     signers: tuple[Signer, ...] = ()
+    provenance: Provenance | None = None
+    """The bundle's signed provenance, when a check verified it (a source pin or policy asked for it)."""
+    publisher: str | None = None
+    """The trust policy file's publisher whose signers the bundle was verified against, with a policy file."""
 
     @property
     def verified(self) -> bool:
@@ -259,6 +263,7 @@ class _Verification:
     checks: list[Check] = field(default_factory=list)
     digest: str | None = None
     signers: tuple[Signer, ...] = ()
+    provenance: Provenance | None = None
     data: dict[str, Any] = field(default_factory=dict)
     """The structured facts of the check that runs now: `check` empties it before each step."""
 
@@ -269,9 +274,8 @@ class _Verification:
                 self.source_steps(self.pin)
         except _Stop:
             pass
-        return Verdict(
-            self.path, tuple(self.checks), None if self.digest is None else f"sha256:{self.digest}", self.signers
-        )
+        digest = None if self.digest is None else f"sha256:{self.digest}"
+        return Verdict(self.path, tuple(self.checks), digest, self.signers, self.provenance)
 
     def steps(self) -> None:
         raise NotImplementedError
@@ -330,6 +334,7 @@ class _Verification:
         except BundleError as err:
             raise BundleError(f"{err}: a source pin requires signed provenance") from None
         provenance = Provenance.from_bytes(statement, what=str(self.provenance_path))
+        self.provenance = provenance
         return (provenance, signers), f"{self.provenance_path.name} signed by {_signed_by(signers)}"
 
     def _provenance_names(self, provenance: Provenance, signers: list[Signer], digest: str) -> tuple[None, str]:
