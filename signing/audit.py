@@ -281,6 +281,14 @@ class AuditLog:
                 _fsync_directory(self.path.parent)
             self._write_head(AuditHead(seq, line_hash(line)))
 
+    def head(self) -> "AuditHead":
+        """The last complete event as a head, read back from the end of the log; refused when there is none."""
+        with self._open(os.O_RDONLY) as descriptor:
+            tail = read_tail(descriptor, self.path)
+        if tail.last is None:
+            raise AuditError(f"{self.path}: holds no event, so it has no head")
+        return AuditHead(tail.last.seq, tail.last.hash)
+
     def lines(self) -> Iterator[tuple[int, bytes, bool]]:
         """Each line of the log: its number (from 1), its bytes without newline, and whether it ended with one.
 
