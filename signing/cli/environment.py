@@ -22,6 +22,9 @@ ENVIRONMENT_OPTIONS: dict[str, frozenset[str]] = {
     "self check": frozenset({"--json"}),
     "version": frozenset(),
     "lock add": frozenset(),
+    "audit verify": frozenset({"--log", "--json"}),
+    "audit show": frozenset({"--log", "--json"}),
+    "audit head": frozenset({"--log", "--out", "--password-file"}),
 }
 """The options each command reads from `PACKSEAL_<COMMAND>_<OPTION>` when the command line lacks them.
 

@@ -1,9 +1,10 @@
 """The JSON Schema of everything packseal prints with `--json`, shipped with the package.
 
-`output.schema.json` describes the three objects a `--json` command prints,
+`output.schema.json` describes the objects a `--json` command prints,
 one per run: a bundle's verdict (`verify-bundle`), a passed self-check
-(`self check`), and an error (any command, on a refusal raised as an error
-or a usage error). Each carries `schema`, this module's `JSON_SCHEMA_VERSION`.
+(`self check`), an audit log's verdict (`audit verify`, `audit show`), and
+an error (any command, on a refusal raised as an error or a usage error).
+Each carries `schema`, this module's `JSON_SCHEMA_VERSION`.
 """
 
 import json

@@ -45,6 +45,9 @@ TRUST_OPTIONS = {
     "version": set(),
     "lock add": {"--lock", "--replace", "--minisign-pubkey", "--signature", "--bundle", "--signatures-dir"}
     | SIGSTORE_TRUST,
+    "audit verify": {"--head", "--minisign-pubkey"},
+    "audit show": set(),
+    "audit head": {"--minisign-key"},
 }
 
 
@@ -184,7 +187,7 @@ def test_attest_facts_from_the_environment(pack: Path, keys, cli) -> None:
 
 def test_the_readme_names_only_variables_that_exist() -> None:
     section = (ROOT / "README.md").read_text().split("## Configuration from the environment", 1)[1].split("\n## ")[0]
-    readable = {option.envvar for _, _, option in ALL_OPTIONS if option.envvar} | {"PACKSEAL_PASSWORD"}
+    readable = {option.envvar for _, _, option in ALL_OPTIONS if option.envvar} | {"PACKSEAL_PASSWORD", "PACKSEAL_HOME"}
     named = set(re.findall(r"PACKSEAL_[A-Z_]+(?<!_)", section))
     refused = set(TRUST_VARIABLES)
 

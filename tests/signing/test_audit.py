@@ -294,3 +294,9 @@ def test_eight_concurrent_installer_processes_leave_one_valid_chain_with_every_e
     bundles = [json.loads(line)["bundle"] for line in lines_of(log)]
     assert sorted(bundles) == sorted(f"w{w}-{n}" for w in range(8) for n in range(50))
     assert [json.loads(line)["seq"] for line in lines_of(log)] == list(range(1, 401))
+
+
+def test_the_audit_log_is_public_api():
+    import signing
+
+    assert (signing.AuditEvent, signing.AuditLog, signing.AuditError) == (AuditEvent, AuditLog, AuditError)
