@@ -48,7 +48,7 @@ import requests
 import urllib3.exceptions
 
 from attest.canonical import MAX_DOCUMENT_BYTES
-from attest.errors import ManifestError, os_error_line
+from attest.errors import ManifestError, os_error_line, os_error_reason
 from attest.manifest import check_path
 from signing.digest import FileDigest
 from signing.errors import OutputError, SourceError, SourceURLError, TrustPolicyError
@@ -401,8 +401,8 @@ def _tls_reason(error: BaseException) -> str:
 def _connection_failure(error: BaseException) -> str:
     """Why a connection failed, in the system's words ("Connection refused"), or where the body was cut."""
     for cause in _causes(error):
-        if isinstance(cause, OSError) and cause.strerror:
-            return f"connection failed: {cause.strerror}"
+        if isinstance(cause, OSError) and cause.errno is not None:
+            return f"connection failed: {os_error_reason(cause)}"
     for cause in _causes(error):
         if isinstance(cause, urllib3.exceptions.IncompleteRead):
             return f"the connection closed after {cause.partial} of {cause.partial + cause.expected} bytes"

@@ -275,7 +275,7 @@ def test_a_server_whose_certificate_another_ca_signed_is_refused(server, into, t
     ids=["empty-bundles", "python-https-verify-0", "empty-curl-bundle"],
 )
 def test_no_environment_turns_tls_verification_off(server, into, monkeypatch, environment):
-    """Empty CA variables once made `requests` skip verification; here they mean the default roots.
+    """Empty CA variables are a common recipe for skipping verification; here they mean the default roots.
 
     The test CA is not among those roots, so the server must be refused.
     """
