@@ -145,9 +145,10 @@ def test_server_errors_are_retried_then_succeed(server, into):
     assert server.requests("/releases/pack.tar.gz") == 3
 
 
-def test_retries_are_bounded_then_the_download_gives_up(server, into):
-    server.route("/releases/pack.tar.gz", Response(503))
-    with pytest.raises(SourceError, match=rf"HTTP 503 Service Unavailable \(gave up after {ATTEMPTS} attempts\)"):
+@pytest.mark.parametrize(("status", "phrase"), [(500, "Internal Server Error"), (503, "Service Unavailable")])
+def test_retries_are_bounded_then_the_download_gives_up(server, into, status, phrase):
+    server.route("/releases/pack.tar.gz", Response(status))
+    with pytest.raises(SourceError, match=rf"HTTP {status} {phrase} \(gave up after {ATTEMPTS} attempts\)"):
         _download(server, into)
     assert server.requests("/releases/pack.tar.gz") == ATTEMPTS
     assert list(into.iterdir()) == []
