@@ -238,16 +238,18 @@ class _Fetcher:
         return True
 
     def _fetch(self, url: str, target: Path, max_size: int) -> FileDigest:
-        attempts = len(self._limits.retry_delays) + 1
-        for delay in (*self._limits.retry_delays, None):
+        """One attempt per retry delay, each after a failure worth retrying and its wait, then the last."""
+        for delay in self._limits.retry_delays:
             try:
                 return self._fetch_once(url, target, max_size)
-            except _Retry as failure:
-                if delay is None:
-                    tries = f"{attempts} attempts" if attempts > 1 else "1 attempt"
-                    raise SourceError(f"{url}: {failure.reason} (gave up after {tries})") from None
+            except _Retry:
                 time.sleep(delay)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        try:
+            return self._fetch_once(url, target, max_size)
+        except _Retry as failure:
+            attempts = len(self._limits.retry_delays) + 1
+            tries = f"{attempts} attempts" if attempts > 1 else "1 attempt"
+            raise SourceError(f"{url}: {failure.reason} (gave up after {tries})") from None
 
     def _fetch_once(self, url: str, target: Path, max_size: int) -> FileDigest:
         try:
