@@ -66,6 +66,14 @@ class IdentityError(PacksealError):
     """No usable identity for Sigstore keyless signing: no token, or a malformed one."""
 
 
+class SourceError(PacksealError):
+    """A remote source cannot be fetched whole and safely: TLS, HTTP status, size cap, redirect, transfer; refused."""
+
+
+class SourceURLError(SourceError):
+    """A source URL cannot be used as given: not HTTPS, no safe file name in it, or nothing there (404)."""
+
+
 class SelfCheckError(PacksealError):
     """The running binary is not the recorded one, or the record cannot be trusted; refuse to start."""
 
@@ -95,6 +103,7 @@ _ASKED_WRONGLY: tuple[type[Exception], ...] = (
     SigningError,
     IdentityError,
     ProvenanceError,
+    SourceURLError,
 )
 """Errors in what the caller gave: the key, password, options, trust input, build facts, output place."""
 
