@@ -66,6 +66,14 @@ class IdentityError(PacksealError):
     """No usable identity for Sigstore keyless signing: no token, or a malformed one."""
 
 
+class SourceSpecError(PacksealError):
+    """A source string cannot be used as given: not pinned to a full commit, a scheme or URL form refused."""
+
+
+class SourceError(PacksealError):
+    """A remote source was not fetched as pinned: the server failed or refused, broke a limit, or sent other content."""
+
+
 class SelfCheckError(PacksealError):
     """The running binary is not the recorded one, or the record cannot be trusted; refuse to start."""
 
@@ -91,6 +99,7 @@ _ASKED_WRONGLY: tuple[type[Exception], ...] = (
     SigningError,
     IdentityError,
     ProvenanceError,
+    SourceSpecError,
 )
 """Errors in what the caller gave: the key, password, options, trust input, build facts, output place."""
 

@@ -1,0 +1,1 @@
+"""Remote sources `install` turns into a local staged directory before verifying it: pinned Git commits."""
