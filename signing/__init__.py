@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from signing.errors import SignatureError as SignatureError
     from signing.errors import SigningError as SigningError
     from signing.errors import SourceError as SourceError
-    from signing.errors import SourceURLError as SourceURLError
+    from signing.errors import SourceSpecError as SourceSpecError
     from signing.errors import TrustPolicyError as TrustPolicyError
     from signing.pins import LockFile as LockFile
     from signing.pins import SourcePin as SourcePin

@@ -66,12 +66,12 @@ class IdentityError(PacksealError):
     """No usable identity for Sigstore keyless signing: no token, or a malformed one."""
 
 
+class SourceSpecError(PacksealError):
+    """A source cannot be used as given: not HTTPS, not pinned to a full commit, no safe name in it, nothing there (404)."""
+
+
 class SourceError(PacksealError):
-    """A remote source cannot be fetched whole and safely: TLS, HTTP status, size cap, redirect, transfer; refused."""
-
-
-class SourceURLError(SourceError):
-    """A source URL cannot be used as given: not HTTPS, no safe file name in it, or nothing there (404)."""
+    """A remote source was not fetched as pinned: the server failed or refused, broke a limit, or sent other content."""
 
 
 class SelfCheckError(PacksealError):
@@ -103,7 +103,7 @@ _ASKED_WRONGLY: tuple[type[Exception], ...] = (
     SigningError,
     IdentityError,
     ProvenanceError,
-    SourceURLError,
+    SourceSpecError,
 )
 """Errors in what the caller gave: the key, password, options, trust input, build facts, output place."""
 

@@ -1,1 +1,1 @@
-"""Sources `install` fetches into a local staging directory before verifying: a release URL, a Git commit."""
+"""Remote sources `install` fetches into a private staging directory before verifying: a release URL, a Git commit."""

@@ -51,7 +51,7 @@ from attest.canonical import MAX_DOCUMENT_BYTES
 from attest.errors import ManifestError, os_error_line, os_error_reason
 from attest.manifest import check_path
 from signing.digest import FileDigest
-from signing.errors import OutputError, SourceError, SourceURLError, TrustPolicyError
+from signing.errors import OutputError, SourceError, SourceSpecError, TrustPolicyError
 from signing.layout import FileLayout
 
 DEFAULT_MAX_SIZE = 2 * 1024**3
@@ -107,14 +107,14 @@ def download_release(
     """Download the artifact at `url` and every sidecar beside it into the existing directory `into`.
 
     Files are named after the URL's last path segment. Raises
-    `SourceURLError` for a URL that is not `https://`, names no safe file,
+    `SourceSpecError` for a URL that is not `https://`, names no safe file,
     or is not found (404); `SourceError` when the artifact or a sidecar
     cannot be fetched whole and safely; `OutputError` when a file cannot be
     written. On any error, every file written so far is removed.
     """
     name, segment = release_name(url)
     if max_size < 1:
-        raise SourceURLError(f"{url}: the size cap must be at least 1 byte, not {max_size}")
+        raise SourceSpecError(f"{url}: the size cap must be at least 1 byte, not {max_size}")
     if not Path(into).is_dir():
         raise OutputError(f"{into}: not a directory to download into")
     artifact = Path(into) / name
@@ -151,16 +151,16 @@ def release_name(url: str) -> tuple[str, str]:
         parts = urlsplit(url)
         host = (parts.hostname, parts.port)[0]  # reading `port` checks it: refused here, not mid-download
     except ValueError as err:
-        raise SourceURLError(f"{url}: not a URL: {err}") from None
+        raise SourceSpecError(f"{url}: not a URL: {err}") from None
     if parts.scheme.lower() != "https":
         shown = f"{parts.scheme}://" if parts.scheme else "a URL without a scheme"
-        raise SourceURLError(f"{url}: only https:// URLs are downloaded, {shown} is refused")
+        raise SourceSpecError(f"{url}: only https:// URLs are downloaded, {shown} is refused")
     if not host:
-        raise SourceURLError(f"{url}: no host in the URL")
+        raise SourceSpecError(f"{url}: no host in the URL")
     if "@" in parts.netloc:
-        raise SourceURLError(f"{url}: credentials in the URL are refused; they would be recorded with the install")
+        raise SourceSpecError(f"{url}: credentials in the URL are refused; they would be recorded with the install")
     if parts.query or parts.fragment or url.endswith(("?", "#")):
-        raise SourceURLError(f"{url}: a query or fragment is refused; signature files are found beside the path")
+        raise SourceSpecError(f"{url}: a query or fragment is refused; signature files are found beside the path")
     segment = parts.path.rsplit("/", 1)[-1]
     try:
         name = unquote(segment, errors="strict")
@@ -169,7 +169,7 @@ def release_name(url: str) -> tuple[str, str]:
         check_path(name)
     except (ManifestError, UnicodeDecodeError) as err:
         reason = "not UTF-8" if isinstance(err, UnicodeDecodeError) else str(err)
-        raise SourceURLError(f"{url}: the last path segment is no safe file name: {reason}") from None
+        raise SourceSpecError(f"{url}: the last path segment is no safe file name: {reason}") from None
     return name, segment
 
 
@@ -227,7 +227,7 @@ class _Fetcher:
         try:
             return self._fetch(url, target, max_size)
         except _Absent:
-            raise SourceURLError(f"{url}: HTTP {_status(HTTPStatus.NOT_FOUND)}: nothing to download there") from None
+            raise SourceSpecError(f"{url}: HTTP {_status(HTTPStatus.NOT_FOUND)}: nothing to download there") from None
 
     def sidecar(self, url: str, target: Path) -> bool:
         """Write `url`'s body to `target`; False if the server has no such file."""

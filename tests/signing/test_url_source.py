@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from https_server import LocalCA, Response, https_server
 
-from signing.errors import ExitStatus, OutputError, SourceError, SourceURLError, TrustPolicyError, exit_status
+from signing.errors import ExitStatus, OutputError, SourceError, SourceSpecError, TrustPolicyError, exit_status
 from signing.sign import sign_with_minisign
 from signing.sources.url import Download, HttpLimits, download_release, release_name
 from signing.verify import verify_bundle
@@ -112,7 +112,7 @@ def test_names_come_from_the_percent_decoded_last_segment(server, into):
 
 
 def test_a_404_on_the_artifact_is_an_error_naming_the_url(server, into):
-    with pytest.raises(SourceURLError, match=r"pack\.tar\.gz: HTTP 404 Not Found") as raised:
+    with pytest.raises(SourceSpecError, match=r"pack\.tar\.gz: HTTP 404 Not Found") as raised:
         _download(server, into)
     assert exit_status(raised.value) is ExitStatus.ASKED_WRONGLY
     assert server.requests("/releases/pack.tar.gz") == 1
@@ -343,7 +343,7 @@ def test_a_closed_port_is_retried_then_named(tmp_path, into):
     ],
 )
 def test_urls_that_cannot_be_used_are_usage_errors(into, url, reason):
-    with pytest.raises(SourceURLError, match=reason) as raised:
+    with pytest.raises(SourceSpecError, match=reason) as raised:
         download_release(url, into, limits=FAST)
     assert str(raised.value).startswith(url)
     assert "\n" not in str(raised.value)
