@@ -46,6 +46,8 @@ class Role(enum.Enum):
     """A self-check record; subject: the digest of the recorded executable."""
     FILE = "file"
     """A single-file bundle; subject: the file's sha256."""
+    WATCH_STATE = "watch-state"
+    """A drift watch's recorded state (`signing.watch`); subject: the state file's sha256."""
 
     @property
     def predicate_type(self) -> str | None:
