@@ -70,6 +70,10 @@ class SelfCheckError(PacksealError):
     """The running binary is not the recorded one, or the record cannot be trusted; refuse to start."""
 
 
+class AuditError(PacksealError):
+    """The audit log cannot be written, or does not verify: a line edited, removed, inserted or reordered."""
+
+
 class ExitStatus(IntEnum):
     """The exit status of every `packseal` command: the same meaning whatever the command."""
 

@@ -48,6 +48,8 @@ class Role(enum.Enum):
     """A single-file bundle; subject: the file's sha256."""
     WATCH_STATE = "watch-state"
     """A drift watch's recorded state (`signing.watch`); subject: the state file's sha256."""
+    AUDIT_HEAD = "audit-head"
+    """The head of an audit log (`signing.audit_head`); subject: the hash of its last event's line."""
 
     @property
     def predicate_type(self) -> str | None:
