@@ -45,6 +45,8 @@ TRUST_OPTIONS = {
     "version": set(),
     "lock add": {"--lock", "--replace", "--minisign-pubkey", "--signature", "--bundle", "--signatures-dir"}
     | SIGSTORE_TRUST,
+    "watch record": {"--minisign-key"},
+    "watch check": {"--state", "--minisign-pubkey", "--allow-unsigned"},
 }
 
 
