@@ -67,7 +67,7 @@ class IdentityError(PacksealError):
 
 
 class SourceSpecError(PacksealError):
-    """A source cannot be used as given: not HTTPS, not pinned to a full commit, no safe name in it, nothing there (404)."""
+    """A source cannot be used as given: not HTTPS, not pinned to a full commit, no safe name, nothing there (404)."""
 
 
 class SourceError(PacksealError):

@@ -16,7 +16,7 @@ import sys
 
 import click
 
-from signing.cli import audit, keygen, lock, selfcheck, sign, verify, version
+from signing.cli import audit, keygen, lock, selfcheck, sign, verify, version, watch
 from signing.cli.environment import ENVIRONMENT_OPTIONS as ENVIRONMENT_OPTIONS
 from signing.cli.environment import configure_environment, refuse_trust_from_environment
 from signing.cli.exits import Invocation, exit_statuses, print_help_when_bare, watch_json_options
@@ -46,6 +46,7 @@ cli.add_command(selfcheck.self_group)
 cli.add_command(lock.lock_group)
 cli.add_command(audit.audit_group)
 cli.add_command(version.version_command)
+cli.add_command(watch.watch_group)
 
 _COMMAND_LINE_ONLY = configure_environment(cli)
 watch_json_options(cli)

@@ -48,6 +48,8 @@ TRUST_OPTIONS = {
     "audit verify": {"--head", "--minisign-pubkey"},
     "audit show": set(),
     "audit head": {"--minisign-key"},
+    "watch record": {"--minisign-key"},
+    "watch check": {"--state", "--minisign-pubkey", "--allow-unsigned"},
 }
 
 

@@ -144,8 +144,32 @@ CASES = [
     Case("self-check-no-record", lambda c: ["self", "check", "--binary", c.keys.pub], 2),
     Case("self-check-interrupted", lambda c: ["self", "check", "--binary", *recorded_options(
         c, recorded(c, large_file(c, c.tmp_path / "large-daemon")))], 130),
+    Case("watch-record-done", lambda c: ["watch", "record", c.tmp_path, "--out", c.tmp_path / "state"], 0),
+    Case("watch-record-refused", lambda c: ["watch", "record", (signed_pack(c), fifo_in_pack(c))[1].parent,
+                                            "--out", c.tmp_path / "state"], 1),
+    Case("watch-record-no-out", lambda c: ["watch", "record", c.tmp_path], 2),
+    Case("watch-record-interrupted", lambda c: ["watch", "record", c.pack, "--out", c.tmp_path / "state",
+                                                "--minisign-key", locked_key(c),
+                                                "--password-file", fifo_at(c, "password")], 130),
+    Case("watch-check-done", lambda c: ["watch", "check", *watched(c)], 0),
+    Case("watch-check-refused", lambda c: ["watch", "check", *watched(c, then=lambda: tampered_pack(c))], 1),
+    Case("watch-check-no-trust", lambda c: ["watch", "check", *watched(c)[:3]], 2),
+    Case("watch-check-interrupted", lambda c: ["watch", "check", "--paranoid", *watched(
+        c, before=lambda: large_file(c, c.pack / "data" / "large.bin"))], 130),
 ]
 # fmt: on
+
+
+def watched(
+    ctx: SimpleNamespace, before: Callable[[], object] = lambda: None, then: Callable[[], object] = lambda: None
+) -> list:
+    """`watch check` arguments for the signed pack's directory: `before`, record (unsigned), then `then`."""
+    before()
+    directory, state = signed_pack(ctx).parent, ctx.tmp_path / "watch-state"
+    result = ctx.cli.packseal("watch", "record", directory, "--out", state)
+    assert result.returncode == 0, ctx.cli.describe(result)
+    then()
+    return [directory, "--state", state, "--allow-unsigned"]
 
 
 def recorded_options(ctx: SimpleNamespace, binary_and_record: tuple[Path, Path]) -> list:
