@@ -9,16 +9,13 @@ reads `packseal audit-head sha256:<line hash>`. `read_head` refuses a head
 whose signature is not by the named key, or is for another role or hash.
 """
 
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from signing.audit import AuditHead, AuditLog
 from signing.audit_verify import CheckedHead
-from signing.errors import OutputError
-from signing.files import PathLike, replace_together
-from signing.layout import minisign_signature
-from signing.roles import Role, RoleClaim
+from signing.documents import read_document, write_document
+from signing.files import PathLike
+from signing.roles import Role
 
 if TYPE_CHECKING:
     import minisign
@@ -34,30 +31,29 @@ def write_head(log: AuditLog, out: PathLike, *, secret_key: "minisign.SecretKey 
     complete event; the chain before it is not verified here (`verify_log`).
     """
     head = log.head()
-    data = head.to_bytes()
-    signature = minisign_signature(Path(out))
-    if secret_key is not None:
-        from signing.backends import minisign as minisign_backend
-
-        comment = RoleClaim(Role.AUDIT_HEAD, head.hash.removeprefix("sha256:")).trusted_comment(f"seq:{head.seq}")
-        replace_together({Path(out): data, signature: minisign_backend.sign(secret_key, data, comment)})
-    elif os.path.lexists(signature):
-        raise OutputError(f"{signature}: exists, and would not cover an unsigned head; remove it first")
-    else:
-        replace_together({Path(out): data})
+    write_document(
+        out,
+        head.to_bytes(),
+        Role.AUDIT_HEAD,
+        secret_key=secret_key,
+        description=f"seq:{head.seq}",
+        subject=head.hash.removeprefix("sha256:"),
+    )
     return head
 
 
 def read_head(path: PathLike, *, public_key: "PathLike | MinisignKeyring | None" = None) -> CheckedHead:
-    """Read a head; with `public_key`, only if `path.minisig` is a valid `audit-head` signature of it by that key."""
-    from signing.backends.minisign import MinisignKeyring
+    """Read a head; with `public_key`, only if `path.minisig` is a valid `audit-head` signature of it by that key.
 
-    head = AuditHead.read(path)
-    if public_key is None:
-        return CheckedHead(head, f"the unsigned head {path}")
-    keyring = public_key if isinstance(public_key, MinisignKeyring) else MinisignKeyring.from_files([public_key])
-    signature = minisign_signature(Path(path))
-    signer = keyring.verify_statement(head.to_bytes(), signature, Role.AUDIT_HEAD)
-    assert signer.claim is not None
-    signer.claim.require(RoleClaim(Role.AUDIT_HEAD, head.hash.removeprefix("sha256:")), where=str(signature))
-    return CheckedHead(head, f"the head {path} signed by {signer}")
+    A head can only add refusals to `audit verify`, so an unsigned one is read
+    without a key; a signed one never is (its signer meant it to be checked).
+    """
+    data, signer = read_document(
+        path,
+        Role.AUDIT_HEAD,
+        public_key=public_key,
+        allow_unsigned=public_key is None,
+        subject=lambda data: AuditHead.from_bytes(data, what=str(path)).hash.removeprefix("sha256:"),
+    )
+    head = AuditHead.from_bytes(data, what=str(path))
+    return CheckedHead(head, f"the head {path} signed by {signer}" if signer else f"the unsigned head {path}")

@@ -9,6 +9,7 @@ together or not at all.
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,12 +26,19 @@ if TYPE_CHECKING:
 
 
 def write_document(
-    out: PathLike, data: bytes, role: Role, *, secret_key: "minisign.SecretKey | None", description: str
+    out: PathLike,
+    data: bytes,
+    role: Role,
+    *,
+    secret_key: "minisign.SecretKey | None",
+    description: str,
+    subject: str | None = None,
 ) -> None:
     """Write `data` to `out`, and `out.minisig` signed in `role` when a key is given.
 
-    Without a key, an existing `out.minisig` is refused rather than left
-    beside a document it does not cover.
+    The signature claims `subject` (a sha256 in hex), by default the
+    document's own digest. Without a key, an existing `out.minisig` is
+    refused rather than left beside a document it does not cover.
     """
     out = Path(out)
     signature = minisign_signature(out)
@@ -41,14 +49,23 @@ def write_document(
         return
     from signing.backends import minisign as minisign_backend
 
-    comment = RoleClaim(role, hashlib.sha256(data).hexdigest()).trusted_comment(description)
+    comment = RoleClaim(role, subject or _own_digest(data)).trusted_comment(description)
     replace_together({out: data, signature: minisign_backend.sign(secret_key, data, comment)})
 
 
 def read_document(
-    path: PathLike, role: Role, *, public_key: "PathLike | MinisignKeyring | None", allow_unsigned: bool = False
+    path: PathLike,
+    role: Role,
+    *,
+    public_key: "PathLike | MinisignKeyring | None",
+    allow_unsigned: bool = False,
+    subject: "Callable[[bytes], str] | None" = None,
 ) -> "tuple[bytes, MinisignSigner | None]":
     """The bytes of a document, verified in `role` with `public_key` before the caller parses them.
+
+    The signature must claim `subject(data)`, by default the document's own
+    sha256; a caller whose subject is stated inside the document parses it
+    there, on bytes whose signature already verified.
 
     Fail closed: with no key, only `allow_unsigned=True` reads the
     document, and never one that carries a signature (its signer meant it
@@ -75,5 +92,9 @@ def read_document(
         raise SignatureError(f"{signature}: missing; the {role.value} must be signed")
     signer = keyring.verify_statement(data, signature, role)
     assert signer.claim is not None  # verify_statement requires a claim of `role`
-    signer.claim.require(RoleClaim(role, hashlib.sha256(data).hexdigest()), where=str(signature))
+    signer.claim.require(RoleClaim(role, (subject or _own_digest)(data)), where=str(signature))
     return data, signer
+
+
+def _own_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
