@@ -90,6 +90,10 @@ class InstallRefused(PacksealError):
         self.verdict = verdict
 
 
+class AuditError(PacksealError):
+    """The audit log cannot be written, or does not verify: a line edited, removed, inserted or reordered."""
+
+
 class ExitStatus(IntEnum):
     """The exit status of every `packseal` command: the same meaning whatever the command."""
 
