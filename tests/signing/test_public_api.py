@@ -66,3 +66,22 @@ def test_sigstore_verification_is_public_and_takes_a_str_trusted_root(tmp_path):
     missing = str(tmp_path / "absent-root.json")
     result = subprocess.run([sys.executable, "-c", code, missing], capture_output=True, text=True, check=False)
     assert "TrustPolicyError: cannot read trusted root: " + missing in result.stderr.splitlines()[-1]
+
+
+def test_install_is_public_and_lands_a_bundle(tmp_path, make_tree, key_pair, policy, monkeypatch):
+    """`signing.install` stays the function once its modules are imported (a submodule `install` replaced it)."""
+    import signing.cli.install
+    import signing.installer
+
+    monkeypatch.setenv("PACKSEAL_HOME", str(tmp_path / "home"))
+    assert callable(signing.install)
+    root = make_tree(tmp_path / "src" / "pack", TREE)
+    signing.sign_with_minisign(root, key_pair.secret_key)
+    (tmp_path / "plugins").mkdir()
+
+    installed = signing.install(str(root), _PathLike(tmp_path / "plugins"), policy, limits=signing.ArchiveLimits())
+
+    assert isinstance(installed, signing.Installed) and installed.path == tmp_path / "plugins" / "pack"
+    assert isinstance(signing.read_installed(tmp_path / "plugins", "pack"), signing.InstallRecord)
+    assert issubclass(signing.InstallRefused, signing.PacksealError)
+    assert issubclass(signing.ArchiveError, signing.BundleError)
