@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import json_output
@@ -181,3 +183,40 @@ def test_lock_add_takes_the_policy_too(packseal, tmp_path, pack, keys):
     assert result.returncode == 1, describe(result)
     assert "[FAIL] publisher: " in result.stdout
     assert not (tmp_path / "packs.lock").exists()
+
+
+# --- a refusal under a policy file is an audit event ---------------------------------------
+
+
+def test_a_refused_verify_bundle_with_a_policy_appends_a_verify_refused_event(packseal, tmp_path, pack, keys):
+    sign_ok(packseal, pack, keys)
+    policy = write_policy(tmp_path, keys)
+    (pack / "README.md").write_bytes(b"changed after signing\n")
+    home = tmp_path / "home"
+
+    environment = {"PACKSEAL_HOME": str(home)}
+    refused = packseal("verify-bundle", pack, "--policy", policy, env=environment)
+    without_policy = packseal("verify-bundle", pack, "--minisign-pubkey", keys.pub, env=environment)
+
+    assert refused.returncode == 1, describe(refused)
+    assert without_policy.returncode == 1  # refused too, but without a policy file: not an audit event
+    (line,) = (home / "audit.jsonl").read_text().splitlines()
+    event = json.loads(line)
+    assert event["action"] == "verify-refused" and event["verdict"] == "refused"
+    assert event["bundle"] == "pack"
+    assert event["policy_digest"] == f"sha256:{hashlib.sha256(policy.read_bytes()).hexdigest()}"
+    assert event["signers"] == [{"system": "minisign", "key_id": key_id(read_public_key(keys.pub))}]
+    assert event["detail"]["publisher"] == "acme"
+    assert event["detail"]["check"] == "files"
+    assert "README.md" in event["detail"]["reason"]
+
+
+def test_a_verified_bundle_with_a_policy_appends_nothing(packseal, tmp_path, pack, keys):
+    sign_ok(packseal, pack, keys)
+    policy = write_policy(tmp_path, keys)
+    home = tmp_path / "home"
+
+    result = packseal("verify-bundle", pack, "--policy", policy, env={"PACKSEAL_HOME": str(home)})
+
+    assert result.returncode == 0, describe(result)
+    assert not (home / "audit.jsonl").exists()
