@@ -1,7 +1,6 @@
 """`packseal install`: verify a copy of SRC under the trust policy, say what it trusts, land exactly it in DEST."""
 
 import json
-from dataclasses import fields
 from pathlib import Path
 
 import click
@@ -23,7 +22,6 @@ _DEFAULTS = ArchiveLimits()
 @click.command("install")
 @click.argument("source", type=click.Path(path_type=Path))
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--policy", "policy_file", type=_FILE, help="The trust policy file (TOML): which publisher signs what.")
 @trust_options
 @click.option("--lock", type=_FILE, help="Pins for many bundles (TOML); the bundle must have an entry.")
 @click.option("--dry-run", is_flag=True, help="Verify and print the summary; write nothing to DEST, log nothing.")
@@ -37,7 +35,6 @@ _DEFAULTS = ArchiveLimits()
 def install_command(
     source: Path,
     dest: Path,
-    policy_file: Path | None,
     trust: TrustOptions,
     lock: Path | None,
     dry_run: bool,
@@ -47,7 +44,7 @@ def install_command(
     as_json: bool,
 ) -> int:
     """Verify SRC (a directory, .tar.gz/.tgz/.zip archive, or file) and install it as DEST/NAME, atomically."""
-    policy = _policy(policy_file, trust)
+    policy = _policy(trust)
     limits = ArchiveLimits(max_bytes=max_bytes, max_files=max_files, max_ratio=max_ratio)
     try:
         installed = install(
@@ -67,18 +64,12 @@ def install_command(
     return ExitStatus.DONE
 
 
-def _policy(policy_file: Path | None, trust: TrustOptions) -> TrustPolicy | TrustFile:
-    """The policy file, or else the trust options; never both, and never signatures read from elsewhere."""
-    given = [field.name for field in fields(trust) if getattr(trust, field.name) not in (None, False, ())]
-    apart = {"signature", "sigstore_bundle", "signatures_dir"} & set(given)
-    if apart:
+def _policy(trust: TrustOptions) -> TrustPolicy | TrustFile:
+    """The policy file or the signer options (`TrustOptions.policy`), never signatures read from elsewhere."""
+    if any(given is not None for given in (trust.signature, trust.sigstore_bundle, trust.signatures_dir)):
         raise TrustPolicyError("install reads the signatures staged with the bundle: --signature, --bundle and "
                                "--signatures-dir are not accepted")  # fmt: skip
-    if policy_file is None:
-        return trust.policy()
-    if given:
-        raise TrustPolicyError("--policy is the whole trust decision: give it alone, without other trust options")
-    return TrustFile.load(policy_file)
+    return trust.policy()
 
 
 def trust_summary(installed: Installed, source: Path) -> str:

@@ -85,3 +85,20 @@ def test_install_is_public_and_lands_a_bundle(tmp_path, make_tree, key_pair, pol
     assert isinstance(signing.read_installed(tmp_path / "plugins", "pack"), signing.InstallRecord)
     assert issubclass(signing.InstallRefused, signing.PacksealError)
     assert issubclass(signing.ArchiveError, signing.BundleError)
+
+
+def test_the_trust_policy_file_and_the_policy_checks_are_public(tmp_path, key_pair, make_tree):
+    """A policy file loads and verifies through `signing` alone; the source checks compose as `AllOf`."""
+    (tmp_path / "release.pub").write_bytes(bytes(key_pair.public_key) + b"\n")
+    policy = tmp_path / "trust.toml"
+    policy.write_text('[[publisher]]\nname = "acme"\nbundles = ["pack"]\nminisign_keys = ["release.pub"]\n')
+    root = make_tree(tmp_path / "pack", TREE)
+    signing.sign_with_minisign(root, key_pair.secret_key)
+
+    trust_file = signing.TrustFile.load(str(policy))
+    verdict = signing.verify_bundle(str(root), trust_file)
+
+    assert verdict.verified and verdict.publisher == "acme"
+    assert isinstance(trust_file.publisher_for("pack"), signing.Publisher)
+    source = signing.AllOf((signing.BuilderIs("b"), signing.RepositoryIs("https://github.com/acme/pack")))
+    assert [check.name for check in source.checks] == [signing.CheckName.SOURCE_REPOSITORY, signing.CheckName.BUILDER]
