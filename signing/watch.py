@@ -45,6 +45,7 @@ from attest.canonical import MAX_DOCUMENT_BYTES, canonical_json, parse_canonical
 from attest.errors import os_error_line
 from attest.manifest import SIGNATURE_DIR
 from attest.statement import SHA256_HEX
+from signing.audit import AuditEvent
 from signing.digest import file_digest
 from signing.errors import BundleError, TrustPolicyError
 from signing.files import PathLike, file_kind, read_regular_file
@@ -54,6 +55,8 @@ DEFAULT_PATTERNS = ("*.toml", "*.json")
 STATE_FORMAT = 1
 RACY_NANOSECONDS = 2_000_000_000
 """How long after a file's last change its fingerprint stops being trusted alone: well above any clock tick."""
+AUDIT_NAMES_BYTES = 64 * 1024
+"""How many bytes of file names one change's audit event lists, far below an audit line's limit."""
 
 
 class Status(StrEnum):
@@ -65,6 +68,9 @@ class Status(StrEnum):
     PHANTOM = "phantom"
     """Not recorded: a bundle or matching file that appeared since."""
     REMOVED = "removed"
+
+
+_AUDIT_ACTIONS = {Status.DRIFTED: "drift", Status.PHANTOM: "phantom", Status.REMOVED: "removed"}
 
 
 class Kind(StrEnum):
@@ -189,6 +195,27 @@ class ItemReport:
         """The differences in one line: `changed a, b; extra c`."""
         parts = [f"{name} {', '.join(paths)}" for name, paths in self._differences() if paths]
         return "; ".join(parts)
+
+    def audit_event(self, root: PathLike) -> AuditEvent:
+        """The audit event of this change: its path below `root`, status, and the files it names, within bounds.
+
+        Whoever drifts a bundle chooses how many files it names, and an
+        audit line has a length limit (`signing.audit.MAX_LINE_BYTES`), so
+        each list holds its first names up to `AUDIT_NAMES_BYTES` in all,
+        and its full length as `<list>_count`; the report itself is whole.
+        """
+        detail: dict[str, Any] = {"path": str(Path(root) / self.path), "kind": self.kind.value}
+        detail["status"] = self.status.value
+        budget = AUDIT_NAMES_BYTES
+        for name, paths in self._differences():
+            kept = []
+            for path in paths:
+                budget -= len(path.encode("utf-8", "surrogateescape")) + 8
+                if budget < 0:
+                    break
+                kept.append(path)
+            detail[name], detail[f"{name}_count"] = kept, len(paths)
+        return AuditEvent(action=_AUDIT_ACTIONS[self.status], bundle=self.path, verdict="refused", detail=detail)
 
     def _differences(self) -> Iterator[tuple[str, tuple[str, ...]]]:
         yield "changed", self.changed
