@@ -23,12 +23,12 @@ from attest.errors import GitError, ManifestError
 from attest.git import check_full_commit
 from attest.manifest import check_path
 from signing.errors import SourceSpecError
+from signing.sources import URL_UNSAFE
 from signing.terminal import escape
 
 GIT_PREFIX = "git+"
 _SCHEME = "https"
 _SUBDIRECTORY = "subdirectory="
-_URL_UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
 _REF_UNSAFE = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|/\.|\.lock(/|$)")
 
 
@@ -72,7 +72,7 @@ def parse_git_source(text: str, *, ref: str | None = None) -> GitSource:
     shown = escape(text)
     if not is_git_source(text):
         raise SourceSpecError(f"{shown}: not a Git source (git+https://host/org/repo@<full commit>)")
-    if _URL_UNSAFE.search(text):
+    if URL_UNSAFE.search(text):
         raise SourceSpecError(f"{shown}: space, control character or backslash in the source")
     location, _, fragment = text[len(GIT_PREFIX) :].partition("#")
     parts = urlsplit(location)

@@ -53,6 +53,8 @@ from attest.manifest import check_path
 from signing.digest import FileDigest
 from signing.errors import OutputError, SourceError, SourceSpecError, TrustPolicyError
 from signing.layout import FileLayout
+from signing.sources import URL_UNSAFE
+from signing.terminal import escape
 
 DEFAULT_MAX_SIZE = 2 * 1024**3
 _CHUNK_BYTES = 1024 * 1024
@@ -147,6 +149,8 @@ def release_name(url: str) -> tuple[str, str]:
     rules of a bundle path name (`attest.manifest.check_path`): no `..`,
     no `/`, no control characters, portable everywhere.
     """
+    if URL_UNSAFE.search(url):
+        raise SourceSpecError(f"{escape(url)}: space, control character or backslash in the URL")
     try:
         parts = urlsplit(url)
         host = (parts.hostname, parts.port)[0]  # reading `port` checks it: refused here, not mid-download
