@@ -10,6 +10,8 @@ name is used. Paths are taken as `str` or `os.PathLike`.
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from signing.audit import AuditEvent as AuditEvent
+    from signing.audit import AuditLog as AuditLog
     from signing.backends import BundleSigning as BundleSigning
     from signing.backends import BundleVerifier as BundleVerifier
     from signing.backends import Signer as Signer
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from signing.bundle import directory_manifest as directory_manifest
     from signing.digest import FileDigest as FileDigest
     from signing.digest import file_digest as file_digest
+    from signing.errors import AuditError as AuditError
     from signing.errors import BundleError as BundleError
     from signing.errors import IdentityError as IdentityError
     from signing.errors import KeyFileError as KeyFileError

@@ -14,9 +14,13 @@ catches anything either package raises.
 """
 
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 from attest.errors import PacksealError as PacksealError
 from attest.errors import ProvenanceError
+
+if TYPE_CHECKING:
+    from signing.verify import Verdict
 
 
 class BundleError(PacksealError):
@@ -36,6 +40,10 @@ class PinMismatchError(PacksealError):
         super().__init__(message)
         self.expected = expected
         self.actual = actual
+
+
+class ArchiveError(BundleError):
+    """An archive cannot be extracted safely: an unsafe member, a special file, or past a size limit."""
 
 
 class NotABundleError(BundleError):
@@ -68,6 +76,22 @@ class IdentityError(PacksealError):
 
 class SelfCheckError(PacksealError):
     """The running binary is not the recorded one, or the record cannot be trusted; refuse to start."""
+
+
+class InstallRefused(PacksealError):
+    """A bundle was not installed because its verification refused it; `verdict` holds every check that ran.
+
+    Raised rather than returned, so that a caller of `signing.install` cannot
+    take a refused bundle for an installed one.
+    """
+
+    def __init__(self, message: str, verdict: "Verdict") -> None:
+        super().__init__(message)
+        self.verdict = verdict
+
+
+class AuditError(PacksealError):
+    """The audit log cannot be written, or does not verify: a line edited, removed, inserted or reordered."""
 
 
 class ExitStatus(IntEnum):

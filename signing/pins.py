@@ -16,6 +16,7 @@ from attest.provenance import normalise_repository
 from attest.statement import SHA256_HEX
 from signing.errors import BundleError, TrustPolicyError
 from signing.files import PathLike, read_regular_file, replace_together
+from signing.policy import AllOf, BuilderIs, CheckoutAt, CommitIs, DigestIs, RefIs, RepositoryIs, SourceCheck
 
 _MAX_LOCK_BYTES = 4 * 1024 * 1024
 _LOCK_KEYS = {"source_repo", "source_commit", "digest"}
@@ -45,6 +46,19 @@ class SourcePin:
             raise TrustPolicyError(f"unusable pin: {err}") from None
         if self.digest is not None and not SHA256_HEX.fullmatch(self.digest):
             raise TrustPolicyError(f"pinned digest {self.digest!r} is not a sha256 (64 lowercase hex digits)")
+
+    def checks(self) -> AllOf:
+        """The source checks this pin states, each one a check of the verdict."""
+        stated: list[SourceCheck] = [RepositoryIs(self.repository), CommitIs(self.commit)]
+        if self.digest is not None:
+            stated.append(DigestIs(self.digest))
+        if self.ref is not None:
+            stated.append(RefIs(self.ref))
+        if self.builder_id is not None:
+            stated.append(BuilderIs(self.builder_id))
+        if self.require_checkout:
+            stated.append(CheckoutAt(self.commit))
+        return AllOf(tuple(stated), provenance=True)
 
     @classmethod
     def from_options(

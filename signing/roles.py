@@ -46,6 +46,8 @@ class Role(enum.Enum):
     """A self-check record; subject: the digest of the recorded executable."""
     FILE = "file"
     """A single-file bundle; subject: the file's sha256."""
+    AUDIT_HEAD = "audit-head"
+    """The head of an audit log (`signing.audit_head`); subject: the hash of its last event's line."""
 
     @property
     def predicate_type(self) -> str | None:

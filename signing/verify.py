@@ -10,14 +10,12 @@ exceptions are kept for inputs that make verification impossible to ask for
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
 from attest.canonical import MAX_DOCUMENT_BYTES
-from attest.git import Checkout
 from attest.manifest import SIGNATURE_DIR, Manifest, differences, manifest_from_statement, path_differences
-from attest.provenance import Provenance, normalise_repository
+from attest.provenance import Provenance
 from signing.backends import BundleVerifier, Signer
 from signing.bundle import directory_manifest
 from signing.errors import BundleError, PacksealError, PinMismatchError, TrustPolicyError
@@ -25,43 +23,12 @@ from signing.files import PathLike, read_regular_file
 from signing.formats import malformed_entries
 from signing.layout import MANIFEST_NAME, DirectoryLayout, FileLayout, resolve_bundle
 from signing.pins import LockFile, SourcePin
-from signing.policy import TrustPolicy
+from signing.policy import AllOf, CheckName, Evidence, SourceCheck, TrustPolicy
 from signing.roles import Role, RoleClaim
 from signing.schemas import JSON_SCHEMA_VERSION
+from signing.trustfile import Publisher, TrustFile
 
 T = TypeVar("T")
-
-
-class CheckName(StrEnum):
-    """Every check `verify_bundle` can run, by its stable name: the one table of them.
-
-    A check's `name` in a `Verdict` and in `--json` output is one of these
-    values; scripts match on them, so a value never changes within one
-    `signing.schemas.JSON_SCHEMA_VERSION`.
-    """
-
-    LOCK = "lock"
-    """The lock file has an entry for the bundle."""
-    LAYOUT = "layout"
-    """`.packseal/` holds only packseal's files, each well formed for its role."""
-    SIGNATURE = "signature"
-    """The manifest (or the single file) is signed by a trusted signer."""
-    STATEMENT = "statement"
-    """The signed manifest Statement parses, and the signature claims its digest."""
-    FILES = "files"
-    """The directory is exactly what the manifest lists."""
-    LOCK_DIGEST = "lock-digest"
-    """The bundle's digest is the one the lock file pins."""
-    PROVENANCE = "provenance"
-    """The bundle's provenance is signed by a trusted signer."""
-    PROVENANCE_SUBJECT = "provenance-subject"
-    """The provenance, and every signature over it, names this bundle's digest."""
-    SOURCE_REPOSITORY = "source-repository"
-    SOURCE_COMMIT = "source-commit"
-    SOURCE_REF = "source-ref"
-    BUILDER = "builder"
-    GIT_CHECKOUT = "git-checkout"
-    """The bundle is exactly the tree of the pinned commit in a clean checkout."""
 
 
 @dataclass(frozen=True)
@@ -151,13 +118,14 @@ class Verdict:
             "bundle": str(self.bundle),
             "digest": self.digest,
             "signers": [signer.to_json() for signer in self.signers],
+            "publisher": self.publisher,
             "checks": [check.to_json() for check in self.checks],
         }
 
 
 def verify_bundle(
     path: PathLike,
-    policy: TrustPolicy,
+    policy: TrustPolicy | TrustFile,
     *,
     signatures: SignaturePaths | None = None,
     pin: SourcePin | None = None,
@@ -165,11 +133,19 @@ def verify_bundle(
 ) -> Verdict:
     """Verify a directory or single-file bundle against `policy`, and against `pin` if given.
 
+    With a `TrustFile`, the publisher whose `bundles` match the bundle's
+    name is the policy; a bundle no publisher matches is refused (the
+    "publisher" check), one that two match raises `TrustPolicyError`, and a
+    directory's signed manifest must name the bundle by that same name, so a
+    bundle signed as one name cannot be installed under a name another
+    publisher is trusted for.
+
     `signatures` replaces, per system, the usual location of the bundle's
     signature (for one stored apart from the bundle); a path given for a
-    system the policy does not trust is refused with `TrustPolicyError`. With a `pin`, the bundle must carry
-    provenance signed under the same policy, whose subject is the bundle's
-    digest and whose source is the pinned repository and commit.
+    system the policy does not trust is refused with `TrustPolicyError`.
+    With a `pin`, or a policy whose `source` requires it, the bundle must
+    carry provenance signed under the same policy, whose subject is the
+    bundle's digest and which states what the pin and the policy require.
     `signatures_dir` is where `sign_bundle(..., output_dir=)` wrote the
     Statements and signatures (`signing.layout`); a directory bundle that
     then still holds a `.packseal/` is refused.
@@ -181,15 +157,43 @@ def verify_bundle(
     path = Path(path)
     resolve_bundle(path)
     signatures = signatures or SignaturePaths()
+    chosen: list[Check] = []
+    publisher: Publisher | None = None
+    if isinstance(policy, TrustFile):
+        name = bundle_name(path)
+        publisher, found = _publisher_check(policy, name)
+        chosen.append(found)
+        if publisher is None:
+            return Verdict(path, tuple(chosen))
+        policy = policy.policy_for(publisher)
     signatures.require_trusted(policy)
+    source = policy.source if pin is None else policy.source & pin.checks()
     verification = _DirectoryVerification if path.is_dir() else _FileVerification
     apart = None if signatures_dir is None else Path(signatures_dir)
-    return verification(path, policy, signatures, pin, apart).run()
+    publisher_name = None if publisher is None else publisher.name
+    return verification(path, policy, signatures, source, apart, publisher_name, pin is not None, chosen).run()
+
+
+def bundle_name(path: PathLike) -> str:
+    """The name a bundle is known by: its file or directory name, as it is signed and locked (`.` is its directory)."""
+    return Path(path).resolve().name
+
+
+def _publisher_check(policy: TrustFile, name: str) -> tuple[Publisher | None, Check]:
+    """The publisher trusted for bundles named `name`, as a check; none is a refusal, two a policy error."""
+    data = {"policy": str(policy.path)}
+    found = policy.matching(name)
+    if not found:
+        detail = f"{policy.path}: no publisher's bundles match {name!r}; refused, as no publisher is trusted for it"
+        return None, Check(CheckName.PUBLISHER.value, False, detail, data)
+    publisher = policy.publisher_for(name)
+    detail = f"publisher {publisher.name!r} of {policy.path} is trusted for bundles named {name!r}"
+    return publisher, Check(CheckName.PUBLISHER.value, True, detail, data | {"publisher": publisher.name})
 
 
 def verify_locked_bundle(
     path: PathLike,
-    policy: TrustPolicy,
+    policy: TrustPolicy | TrustFile,
     lock: LockFile,
     *,
     signatures: SignaturePaths | None = None,
@@ -213,7 +217,7 @@ def verify_locked_bundle(
 
 def lock_pin(
     path: PathLike,
-    policy: TrustPolicy,
+    policy: TrustPolicy | TrustFile,
     *,
     signatures: SignaturePaths | None = None,
     signatures_dir: PathLike | None = None,
@@ -257,9 +261,14 @@ class _Verification:
     path: Path
     policy: TrustPolicy
     signatures: SignaturePaths
-    pin: SourcePin | None
+    source: AllOf
+    """What the bundle's provenance must state: the pin's checks and the policy's."""
     apart: Path | None
     """Where the Statements and signatures are stored apart from the bundle (`signing.layout`), if they are."""
+    publisher: str | None
+    """The policy file's publisher chosen by the bundle's name, whose signed manifest must state that name."""
+    pinned: bool
+    """A source pin was given, not only the policy's requirements: refusals say which asked for provenance."""
     checks: list[Check] = field(default_factory=list)
     digest: str | None = None
     signers: tuple[Signer, ...] = ()
@@ -270,12 +279,12 @@ class _Verification:
     def run(self) -> Verdict:
         try:
             self.steps()
-            if self.pin is not None:
-                self.source_steps(self.pin)
+            if self.source:
+                self.source_steps()
         except _Stop:
             pass
         digest = None if self.digest is None else f"sha256:{self.digest}"
-        return Verdict(self.path, tuple(self.checks), digest, self.signers, self.provenance)
+        return Verdict(self.path, tuple(self.checks), digest, self.signers, self.provenance, self.publisher)
 
     def steps(self) -> None:
         raise NotImplementedError
@@ -302,45 +311,36 @@ class _Verification:
         self.checks.append(Check(name.value, True, detail, self.data))
         return value
 
-    def source_steps(self, pin: SourcePin) -> None:
-        """The bundle is authentic; now prove where it came from."""
+    def source_steps(self) -> None:
+        """The bundle is authentic; now prove where it came from, one check of the source policy at a time."""
         assert self.digest is not None
-        digest = self.digest
-        if pin.digest is not None:
-            self.check(
-                CheckName.LOCK_DIGEST, lambda: _expect("bundle digest", f"sha256:{digest}", f"sha256:{pin.digest}")
-            )
-        provenance, signers = self.check(CheckName.PROVENANCE, self._provenance)
-        self.check(CheckName.PROVENANCE_SUBJECT, lambda: self._provenance_names(provenance, signers, digest))
-        self.check(
-            CheckName.SOURCE_REPOSITORY,
-            lambda: _expect(
-                "source repository",
-                normalise_repository(provenance.source_repository),
-                normalise_repository(pin.repository),
-            ),
-        )
-        self.check(CheckName.SOURCE_COMMIT, lambda: _expect("source commit", provenance.source_commit, pin.commit))
-        if pin.ref is not None:
-            self.check(CheckName.SOURCE_REF, lambda: _expect("source ref", provenance.source_ref, pin.ref))
-        if pin.builder_id is not None:
-            self.check(CheckName.BUILDER, lambda: _expect("builder id", provenance.builder_id, pin.builder_id))
-        if pin.require_checkout:
-            self.check(CheckName.GIT_CHECKOUT, lambda: _checkout_at(self.path, pin.commit))
+        evidence = Evidence(self.path, self.digest)
+        for requirement in self.source.before_provenance:
+            self.source_check(requirement, evidence)
+        if self.source.needs_provenance:
+            provenance, signers = self.check(CheckName.PROVENANCE, self._provenance)
+            self.check(CheckName.PROVENANCE_SUBJECT, lambda: self._provenance_names(provenance, signers, evidence))
+            evidence = replace(evidence, provenance=provenance)
+        for requirement in self.source.after_provenance:
+            self.source_check(requirement, evidence)
+
+    def source_check(self, requirement: SourceCheck, evidence: Evidence) -> None:
+        self.check(requirement.name, lambda: (None, requirement.verify(evidence)))
 
     def _provenance(self) -> tuple[tuple[Provenance, list[Signer]], str]:
         try:
             statement, signers = self.verified_statement(self.provenance_path, Role.PROVENANCE)
         except BundleError as err:
-            raise BundleError(f"{err}: a source pin requires signed provenance") from None
+            required_by = "a source pin" if self.pinned else "the trust policy"
+            raise BundleError(f"{err}: {required_by} requires signed provenance") from None
         provenance = Provenance.from_bytes(statement, what=str(self.provenance_path))
         self.provenance = provenance
         return (provenance, signers), f"{self.provenance_path.name} signed by {_signed_by(signers)}"
 
-    def _provenance_names(self, provenance: Provenance, signers: list[Signer], digest: str) -> tuple[None, str]:
+    def _provenance_names(self, provenance: Provenance, signers: list[Signer], evidence: Evidence) -> tuple[None, str]:
         """Both the provenance and every signature over it name this bundle."""
-        named = _subject_names(provenance, digest)
-        _require_claims(signers, RoleClaim(Role.PROVENANCE, digest), where=self.provenance_path)
+        named = _subject_names(provenance, evidence.digest)
+        _require_claims(signers, RoleClaim(Role.PROVENANCE, evidence.digest), where=self.provenance_path)
         return named
 
     def verified_statement(
@@ -394,12 +394,6 @@ def _require_claims(signers: list[Signer], expected: RoleClaim, *, where: Path) 
             signer.claim.require(expected, where=str(where))
 
 
-def _expect(what: str, actual: str | None, expected: str | None) -> tuple[None, str]:
-    if actual != expected:
-        raise PinMismatchError(f"{what} is {actual!r}, pinned {expected!r}", expected=expected, actual=actual)
-    return None, f"{what} {actual}"
-
-
 def _kind(problem: str) -> str:
     """`missing` and `extra` as they are; any other difference of a listed path is `changed`."""
     return problem if problem in ("missing", "extra") else "changed"
@@ -416,21 +410,15 @@ def _subject_names(provenance: Provenance, digest: str) -> tuple[None, str]:
     return None, f"provenance subject is this bundle, sha256:{digest}"
 
 
-def _checkout_at(path: Path, commit: str) -> tuple[None, str]:
-    """The bundle sits in a checkout at `commit` and is exactly that commit's tree, read without running `git`."""
-    checkout = Checkout.containing(path)
-    checkout.require_at(commit)
-    checkout.require_committed(path, signature_dir=SIGNATURE_DIR)
-    return None, f"{path} is exactly the tree of commit {commit} in {checkout.top}"
-
-
 class _DirectoryVerification(_Verification):
     def steps(self) -> None:
         layout = DirectoryLayout(self.path, self.apart)
         self.check(CheckName.LAYOUT, lambda: self._layout(layout))
         statement, signers = self.check(CheckName.SIGNATURE, lambda: self._signature(layout))
-        manifest = self.check(CheckName.STATEMENT, lambda: self._statement(statement, signers, layout.manifest))
+        named, manifest = self.check(CheckName.STATEMENT, lambda: self._statement(statement, signers, layout.manifest))
         self.digest = manifest.digest
+        if self.publisher is not None:
+            self.check(CheckName.BUNDLE_NAME, lambda: self._named(named))
         self.check(CheckName.FILES, lambda: self._files(manifest))
 
     @property
@@ -446,7 +434,7 @@ class _DirectoryVerification(_Verification):
 
     def _verified_files(self, layout: DirectoryLayout) -> set[Path]:
         """The files of `.packseal/` that the signature and provenance checks verify under the policy."""
-        statements = [layout.provenance] if self.pin is not None else []
+        statements = [layout.provenance] if self.source.needs_provenance else []
         verified = {layout.manifest, *statements}
         for verifier in self.policy.verifiers:
             signed_here = statements if self.signatures.for_system(verifier.system) else [layout.manifest, *statements]
@@ -458,10 +446,23 @@ class _DirectoryVerification(_Verification):
         self.signers = tuple(signers)
         return (statement, signers), f"{MANIFEST_NAME} signed by {_signed_by(signers)}"
 
-    def _statement(self, statement: bytes, signers: list[Signer], where: Path) -> tuple[Manifest, str]:
-        _, manifest = manifest_from_statement(statement, what=f"{SIGNATURE_DIR}/{MANIFEST_NAME}")
+    def _statement(self, statement: bytes, signers: list[Signer], where: Path) -> tuple[tuple[str, Manifest], str]:
+        parsed, manifest = manifest_from_statement(statement, what=f"{SIGNATURE_DIR}/{MANIFEST_NAME}")
         _require_claims(signers, RoleClaim(Role.BUNDLE_MANIFEST, manifest.digest), where=where)
-        return manifest, f"bundle manifest of {len(manifest.entries)} entries, tree sha256:{manifest.digest}"
+        detail = f"bundle manifest of {len(manifest.entries)} entries, tree sha256:{manifest.digest}"
+        return (parsed.subjects[0].name, manifest), detail
+
+    def _named(self, signed_name: str) -> tuple[None, str]:
+        """The manifest was signed for the name the publisher was chosen by: no installing it under another."""
+        name = bundle_name(self.path)
+        if signed_name != name:
+            raise PinMismatchError(
+                f"the signed manifest names the bundle {signed_name!r}, but it is verified as {name!r}, "
+                f"the name publisher {self.publisher!r} was chosen by",
+                expected=name,
+                actual=signed_name,
+            )
+        return None, f"the signed manifest names the bundle {name!r}"
 
     def _files(self, manifest: Manifest) -> tuple[None, str]:
         actual = directory_manifest(self.path)

@@ -164,14 +164,16 @@ class MinisignKeyring:
 
     system = "minisign"
 
-    def __init__(self, keys: Iterable[minisign.PublicKey]) -> None:
-        """Trust `keys`; refuse none, and two different keys that share a key id.
+    def __init__(self, keys: Iterable[minisign.PublicKey], *, revoked: Iterable[str] = ()) -> None:
+        """Trust any of `keys` whose id is not in `revoked`; refuse none, and two different keys that share a key id.
 
         A signature names the key it needs by id alone, so two keys with one
         id would leave only one of them usable, silently. The same key given
         twice (say, one file named in two places) is no such ambiguity: it is
-        accepted once.
+        accepted once. A revoked key is refused even when listed, and its
+        signature is refused naming the revocation, not as merely unknown.
         """
+        self._revoked = frozenset(revoked)
         self._keys: dict[str, minisign.PublicKey] = {}
         for key in keys:
             identifier = key_id(key)
@@ -180,8 +182,12 @@ class MinisignKeyring:
                     f"two different trusted minisign public keys have key id {identifier}; "
                     "a signature could not say which one it needs"
                 )
+        for identifier in self._revoked:
+            self._keys.pop(identifier, None)
         if not self._keys:
-            raise TrustPolicyError("no trusted minisign public key was given")
+            raise TrustPolicyError(
+                "no trusted minisign public key was given" + (" that is not revoked" if self._revoked else "")
+            )
 
     @classmethod
     def from_files(cls, paths: Iterable[PathLike]) -> "MinisignKeyring":
@@ -226,6 +232,8 @@ class MinisignKeyring:
         """
         signature = read_signature(signature_file)
         identifier = key_id(signature)
+        if identifier in self._revoked:
+            raise SignatureError(f"{signature_file}: signed by key {identifier}, which the trust policy revokes")
         key = self._keys.get(identifier)
         if key is None:
             raise SignatureError(f"{signature_file}: signed by key {identifier}, which is not trusted")

@@ -325,13 +325,23 @@ class SigstoreVerifier:
 
     system = "sigstore"
 
-    def __init__(self, instance: SigstoreInstance, policy: SigstoreIdentityPolicy) -> None:
-        """Load the trusted root now: an unusable one is refused before any bundle is read."""
+    def __init__(
+        self, instance: SigstoreInstance, policy: SigstoreIdentityPolicy | tuple[SigstoreIdentityPolicy, ...]
+    ) -> None:
+        """Trust `policy`, or any one of several (a policy file lists each signer a publisher may use).
+
+        Load the trusted root now: an unusable one is refused before any bundle is read.
+        """
+        policies = policy if isinstance(policy, tuple) else (policy,)
+        if not policies:
+            raise TrustPolicyError("no trusted Sigstore identity was given")
         try:
             self._verifier = instance.verifier()
         except SigstoreError as err:
             raise TrustPolicyError(f"cannot load the Sigstore trusted root: {_one_line(err)}") from None
-        self._policy = policy.sigstore_policy()
+        self._policy: sigstore_policy.VerificationPolicy = (
+            policies[0].sigstore_policy() if len(policies) == 1 else _AnyIdentity(policies)
+        )
 
     def statement_signature(self, statement_path: Path) -> Path:
         return sigstore_bundle(statement_path, statement=True)
@@ -434,6 +444,31 @@ class _CertificateField:
         if not any(self._accepts(value) for value in values):
             found = ", ".join(sorted(values)) or "none"
             raise _PolicyMismatch(self._check, f"certificate {self._check} {found} is not {self._wanted}")
+
+
+class _AnyIdentity:
+    """Any one of several identity policies: sigstore-python's `AnyOf`, with a refusal that names the signer.
+
+    `AnyOf` says only "0 of N policies succeeded"; this names the
+    certificate's identity and issuer, which none of the trusted ones is.
+    """
+
+    def __init__(self, policies: tuple[SigstoreIdentityPolicy, ...]) -> None:
+        self._policies = [policy.sigstore_policy() for policy in policies]
+
+    def verify(self, cert: x509.Certificate) -> None:
+        for policy in self._policies:
+            try:
+                policy.verify(cert)
+            except VerificationError:
+                continue
+            return
+        identities = ", ".join(sorted(_identities(cert))) or "none"
+        raise _PolicyMismatch(
+            "identity",
+            f"certificate identity {identities}, issuer {_issuer_of(cert)}, is none of the "
+            f"{len(self._policies)} trusted identities",
+        )
 
 
 def _identity_is(identity: str) -> _CertificateField:

@@ -17,7 +17,7 @@ from signing.bundle import directory_manifest
 from signing.digest import FileDigest
 from signing.errors import TrustPolicyError
 from signing.pins import SourcePin
-from signing.policy import TrustPolicy
+from signing.policy import AllOf, TrustPolicy
 from signing.sign import attest_bundle, sign_with_minisign
 from signing.verify import SignaturePaths, verify_bundle
 
@@ -128,6 +128,7 @@ def _policy_without_verifiers() -> TrustPolicy:
     """What `TrustPolicy` refuses to build; made anyway, to show verification refuses it on its own."""
     policy = object.__new__(TrustPolicy)
     object.__setattr__(policy, "verifiers", ())
+    object.__setattr__(policy, "source", AllOf())
     return policy
 
 

@@ -1,0 +1,275 @@
+"""Extract a `.tar.gz`, `.tgz` or `.zip` bundle into staging, refusing what could escape it or exhaust the machine.
+
+An archive is the author's input and is read as hostile: every member's
+name, type and size is checked before anything is written, and nothing is
+ever written through a link. Refused: absolute names, `..`, a name below a
+file or link, duplicate names, hard links, devices, FIFOs and any other
+special member, symbolic links whose target leaves the bundle (lexically
+while extracting, and by `realpath` once all links exist), encrypted zip
+members. An archive holds exactly one top-level directory, the bundle,
+which is installed under that name; anything beside it is refused.
+
+Resources are bounded by `ArchiveLimits`, counted on the bytes actually
+produced, never on sizes an archive declares (a zip's central directory,
+a tar header): total bytes, member count, and the ratio of extracted bytes
+to the archive's size. Extraction streams one chunk at a time (`tarfile`'s
+stream mode; a zip member read as it inflates), and a tar's long-name and
+pax headers, which `tarfile` reads whole into memory, are refused above
+64 KiB, so memory stays bounded whatever the archive holds.
+"""
+
+import os
+import posixpath
+import stat
+import tarfile
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, BinaryIO, NoReturn, TypeVar
+
+from attest.errors import os_error_line
+from attest.manifest import SIGNATURE_DIR
+from signing.errors import ArchiveError, BundleError
+from signing.files import open_regular_file
+from signing.staging import Tally, write_new_file
+
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
+T = TypeVar("T")
+_MAX_HEADER_BYTES = 64 * 1024
+_MAX_LINK_TARGET_BYTES = 4096
+_RATIO_ALLOWANCE = 1024 * 1024
+"""Bytes any archive may expand to whatever its ratio: a tiny archive of small text files compresses well."""
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Caps on what an archive may expand to; the first one passed refuses the archive.
+
+    The defaults suit a plugin or content pack; raise them for a larger
+    bundle (`packseal install --max-bytes/--max-files/--max-ratio`).
+    """
+
+    max_bytes: int = 1024**3
+    """Total bytes of the files extracted: 1 GiB."""
+    max_files: int = 10_000
+    """Members (files, links, directories): 10,000."""
+    max_ratio: int = 100
+    """Bytes extracted per byte of archive, beyond the first MiB: 100, where zip and gzip bombs reach 1,000 and more."""
+
+    def __post_init__(self) -> None:
+        if min(self.max_bytes, self.max_files, self.max_ratio) < 1:
+            raise ValueError("archive limits must be positive")
+
+
+def is_archive(path: Path) -> bool:
+    """Whether `path` is named as an archive that install extracts (`.tar.gz`, `.tgz`, `.zip`)."""
+    return path.name.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def extract_archive(archive: Path, into: Path, limits: ArchiveLimits = ArchiveLimits()) -> tuple[str, Tally]:
+    """Extract `archive` into the existing empty directory `into`; the bundle's name and what it holds.
+
+    Raises `ArchiveError` naming the archive and the member at fault; what
+    was extracted before is left in `into` for the caller to remove.
+    """
+    try:
+        with open_regular_file(archive, follow_symlinks=True) as stream:
+            size = os.fstat(stream.fileno()).st_size
+            extraction = _Extraction(archive, into, limits, size)
+            if archive.name.lower().endswith(".zip"):
+                _extract_zip(stream, extraction)
+            else:
+                _extract_tar(stream, extraction)
+    except FileNotFoundError:
+        raise BundleError(f"{archive}: missing") from None
+    except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as err:
+        raise ArchiveError(f"{archive}: not a readable archive ({err})") from None
+    except OSError as err:
+        raise BundleError(os_error_line(archive, err)) from None
+    return extraction.finish()
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A tar header that refuses a long-name or pax header larger than 64 KiB before `tarfile` reads it whole.
+
+    `tarfile` reads such a header's data in one piece into memory (Python
+    3.11's `TarInfo._proc_member` dispatches them), so a 1 GiB pax header
+    would cost 1 GiB.
+    """
+
+    def _proc_member(self, archive: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _HEADER_TYPES and self.size > _MAX_HEADER_BYTES:
+            raise ArchiveError(f"a {self.size} byte extended header is over the {_MAX_HEADER_BYTES} byte limit")
+        member: tarfile.TarInfo = getattr(super(), "_proc_member")(archive)  # noqa: B009 (private in typeshed)
+        return member
+
+
+_HEADER_TYPES = frozenset(
+    {tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE}
+)
+
+
+def _extract_tar(stream: BinaryIO, extraction: "_Extraction") -> None:
+    with tarfile.open(fileobj=stream, mode="r|gz", tarinfo=_BoundedTarInfo) as archive:
+        for member in _members(archive):
+            name = member.name + ("/" if member.isdir() else "")
+            if member.isdir():
+                extraction.directory(name)
+            elif member.issym():
+                extraction.link(name, member.linkname)
+            elif member.type in (tarfile.REGTYPE, tarfile.AREGTYPE):
+                content = archive.extractfile(member)
+                assert content is not None
+                extraction.file(name, content, executable=bool(member.mode & 0o111))
+            else:
+                extraction.refuse(name, _tar_kind(member))
+
+
+def _members(archive: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+    """Each member once, not kept: `TarFile` would otherwise hold every header read in memory."""
+    while (member := archive.next()) is not None:
+        vars(archive)["members"].clear()  # not in typeshed's TarFile
+        yield member
+
+
+def _tar_kind(member: tarfile.TarInfo) -> str:
+    if member.islnk():
+        return "hard link"
+    if member.ischr() or member.isblk():
+        return "device"
+    if member.isfifo():
+        return "FIFO"
+    return f"member of tar type {member.type!r}"
+
+
+def _extract_zip(stream: BinaryIO, extraction: "_Extraction") -> None:
+    with zipfile.ZipFile(stream) as archive:
+        for info in archive.infolist():
+            mode = info.external_attr >> 16
+            if info.flag_bits & 0x1:
+                extraction.refuse(info.filename, "encrypted member")
+            elif info.is_dir() or stat.S_ISDIR(mode):
+                extraction.directory(info.filename)
+            elif stat.S_ISLNK(mode):
+                with archive.open(info) as content:
+                    target = content.read(_MAX_LINK_TARGET_BYTES + 1)
+                if len(target) > _MAX_LINK_TARGET_BYTES:
+                    extraction.refuse(info.filename, "link with an over-long target")
+                extraction.link(info.filename, os.fsdecode(target))
+            elif stat.S_IFMT(mode) in (0, stat.S_IFREG):
+                with archive.open(info) as content:
+                    extraction.file(info.filename, content, executable=bool(mode & 0o111))
+            else:
+                extraction.refuse(info.filename, "special file")
+
+
+class _Extraction:
+    """Writes members below `into`, checking each name, type and the running totals against the limits."""
+
+    def __init__(self, archive: Path, into: Path, limits: ArchiveLimits, archive_size: int) -> None:
+        self.archive = archive
+        self.into = into
+        self.limits = limits
+        self.allowed_bytes = min(limits.max_bytes, max(limits.max_ratio * archive_size, _RATIO_ALLOWANCE))
+        self.kinds: dict[str, str] = {}
+        self.links: list[str] = []
+        self.bundle: str | None = None
+        self.tally = Tally()
+        self.written = 0
+
+    def refuse(self, name: str, why: str) -> NoReturn:
+        raise ArchiveError(f"{self.archive}: {name!r}: {why}; refused")
+
+    def directory(self, name: str) -> None:
+        path = self._path(name)
+        if path is None or self.kinds.get(path) == "directory":
+            return
+        self._claim(name, path, "directory")
+        self._create(path, lambda target: target.mkdir(mode=0o755))
+
+    def file(self, name: str, content: IO[bytes], *, executable: bool) -> None:
+        path = self._required_path(name)
+        self._claim(name, path, "file")
+        size = self._create(
+            path, lambda target: write_new_file(target, content, executable=executable, counted=self._count)
+        )
+        if path.split("/")[1] != SIGNATURE_DIR:
+            self.tally = self.tally.add(size)
+
+    def link(self, name: str, target: str) -> None:
+        path = self._required_path(name)
+        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+        if not target or target.startswith("/") or "\0" in target or resolved.split("/")[0] != self.bundle:
+            self.refuse(name, f"symlink to {target!r} leaves the bundle")
+        self._claim(name, path, "link")
+        self._create(path, lambda location: os.symlink(target, location))
+        self.links.append(path)
+
+    def finish(self) -> tuple[str, Tally]:
+        """The bundle's name, once every link is proven to resolve inside it on disk."""
+        if self.bundle is None:
+            raise ArchiveError(f"{self.archive}: empty archive; it must hold one directory, the bundle")
+        root = os.path.realpath(self.into / self.bundle)
+        for path in self.links:
+            resolved = os.path.realpath(self.into / path)
+            if os.path.commonpath([resolved, root]) != root:
+                self.refuse(path, "symlink resolves outside the bundle")
+        return self.bundle, self.tally
+
+    def _path(self, name: str) -> str | None:
+        """The member's path below `into`, checked; None for the archive's root (`./`)."""
+        parts = name.removesuffix("/").split("/")
+        while parts and parts[0] == "." and len(parts) > 1:
+            parts.pop(0)
+        if parts == ["."]:
+            return None
+        if name.startswith("/") or any(part in ("", ".", "..") for part in parts) or "\0" in name:
+            self.refuse(name, "absolute path, '..', or an empty or '.' component")
+        if self.bundle is None:
+            self.bundle = parts[0]
+        elif parts[0] != self.bundle:
+            self.refuse(name, f"beside the bundle {self.bundle!r}; an archive holds one directory, the bundle")
+        return "/".join(parts)
+
+    def _required_path(self, name: str) -> str:
+        path = self._path(name)
+        if path is None or "/" not in path:
+            self.refuse(name, "not inside a directory; an archive holds one directory, the bundle")
+        return path
+
+    def _claim(self, name: str, path: str, kind: str) -> None:
+        """Record the member; its parents must be directories of the archive (made here if it did not list them)."""
+        if len(self.kinds) >= self.limits.max_files:
+            self.refuse(name, f"more than {self.limits.max_files} members (--max-files)")
+        if path in self.kinds:
+            self.refuse(name, "appears twice")
+        parents = path.split("/")[:-1]
+        for depth in range(1, len(parents) + 1):
+            parent = "/".join(parents[:depth])
+            present = self.kinds.get(parent)
+            if present is None:
+                self.kinds[parent] = "directory"
+                self._create(parent, lambda target: target.mkdir(mode=0o755))
+            elif present != "directory":
+                self.refuse(name, f"below a {present}, {parent!r}")
+        self.kinds[path] = kind
+
+    def _create(self, path: str, make: Callable[[Path], T]) -> T:
+        target = self.into / path
+        try:
+            return make(target)
+        except FileExistsError:
+            self.refuse(path, "appears twice")
+            raise
+        except OSError as err:
+            raise BundleError(os_error_line(target, err, "write")) from None
+
+    def _count(self, size: int) -> None:
+        self.written += size
+        if self.written > self.allowed_bytes:
+            limit = "--max-bytes" if self.allowed_bytes == self.limits.max_bytes else "--max-ratio"
+            raise ArchiveError(
+                f"{self.archive}: expands beyond {self.allowed_bytes} bytes ({limit}); refused as a possible bomb"
+            )

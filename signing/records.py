@@ -1,0 +1,109 @@
+"""Install records: what an install trusted, written beside the installed bundles in `DEST/.packseal-installs/<N>.json`.
+
+A record says what was verified and landed (the bundle's digest, its files
+and bytes, the entries it put in the install directory), whom it trusted
+and how (the signers, the publisher, the policy and its digest), where it
+came from (the source given, the provenance repository and commit), and
+when. The next install of the same name compares against it, and only an
+entry a record names is ever replaced.
+"""
+
+import builtins
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from signing.errors import BundleError, OutputError
+from signing.files import read_regular_file
+
+RECORD_FORMAT = 1
+_MAX_RECORD_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class InstallRecord:
+    """One installed bundle, as its install recorded it."""
+
+    name: str
+    digest: str
+    signers: tuple[Mapping[str, str], ...]
+    publisher: str | None
+    method: str
+    """How trust was decided, in words: the policy file, or the trust options, and the lock file if any."""
+    policy_digest: str | None
+    provenance: Mapping[str, str | None] | None
+    """`repository`, `commit`, `ref`, `builder_id` of the verified provenance, when a check verified it."""
+    source: str
+    installed_at: str
+    """UTC, ISO 8601."""
+    files: int
+    bytes: int
+    entries: tuple[str, ...]
+    """The names this install put in the install directory: the bundle, and a single file's signature files."""
+
+    @property
+    def commit(self) -> str | None:
+        return None if self.provenance is None else self.provenance.get("commit")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": RECORD_FORMAT,
+            "name": self.name,
+            "digest": self.digest,
+            "signers": [dict(signer) for signer in self.signers],
+            "publisher": self.publisher,
+            "method": self.method,
+            "policy_digest": self.policy_digest,
+            "provenance": None if self.provenance is None else dict(self.provenance),
+            "source": self.source,
+            "installed_at": self.installed_at,
+            "files": self.files,
+            "bytes": self.bytes,
+            "entries": list(self.entries),
+        }
+
+    def to_bytes(self) -> builtins.bytes:
+        return (json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n").encode()
+
+    @classmethod
+    def read(cls, path: Path) -> "InstallRecord | None":
+        """The record at `path`; None when there is none; `OutputError` for one that cannot be read as a record.
+
+        A damaged record is refused, not ignored: it is what says which
+        entries of the install directory packseal may replace.
+        """
+        try:
+            data = read_regular_file(path, _MAX_RECORD_BYTES)
+        except BundleError as err:
+            if not path.exists() and not path.is_symlink():
+                return None
+            raise OutputError(f"install record {err}") from None
+        try:
+            document = json.loads(data)
+            if document.get("format") != RECORD_FORMAT:
+                raise ValueError(f"format {document.get('format')!r}, expected {RECORD_FORMAT}")
+            return cls(
+                name=_typed(document, "name", str),
+                digest=_typed(document, "digest", str),
+                signers=tuple(_typed(document, "signers", list)),
+                publisher=document["publisher"],
+                method=_typed(document, "method", str),
+                policy_digest=document["policy_digest"],
+                provenance=document["provenance"],
+                source=_typed(document, "source", str),
+                installed_at=_typed(document, "installed_at", str),
+                files=_typed(document, "files", int),
+                bytes=_typed(document, "bytes", int),
+                entries=tuple(_typed(document, "entries", list)),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            raise OutputError(f"{path}: not an install record ({err}); move it away to install again") from None
+
+
+def _typed(document: Mapping[str, Any], key: str, kind: type) -> Any:
+    value = document[key]
+    if not isinstance(value, kind):
+        raise TypeError(f"{key!r} is not {kind.__name__}")
+    return value

@@ -1,0 +1,184 @@
+"""Private staging beside an install directory: where a bundle is copied, then verified, then landed from.
+
+What is verified must be what lands, so the bundle is copied first into a
+directory only this user can enter (mode 0700), on the install directory's
+own filesystem (inside `DEST/.packseal-installs/`, so landing is a rename),
+and verification reads only that copy. Whoever can still write the source
+changes nothing that is verified or installed.
+
+The copy never follows a link: regular files are opened with `O_NOFOLLOW`
+and typed on the open descriptor; links are recreated as links, with their
+target (the manifest records links, and verification checks their targets
+and where they resolve); devices, FIFOs and sockets are refused. Only a
+regular file's content and executable bit are copied, as the manifest
+records nothing else.
+"""
+
+import contextlib
+import fcntl
+import os
+import stat
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from attest.errors import os_error_line
+from attest.manifest import SIGNATURE_DIR
+from signing.errors import BundleError, OutputError
+from signing.files import file_kind, open_regular_file
+
+STATE_DIR = ".packseal-installs"
+"""packseal's own state inside an install directory: records, staging directories, the lock."""
+_LOCK_NAME = "lock"
+_STAGING_PREFIX = "stage-"
+_CHUNK_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Tally:
+    """How many regular files, and bytes in them, a bundle holds outside its `.packseal/`."""
+
+    files: int = 0
+    bytes: int = 0
+
+    def add(self, size: int) -> "Tally":
+        return Tally(self.files + 1, self.bytes + size)
+
+
+@dataclass(frozen=True)
+class InstallState:
+    """The state directory of one install directory (`DEST/.packseal-installs/`)."""
+
+    dest: Path
+
+    @property
+    def path(self) -> Path:
+        return self.dest / STATE_DIR
+
+    def record_path(self, name: str) -> Path:
+        return self.path / f"{name}.json"
+
+    def prepare(self) -> None:
+        """Create the state directory (mode 0700); refuse a link, a non-directory, or another filesystem.
+
+        A link there would send staging, and the renames out of it, to a
+        place of someone else's choosing; another filesystem would make the
+        landing a copy instead of a rename.
+        """
+        if not self.dest.is_dir():
+            raise OutputError(f"{self.dest}: the install directory does not exist or is not a directory")
+        try:
+            with contextlib.suppress(FileExistsError):
+                self.path.mkdir(mode=0o700)
+            info = self.path.lstat()
+            if not stat.S_ISDIR(info.st_mode):
+                raise OutputError(f"{self.path}: {file_kind(info.st_mode)}, not packseal's state directory")
+            if info.st_dev != self.dest.stat().st_dev:
+                raise OutputError(f"{self.path}: on another filesystem than {self.dest}; packseal lands by rename")
+        except OSError as err:
+            raise OutputError(os_error_line(self.path, err, "create directory")) from None
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the install directory's lock: one installer at a time lands, recovers or reads records."""
+        try:
+            descriptor = os.open(self.path / _LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as err:
+            raise OutputError(os_error_line(self.path / _LOCK_NAME, err, "lock")) from None
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)
+
+    def new_staging(self) -> Path:
+        """A new, empty staging directory, mode 0700, inside the state directory."""
+        try:
+            return Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=self.path))
+        except OSError as err:
+            raise OutputError(os_error_line(self.path, err, "create directory")) from None
+
+    def stagings(self) -> list[Path]:
+        """Staging directories left by an installer that did not finish; call with the lock held."""
+        return sorted(self.path.glob(f"{_STAGING_PREFIX}*"))
+
+
+def copy_tree(source: Path, target: Path) -> Tally:
+    """Copy the directory `source` as the new directory `target`, links as links, never following one.
+
+    An explicit stack, not recursion: how deep a bundle nests is its author's choice.
+    """
+    try:
+        source_mode = source.lstat().st_mode
+    except OSError as err:
+        raise BundleError(os_error_line(source, err)) from None
+    if not stat.S_ISDIR(source_mode):
+        raise BundleError(f"{source}: {file_kind(source_mode)}, not a directory")
+    tally = Tally()
+    _make_directory(target)
+    pending = [(source, target, True)]
+    while pending:
+        directory, copy, counted = pending.pop()
+        try:
+            children = sorted(os.scandir(directory), key=lambda child: child.name)
+        except OSError as err:
+            raise BundleError(os_error_line(directory, err)) from None
+        for child in children:
+            origin, destination = Path(child.path), copy / child.name
+            try:
+                mode = origin.lstat().st_mode
+                if stat.S_ISDIR(mode):
+                    _make_directory(destination)
+                    signatures = directory == source and child.name == SIGNATURE_DIR
+                    pending.append((origin, destination, counted and not signatures))
+                elif stat.S_ISLNK(mode):
+                    os.symlink(os.readlink(origin), destination)
+                elif stat.S_ISREG(mode):
+                    size = copy_file(origin, destination)
+                    tally = tally.add(size) if counted else tally
+                else:
+                    raise BundleError(f"{origin}: {file_kind(mode)} cannot be part of a bundle")
+            except OSError as err:
+                raise BundleError(os_error_line(origin, err)) from None
+    return tally
+
+
+def copy_file(source: Path, target: Path) -> int:
+    """Copy one regular file (never a link) with its executable bit to the new file `target`; its size in bytes."""
+    try:
+        with open_regular_file(source) as stream:
+            executable = bool(os.fstat(stream.fileno()).st_mode & 0o111)
+            return write_new_file(target, stream, executable=executable)
+    except FileNotFoundError:
+        raise BundleError(f"{source}: missing") from None
+    except OSError as err:
+        raise BundleError(os_error_line(source, err)) from None
+
+
+def write_new_file(
+    target: Path, stream: IO[bytes], *, executable: bool, counted: Callable[[int], None] | None = None
+) -> int:
+    """Create `target` (refusing an existing path or a link) with the rest of `stream`, one reused chunk at a time.
+
+    `counted` hears of each chunk's size before it is written, and may raise
+    to stop the copy: how an archive's size limits are enforced on the bytes
+    actually produced, not on sizes its headers declare.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    descriptor = os.open(target, flags, 0o700 if executable else 0o600)
+    size = 0
+    with os.fdopen(descriptor, "wb", buffering=0) as output:
+        while chunk := stream.read(_CHUNK_BYTES):
+            if counted is not None:
+                counted(len(chunk))
+            output.write(chunk)
+            size += len(chunk)
+        os.fchmod(output.fileno(), 0o755 if executable else 0o644)
+    return size
+
+
+def _make_directory(path: Path) -> None:
+    path.mkdir(mode=0o700)
+    path.chmod(0o755)
