@@ -13,11 +13,13 @@ Resources are bounded by `ArchiveLimits`, counted on the bytes actually
 produced, never on sizes an archive declares (a zip's central directory,
 a tar header): total bytes, member count, and the ratio of extracted bytes
 to the archive's size. Extraction streams one chunk at a time (`tarfile`'s
-stream mode; a zip member read as it inflates), and a tar's long-name and
+stream mode, over a gzip reader that inflates no more than is asked for; a
+zip member read as it inflates), and a tar's long-name and
 pax headers, which `tarfile` reads whole into memory, are refused above
 64 KiB, so memory stays bounded whatever the archive holds.
 """
 
+import io
 import os
 import posixpath
 import stat
@@ -27,7 +29,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO, NoReturn, TypeVar
+from typing import IO, Any, BinaryIO, NoReturn, TypeVar
 
 from attest.errors import os_error_line
 from attest.manifest import SIGNATURE_DIR
@@ -39,6 +41,7 @@ ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".zip")
 T = TypeVar("T")
 _MAX_HEADER_BYTES = 64 * 1024
 _MAX_LINK_TARGET_BYTES = 4096
+_COMPRESSED_CHUNK_BYTES = 64 * 1024
 _RATIO_ALLOWANCE = 1024 * 1024
 """Bytes any archive may expand to whatever its ratio: a tiny archive of small text files compresses well."""
 
@@ -111,8 +114,37 @@ _HEADER_TYPES = frozenset(
 )
 
 
+class _Gunzip(io.RawIOBase):
+    """A gzip stream read as its decompressed bytes, never more at once than asked for.
+
+    `tarfile`'s own "r|gz" inflates each 10 KiB record it reads whole, which
+    is 10 MiB of output at once from a stream of zeros; this reader asks zlib
+    for at most the caller's buffer size (`max_length`).
+    """
+
+    def __init__(self, compressed: BinaryIO) -> None:
+        self._compressed = compressed
+        self._decompressor = zlib.decompressobj(wbits=31)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        while not self._decompressor.eof:
+            data = self._decompressor.unconsumed_tail or self._compressed.read(_COMPRESSED_CHUNK_BYTES)
+            if not data:
+                raise EOFError("compressed data ends before the end of its gzip stream")
+            output = self._decompressor.decompress(data, len(view))
+            if output:
+                view[: len(output)] = output
+                return len(output)
+        return 0
+
+
 def _extract_tar(stream: BinaryIO, extraction: "_Extraction") -> None:
-    with tarfile.open(fileobj=stream, mode="r|gz", tarinfo=_BoundedTarInfo) as archive:
+    decompressed = io.BufferedReader(_Gunzip(stream))
+    with tarfile.open(fileobj=decompressed, mode="r|", tarinfo=_BoundedTarInfo) as archive:
         for member in _members(archive):
             name = member.name + ("/" if member.isdir() else "")
             if member.isdir():

@@ -1,0 +1,365 @@
+"""Install a bundle with no gap between what is verified and what lands: copy, verify the copy, rename it into place.
+
+`install` copies the source (a directory, an archive, or a single file with
+its signature files) into a private staging directory on the install
+directory's filesystem (`signing.staging`, `signing.archive`), verifies
+that copy under the installer's policy, and lands exactly it by rename
+(`signing.landing`), with its install record (`signing.records`). Whoever
+can write the source after the copy changes nothing that lands.
+
+One installer at a time works in an install directory (a lock in
+`DEST/.packseal-installs/`), and each first finishes or undoes a landing an
+earlier one left cut short. On any failure the staging directory is
+removed and the install directory is as it was. Every install and every
+refusal is an audit event (`signing.audit`), except a dry run, which
+writes nothing at all.
+"""
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from attest.errors import ManifestError
+from attest.manifest import check_path
+from attest.provenance import Provenance
+from signing.archive import ArchiveLimits, extract_archive, is_archive
+from signing.audit import AuditEvent, AuditLog
+from signing.backends import Signer
+from signing.errors import BundleError, InstallRefused, OutputError
+from signing.files import PathLike
+from signing.landing import Move, land, recover
+from signing.layout import FileLayout
+from signing.pins import LockFile
+from signing.policy import TrustPolicy
+from signing.records import InstallRecord
+from signing.schemas import JSON_SCHEMA_VERSION
+from signing.staging import STATE_DIR, InstallState, Tally, copy_file, copy_tree
+from signing.trustfile import TrustFile
+from signing.verify import Verdict, verify_bundle, verify_locked_bundle
+
+DEFAULT_LIMITS = ArchiveLimits()
+_BUNDLE_DIR = "bundle"
+_RECORD_NAME = "record.json"
+
+
+@dataclass(frozen=True)
+class Installed:
+    """A bundle that verified and landed at `path` (or, in a dry run, would land there).
+
+    `record` is the install record written, None in a dry run; `replaced`
+    the record of the install it replaced, if any.
+    """
+
+    name: str
+    path: Path
+    digest: str
+    publisher: str | None
+    signers: tuple[Signer, ...]
+    provenance: Provenance | None
+    files: int
+    bytes: int
+    record: Path | None
+    replaced: InstallRecord | None
+    verdict: Verdict
+
+    def changes(self) -> dict[str, tuple[Any, Any]]:
+        """What differs from the install replaced: `digest`, `signers`, `commit`, each as (before, after)."""
+        if self.replaced is None:
+            return {}
+        now = {
+            "digest": self.digest,
+            "signers": [signer.to_json() for signer in self.signers],
+            "commit": None if self.provenance is None else self.provenance.source_commit,
+        }
+        replaced = self.replaced
+        before = {"digest": replaced.digest, "signers": list(replaced.signers), "commit": replaced.commit}
+        return {key: (before[key], now[key]) for key in now if before[key] != now[key]}
+
+    def to_json(self) -> dict[str, Any]:
+        """As `install --json` prints it (`signing/schemas/output.schema.json`)."""
+        return {
+            "schema": JSON_SCHEMA_VERSION,
+            "verified": True,
+            "installed": self.record is not None,
+            "dry_run": self.record is None,
+            "name": self.name,
+            "path": str(self.path),
+            "digest": self.digest,
+            "publisher": self.publisher,
+            "signers": [signer.to_json() for signer in self.signers],
+            "provenance": _provenance_json(self.provenance),
+            "files": self.files,
+            "bytes": self.bytes,
+            "record": None if self.record is None else str(self.record),
+            "replaced": None if self.replaced is None else self.replaced.to_json(),
+            "changes": {key: {"before": old, "after": new} for key, (old, new) in self.changes().items()},
+            "checks": [check.to_json() for check in self.verdict.checks],
+        }
+
+
+def install(
+    source: PathLike,
+    dest: PathLike,
+    policy: TrustPolicy | TrustFile,
+    *,
+    lock: LockFile | None = None,
+    dry_run: bool = False,
+    limits: ArchiveLimits = DEFAULT_LIMITS,
+    audit: AuditLog | None = None,
+    announce: Callable[[Installed], None] | None = None,
+) -> Installed:
+    """Verify `source` under `policy` (and `lock`) and land it as `dest/<name>`; return what landed.
+
+    The name is a directory's own name, an archive's one top-level
+    directory, or a single file's name. Raises `InstallRefused` (carrying
+    the `Verdict`) when verification refuses the bundle, `ArchiveError` or
+    `BundleError` for a source that cannot be copied or extracted safely,
+    `OutputError` when the install directory cannot take it (for example
+    an entry there that no install record names). In each case the install
+    directory is unchanged. `announce` hears of the verified bundle before
+    it lands: how the command line prints the trust summary first.
+
+    `dry_run` stages in a temporary directory outside `dest`, verifies,
+    announces, and writes nothing: no landing, no record, no audit event.
+    Every other outcome is appended to `audit` (`AuditLog.default()` when None).
+    """
+    source, dest = Path(source), Path(dest)
+    state = InstallState(dest)
+    if dry_run:
+        with tempfile.TemporaryDirectory(prefix="packseal-dry-run-") as temporary:
+            staged = _Staged.make(source, Path(temporary), limits)
+            installed = _verified(staged, state, policy, lock, record=None)
+            if announce is not None:
+                announce(installed)
+            return installed
+    log = AuditLog.default() if audit is None else audit
+    trust = _Trust.of(policy, lock)
+    with _refusals_audited(log, source, trust):
+        state.prepare()
+        with state.locked():
+            for leftover in state.stagings():
+                recover(leftover, dest)
+            staging = state.new_staging()
+            try:
+                staged = _Staged.make(source, staging, limits)
+                installed = _verified(staged, state, policy, lock, record=state.record_path(staged.name))
+                moves = _moves(staged, installed, state, trust)
+                if announce is not None:
+                    announce(installed)
+                land(staging, dest, moves)
+            finally:
+                if staging.exists():
+                    recover(staging, dest)
+    log.append(_event(installed, trust, source))
+    return installed
+
+
+def read_installed(dest: PathLike, name: str) -> InstallRecord | None:
+    """The install record of bundle `name` in `dest`, after finishing or undoing any landing cut short there."""
+    state = InstallState(Path(dest))
+    state.prepare()
+    with state.locked():
+        for leftover in state.stagings():
+            recover(leftover, state.dest)
+        return InstallRecord.read(state.record_path(name))
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """The copy in staging: its name, path, what it holds, and the signature files staged beside a single file."""
+
+    name: str
+    path: Path
+    tally: Tally
+    source: Path
+
+    @classmethod
+    def make(cls, source: Path, staging: Path, limits: ArchiveLimits) -> "_Staged":
+        if not source.exists():
+            raise BundleError(f"{source}: no such file or directory")
+        resolved = source.resolve()
+        into = staging / _BUNDLE_DIR
+        into.mkdir(mode=0o700)
+        if resolved.is_dir():
+            name = _checked_name(resolved.name, source)
+            tally = copy_tree(resolved, into / name)
+        elif is_archive(resolved):
+            name, tally = extract_archive(resolved, into, limits)
+            name = _checked_name(name, source)
+        else:
+            name = _checked_name(resolved.name, source)
+            tally = Tally().add(copy_file(resolved, into / name))
+            for signature in sorted(FileLayout(resolved).signature_files()):
+                if signature.exists() or signature.is_symlink():
+                    copy_file(signature, into / signature.name)
+        return cls(name, into / name, tally, source)
+
+    def landed_signatures(self, verdict: Verdict) -> list[str]:
+        """The signature files of a single file that its verification read: only those land beside it."""
+        if self.path.is_dir():
+            return []
+        read = {Path(path) for check in verdict.checks for path in check.data.get("signatures", ())}
+        return sorted(path.name for path in read if path.parent == self.path.parent and path != self.path)
+
+
+def _checked_name(name: str, source: Path) -> str:
+    """A bundle name that is one safe path component, and not packseal's own state directory."""
+    try:
+        check_path(name)
+    except ManifestError as err:
+        raise BundleError(f"{source}: cannot be installed under the name {err}") from None
+    if "/" in name or name == STATE_DIR:
+        raise BundleError(f"{source}: cannot be installed under the name {name!r}")
+    return name
+
+
+def _verified(
+    staged: _Staged, state: InstallState, policy: TrustPolicy | TrustFile, lock: LockFile | None, *, record: Path | None
+) -> Installed:
+    verdict = verify_bundle(staged.path, policy) if lock is None else verify_locked_bundle(staged.path, policy, lock)
+    if not verdict.verified or verdict.digest is None:
+        refusal = verdict.refusal
+        detail = "" if refusal is None else f" at {refusal.name}: {refusal.detail}"
+        raise InstallRefused(f"{staged.source}: refused{detail}", verdict)
+    return Installed(
+        name=staged.name,
+        path=state.dest / staged.name,
+        digest=verdict.digest,
+        publisher=verdict.publisher,
+        signers=verdict.signers,
+        provenance=verdict.provenance,
+        files=staged.tally.files,
+        bytes=staged.tally.bytes,
+        record=record,
+        replaced=InstallRecord.read(state.record_path(staged.name)),
+        verdict=verdict,
+    )
+
+
+def _moves(staged: _Staged, installed: Installed, state: InstallState, trust: "_Trust") -> list[Move]:
+    """What lands: signature files, the record, and the bundle last; and what the previous install had that goes.
+
+    Only entries a previous record names are replaced or removed: anything
+    else in the install directory under a name this install needs is not
+    packseal's to overwrite.
+    """
+    signatures = staged.landed_signatures(installed.verdict)
+    entries = (*signatures, staged.name)
+    previous = () if installed.replaced is None else installed.replaced.entries
+    for name in entries:
+        if os.path.lexists(state.dest / name) and name not in previous:
+            raise OutputError(f"{state.dest / name}: exists, and no install record names it; move it away first")
+    record = _record(installed, staged, entries, trust)
+    (staged.path.parent.parent / _RECORD_NAME).write_bytes(record.to_bytes())
+    return [
+        *(Move(f"{_BUNDLE_DIR}/{name}", name) for name in signatures),
+        *(Move(None, name) for name in previous if name not in entries),
+        Move(_RECORD_NAME, f"{STATE_DIR}/{staged.name}.json"),
+        Move(f"{_BUNDLE_DIR}/{staged.name}", staged.name),
+    ]
+
+
+def _record(installed: Installed, staged: _Staged, entries: tuple[str, ...], trust: "_Trust") -> InstallRecord:
+    return InstallRecord(
+        name=installed.name,
+        digest=installed.digest,
+        signers=tuple(signer.to_json() for signer in installed.signers),
+        publisher=installed.publisher,
+        method=f"{trust.method}; checks: {', '.join(check.name for check in installed.verdict.checks)}",
+        policy_digest=trust.policy_digest,
+        provenance=_provenance_json(installed.provenance),
+        source=str(staged.source.resolve()),
+        installed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        files=installed.files,
+        bytes=installed.bytes,
+        entries=entries,
+    )
+
+
+@dataclass(frozen=True)
+class _Trust:
+    """How trust was decided, as records and audit events state it."""
+
+    method: str
+    policy_digest: str | None
+
+    @classmethod
+    def of(cls, policy: TrustPolicy | TrustFile, lock: LockFile | None) -> "_Trust":
+        if isinstance(policy, TrustFile):
+            method, digest = f"trust policy file {policy.path}", policy.digest
+        else:
+            systems = sorted({verifier.system for verifier in policy.verifiers})
+            method, digest = f"trusted {' and '.join(systems)} signers given by the installer", None
+        return cls(method if lock is None else f"{method}, pinned by lock file {lock.path}", digest)
+
+
+def _provenance_json(provenance: Provenance | None) -> dict[str, str | None] | None:
+    if provenance is None:
+        return None
+    return {
+        "repository": provenance.source_repository,
+        "commit": provenance.source_commit,
+        "ref": provenance.source_ref,
+        "builder_id": provenance.builder_id,
+    }
+
+
+@contextlib.contextmanager
+def _refusals_audited(log: AuditLog, source: Path, trust: _Trust) -> Iterator[None]:
+    """Append an `install-refused` event for a refusal of the bundle or its source, then let it propagate."""
+    try:
+        yield
+    except InstallRefused as err:
+        verdict = err.verdict
+        log.append(
+            AuditEvent(
+                action="install-refused",
+                bundle=verdict.bundle.name,
+                verdict="refused",
+                digest=verdict.digest,
+                signers=tuple(signer.to_json() for signer in verdict.signers),
+                policy_digest=trust.policy_digest,
+                detail={
+                    "source": str(source),
+                    "check": verdict.refusal.name if verdict.refusal else None,
+                    "reason": str(err),
+                },
+            )
+        )
+        raise
+    except BundleError as err:
+        log.append(
+            AuditEvent(
+                action="install-refused",
+                bundle=str(source),
+                verdict="refused",
+                policy_digest=trust.policy_digest,
+                detail={"source": str(source), "reason": str(err)},
+            )
+        )
+        raise
+
+
+def _event(installed: Installed, trust: _Trust, source: Path) -> AuditEvent:
+    provenance = _provenance_json(installed.provenance) or {}
+    return AuditEvent(
+        action="install",
+        bundle=installed.name,
+        verdict="verified",
+        digest=installed.digest,
+        signers=tuple(signer.to_json() for signer in installed.signers),
+        policy_digest=trust.policy_digest,
+        detail={
+            "source": str(source),
+            "publisher": installed.publisher,
+            "repository": provenance.get("repository"),
+            "commit": provenance.get("commit"),
+            "replaced": None if installed.replaced is None else installed.replaced.digest,
+            "record": str(installed.record),
+        },
+    )

@@ -1,0 +1,239 @@
+"""Installing from `.tar.gz`, `.tgz` and `.zip`: a signed pack installs; a hostile archive is refused."""
+
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import textwrap
+import zipfile
+import zlib
+from pathlib import Path
+
+import pytest
+from installs import OLD_PACK, signed_pack
+from trees import snapshot
+
+from signing.archive import ArchiveLimits
+from signing.errors import ArchiveError
+from signing.install import install
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture(autouse=True)
+def packseal_home(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("PACKSEAL_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def dest(tmp_path) -> Path:
+    path = tmp_path / "plugins"
+    path.mkdir()
+    return path
+
+
+def tar_member(
+    archive: tarfile.TarFile, name: str, *, kind: bytes = tarfile.REGTYPE, data: bytes = b"", link: str = ""
+) -> None:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname, info.size, info.mode = kind, link, len(data), 0o644
+    archive.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+
+
+def hostile_tar(path: Path, *members: dict) -> Path:
+    with tarfile.open(path, "w:gz") as archive:
+        tar_member(archive, "pack/", kind=tarfile.DIRTYPE)
+        tar_member(archive, "pack/README.md", data=b"# pack\n")
+        for member in members:
+            tar_member(archive, **member)
+    return path
+
+
+HOSTILE_TARS = {
+    "traversal": ({"name": "pack/../../escaped.txt", "data": b"x"}, "'..'"),
+    "absolute path": ({"name": "/tmp/escaped.txt", "data": b"x"}, "absolute path"),
+    "symlink leaving the bundle": (
+        {"name": "pack/evil", "kind": tarfile.SYMTYPE, "link": "../../outside"},
+        "leaves the bundle",
+    ),
+    "hard link": ({"name": "pack/hard", "kind": tarfile.LNKTYPE, "link": "pack/README.md"}, "hard link"),
+    "device": ({"name": "pack/disk", "kind": tarfile.BLKTYPE}, "device"),
+    "FIFO": ({"name": "pack/pipe", "kind": tarfile.FIFOTYPE}, "FIFO"),
+    "second top-level entry": ({"name": "other/file.txt", "data": b"x"}, "an archive holds one directory"),
+    "file at the top level": ({"name": "loose.txt", "data": b"x"}, "an archive holds one directory"),
+    "duplicate name": ({"name": "pack/README.md", "data": b"again"}, "appears twice"),
+    "write below a file": ({"name": "pack/README.md/x", "data": b"x"}, "below a file"),
+}
+
+
+def test_a_signed_pack_installs_from_each_archive_format(tmp_path, dest, key_pair, policy):
+    pack = signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair)
+    tgz, zipped = tmp_path / "pack-1.0.tgz", tmp_path / "pack-1.0.zip"
+    with tarfile.open(tgz, "w:gz") as archive:
+        archive.add(pack, arcname="pack")
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(pack.rglob("*")):
+            relative = f"pack/{path.relative_to(pack).as_posix()}"
+            if path.is_symlink():
+                info = zipfile.ZipInfo(relative)
+                info.external_attr = (0o120777) << 16
+                archive.writestr(info, os.readlink(path))
+            elif path.is_file():
+                archive.write(path, relative)
+
+    for source in (tgz, zipped):
+        installed = install(source, dest, policy)
+        assert installed.name == "pack" and snapshot(dest / "pack") == snapshot(pack)
+
+
+@pytest.mark.parametrize("attack", sorted(HOSTILE_TARS))
+def test_a_hostile_tar_is_refused_and_dest_is_unchanged(tmp_path, dest, attack, policy, packseal_home):
+    member, reason = HOSTILE_TARS[attack]
+    archive = hostile_tar(tmp_path / "pack.tar.gz", member)
+    (dest / "kept.txt").write_bytes(b"already here\n")
+    before = snapshot(dest)
+
+    with pytest.raises(ArchiveError, match=reason):
+        install(archive, dest, policy)
+
+    after = snapshot(dest)
+    assert {k: v for k, v in after.items() if not k.startswith(".packseal-installs")} == before
+    assert os.listdir(dest / ".packseal-installs") == ["lock"]
+    assert not (tmp_path / "escaped.txt").exists() and not Path("/tmp/escaped.txt").exists()
+    assert '"install-refused"' in (packseal_home / "audit.jsonl").read_text()
+
+
+def test_links_that_only_escape_once_resolved_on_disk_are_refused(tmp_path, dest, policy):
+    """`a -> .` then `sub/b -> ../a/..`: each target stays inside lexically; `b` resolves to the bundle's parent."""
+    archive = hostile_tar(
+        tmp_path / "pack.tar.gz",
+        {"name": "pack/a", "kind": tarfile.SYMTYPE, "link": "."},
+        {"name": "pack/sub/", "kind": tarfile.DIRTYPE},
+        {"name": "pack/sub/b", "kind": tarfile.SYMTYPE, "link": "../a/.."},
+    )
+    with pytest.raises(ArchiveError, match="'pack/sub/b': symlink resolves outside the bundle"):
+        install(archive, dest, policy)
+    assert os.listdir(dest) == [".packseal-installs"]
+
+
+def test_hostile_zip_members_are_refused(tmp_path, dest, policy):
+    cases = {
+        "../escaped.txt": ("x", 0o100644, "'..'"),
+        "pack/link": ("../../outside", 0o120777, "leaves the bundle"),
+        "pack/pipe": ("", 0o010644, "special file"),
+    }
+    for index, (name, (content, mode, reason)) in enumerate(cases.items()):
+        path = tmp_path / f"hostile-{index}.zip"
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("pack/README.md", "# pack\n")
+            info = zipfile.ZipInfo(name)
+            info.external_attr = mode << 16
+            archive.writestr(info, content)
+        with pytest.raises(ArchiveError, match=reason):
+            install(path, dest, policy)
+        assert os.listdir(dest) == [".packseal-installs"]
+
+
+def test_a_10k_file_bomb_is_refused_at_the_member_limit(tmp_path, dest, policy):
+    archive = tmp_path / "bomb.tar.gz"
+    with tarfile.open(archive, "w:gz") as bomb:
+        for index in range(10_001):
+            tar_member(bomb, f"pack/{index:05d}")
+
+    with pytest.raises(ArchiveError, match="more than 10000 members"):
+        install(archive, dest, policy)
+    assert os.listdir(dest / ".packseal-installs") == ["lock"]
+    with pytest.raises(ArchiveError, match="more than 100 members"):
+        install(archive, dest, policy, limits=ArchiveLimits(max_files=100))
+
+
+def test_an_extended_tar_header_is_refused_before_it_is_read_whole(tmp_path, dest, policy):
+    archive = tmp_path / "pax.tar.gz"
+    with tarfile.open(archive, "w:gz", format=tarfile.PAX_FORMAT) as bomb:
+        info = tarfile.TarInfo("pack/file")
+        info.pax_headers = {"comment": "x" * (128 * 1024)}
+        bomb.addfile(info, io.BytesIO(b""))
+
+    with pytest.raises(ArchiveError, match="extended header is over the 65536 byte limit"):
+        install(archive, dest, policy)
+
+
+def gzip_of_zeros(path: Path, size: int) -> Path:
+    """A tar.gz holding one member of `size` zero bytes, written a MiB at a time."""
+    header = tarfile.TarInfo("pack/zeros")
+    header.size = size
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    chunk = bytes(MIB)
+    with open(path, "wb") as output:
+        output.write(compressor.compress(header.tobuf(format=tarfile.GNU_FORMAT)))
+        for _ in range(size // MIB):
+            output.write(compressor.compress(chunk))
+        output.write(compressor.compress(bytes(1024)))
+        output.write(compressor.flush())
+    return path
+
+
+def zip_of_zeros(path: Path, size: int) -> Path:
+    info = zipfile.ZipInfo("pack/zeros")
+    info.compress_type = zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(path, "w") as archive, archive.open(info, "w", force_zip64=True) as member:
+        chunk = bytes(MIB)
+        for _ in range(size // MIB):
+            member.write(chunk)
+    return path
+
+
+@pytest.fixture(scope="module")
+def bombs(tmp_path_factory) -> dict[str, Path]:
+    directory = tmp_path_factory.mktemp("bombs")
+    return {
+        "tar.gz": gzip_of_zeros(directory / "bomb.tar.gz", 1024 * MIB),
+        "zip": zip_of_zeros(directory / "bomb.zip", 1024 * MIB),
+    }
+
+
+_MEASURE = textwrap.dedent(
+    """
+    import resource, sys, time
+    from pathlib import Path
+    import minisign
+    from signing.backends.minisign import MinisignKeyring
+    from signing.errors import ArchiveError
+    from signing.install import install
+    from signing.policy import TrustPolicy
+    policy = TrustPolicy((MinisignKeyring([minisign.KeyPair.generate().public_key]),))
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.monotonic()
+    try:
+        install(Path(sys.argv[1]), Path(sys.argv[2]), policy)
+    except ArchiveError as err:
+        print(err, file=sys.stderr)
+    print(time.monotonic() - start, base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["tar.gz", "zip"])
+def test_a_1_gib_expansion_bomb_is_refused_quickly_in_bounded_memory(tmp_path, dest, bombs, kind):
+    """Measured in a child process: its peak RSS may grow by at most 16 MiB (about 5 measured) over its size before.
+
+    `tarfile`'s own "r|gz" grew it by 40 MiB: it inflates each 10 KiB record whole.
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(bombs[kind]), str(dest)],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        timeout=120,
+        check=True,
+    )
+    seconds, base_kib, peak_kib = (float(value) for value in result.stdout.split())
+
+    assert "refused as a possible bomb" in result.stderr and "--max-ratio" in result.stderr
+    assert peak_kib - base_kib < 16 * 1024, f"peak RSS grew by {(peak_kib - base_kib) / 1024:.0f} MiB"
+    assert seconds < 10, f"took {seconds:.1f} s"
+    assert os.listdir(dest) == [".packseal-installs"]
+    assert os.listdir(dest / ".packseal-installs") == ["lock"]

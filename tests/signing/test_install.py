@@ -1,0 +1,183 @@
+"""`signing.install`: what is verified is what lands, a refusal changes nothing, records and audit events tell."""
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from installs import NEW_PACK, OLD_PACK, signed_pack, write_tree
+from trees import snapshot
+
+import signing.staging
+from signing.errors import InstallRefused, OutputError
+from signing.install import install, read_installed
+from signing.sign import sign_with_minisign
+from signing.trustfile import TrustFile
+from signing.verify import verify_bundle
+
+
+@pytest.fixture(autouse=True)
+def packseal_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("PACKSEAL_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def dest(tmp_path) -> Path:
+    path = tmp_path / "plugins"
+    path.mkdir()
+    return path
+
+
+def audit_actions(home: Path) -> list[tuple[str, str]]:
+    log = home / "audit.jsonl"
+    if not log.exists():
+        return []
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    return [(event["action"], event["bundle"]) for event in events]
+
+
+def test_a_directory_lands_exactly_as_verified_with_its_record(tmp_path, dest, key_pair, policy, packseal_home):
+    pack = signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair)
+
+    installed = install(pack, dest, policy)
+
+    assert snapshot(dest / "pack") == snapshot(pack)
+    assert installed.path == dest / "pack" and installed.replaced is None
+    assert (installed.files, installed.bytes) == (2, len(b"# pack v1\n") + len(b"#!/bin/sh\necho v1\n"))
+    record = json.loads((dest / ".packseal-installs" / "pack.json").read_text())
+    assert record["digest"] == installed.digest == verify_bundle(dest / "pack", policy).digest
+    assert record["signers"] == [{"system": "minisign", "key_id": installed.signers[0].to_json()["key_id"]}]
+    assert record["entries"] == ["pack"] and record["source"] == str(pack)
+    assert stat.S_IMODE((dest / ".packseal-installs").stat().st_mode) == 0o700
+    assert not list((dest / ".packseal-installs").glob("stage-*"))
+    assert audit_actions(packseal_home) == [("install", "pack")]
+
+
+def test_a_replacement_names_what_changed_and_leaves_only_the_new_bundle(tmp_path, dest, key_pair, policy):
+    install(signed_pack(tmp_path / "v1" / "pack", OLD_PACK, key_pair), dest, policy)
+    new = signed_pack(tmp_path / "v2" / "pack", NEW_PACK, key_pair)
+
+    installed = install(new, dest, policy)
+
+    assert snapshot(dest / "pack") == snapshot(new)
+    assert installed.replaced is not None and set(installed.changes()) == {"digest"}
+    assert installed.changes()["digest"] == (installed.replaced.digest, installed.digest)
+    assert sorted(os.listdir(dest / ".packseal-installs")) == ["lock", "pack.json"]
+    assert read_installed(dest, "pack").digest == installed.digest
+
+
+def test_a_refused_bundle_leaves_dest_byte_for_byte_unchanged(tmp_path, dest, key_pair, policy, packseal_home):
+    install(signed_pack(tmp_path / "v1" / "pack", OLD_PACK, key_pair), dest, policy)
+    tampered = signed_pack(tmp_path / "v2" / "pack", NEW_PACK, key_pair)
+    (tampered / "lib" / "extra.txt").write_bytes(b"evil\n")
+    before = snapshot(dest)
+
+    with pytest.raises(InstallRefused) as refused:
+        install(tampered, dest, policy)
+
+    assert refused.value.verdict.refusal.name == "files"
+    assert snapshot(dest) == before
+    assert audit_actions(packseal_home)[-1] == ("install-refused", "pack")
+
+
+def test_a_source_file_swapped_after_it_was_copied_cannot_reach_dest(tmp_path, dest, key_pair, policy, monkeypatch):
+    """The old recipe's race: the source changes between the copy and the check. Only the private copy is checked."""
+    pack = signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair)
+    verify = signing.install.verify_bundle
+
+    def attacker_wins_the_race(path, *args, **kwargs):
+        (pack / "bin" / "run").write_bytes(b"#!/bin/sh\nrm -rf ~\n")
+        return verify(path, *args, **kwargs)
+
+    monkeypatch.setattr(signing.install, "verify_bundle", attacker_wins_the_race)
+    install(pack, dest, policy)
+
+    assert (dest / "pack" / "bin" / "run").read_bytes() == b"#!/bin/sh\necho v1\n"
+    assert verify_bundle(dest / "pack", policy).verified
+
+
+def test_a_source_file_swapped_while_it_is_copied_is_refused(tmp_path, dest, key_pair, policy, monkeypatch):
+    pack = signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair)
+    copy_file = signing.staging.copy_file
+
+    def swap_then_copy(source: Path, target: Path) -> int:
+        if source.name == "run":
+            source.unlink()
+            source.write_bytes(b"#!/bin/sh\nrm -rf ~\n")
+        return copy_file(source, target)
+
+    monkeypatch.setattr(signing.staging, "copy_file", swap_then_copy)
+    with pytest.raises(InstallRefused, match="at files: changed: bin/run"):
+        install(pack, dest, policy)
+
+    assert sorted(os.listdir(dest)) == [".packseal-installs"]
+    assert os.listdir(dest / ".packseal-installs") == ["lock"]
+
+
+def test_a_single_file_lands_with_the_signature_it_was_verified_by(tmp_path, dest, key_pair, policy):
+    tool = tmp_path / "src" / "tool.bin"
+    tool.parent.mkdir()
+    tool.write_bytes(b"\x7fELF tool")
+    sign_with_minisign(tool, key_pair.secret_key)
+
+    installed = install(tool, dest, policy)
+
+    assert sorted(os.listdir(dest)) == [".packseal-installs", "tool.bin", "tool.bin.minisig"]
+    assert (dest / "tool.bin.minisig").read_bytes() == (tmp_path / "src" / "tool.bin.minisig").read_bytes()
+    assert installed.record is not None and json.loads(installed.record.read_text())["entries"] == [
+        "tool.bin.minisig",
+        "tool.bin",
+    ]
+    assert verify_bundle(dest / "tool.bin", policy).verified
+
+
+def test_a_dry_run_verifies_and_writes_nothing(tmp_path, dest, key_pair, policy, packseal_home):
+    pack = signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair)
+    seen = []
+
+    installed = install(pack, dest, policy, dry_run=True, announce=seen.append)
+
+    assert seen == [installed] and installed.record is None
+    assert os.listdir(dest) == []
+    assert not packseal_home.exists()
+
+
+def test_an_entry_no_install_record_names_is_not_replaced(tmp_path, dest, key_pair, policy):
+    write_tree(dest / "pack", {"mine.txt": b"the user's own files\n"})
+    before = snapshot(dest / "pack")
+
+    with pytest.raises(OutputError, match="no install record names it"):
+        install(signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair), dest, policy)
+
+    assert snapshot(dest / "pack") == before
+    assert os.listdir(dest / ".packseal-installs") == ["lock"]
+
+
+def test_a_state_directory_that_is_a_link_is_refused(tmp_path, dest, key_pair, policy):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (dest / ".packseal-installs").symlink_to(elsewhere)
+
+    with pytest.raises(OutputError, match="symlink, not packseal's state directory"):
+        install(signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair), dest, policy)
+    assert os.listdir(elsewhere) == [] and os.listdir(dest) == [".packseal-installs"]
+
+
+def test_a_trust_policy_file_decides_and_its_digest_is_recorded(tmp_path, dest, key_pair, packseal_home):
+    (tmp_path / "acme.pub").write_text(f"untrusted comment: acme\n{key_pair.public_key.to_base64().decode()}\n")
+    policy_path = tmp_path / "trust.toml"
+    policy_path.write_text('[[publisher]]\nname = "acme"\nbundles = ["pack"]\nminisign_keys = ["acme.pub"]\n')
+    policy = TrustFile.load(policy_path)
+
+    installed = install(signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair), dest, policy)
+
+    assert installed.publisher == "acme"
+    record = json.loads(installed.record.read_text())
+    assert record["policy_digest"] == policy.digest and str(policy_path) in record["method"]
+    event = json.loads((packseal_home / "audit.jsonl").read_text().splitlines()[-1])
+    assert (event["action"], event["policy_digest"]) == ("install", policy.digest)
+    with pytest.raises(InstallRefused, match="at publisher"):
+        install(signed_pack(tmp_path / "src" / "other", OLD_PACK, key_pair), dest, policy)
