@@ -177,7 +177,7 @@ class TrustFile:
         except UnicodeDecodeError as err:
             raise TrustPolicyError(f"{path}: a trust policy is UTF-8 text ({err.reason} at byte {err.start})") from None
         except tomllib.TOMLDecodeError as err:
-            raise TrustPolicyError(_decode_error(path, err)) from None
+            raise TrustPolicyError(_decode_error(path, err, text)) from None
         except RecursionError:
             # tomllib recurses once per nested array or inline table; a policy nests two deep.
             raise TrustPolicyError(f"{path}: not a trust policy: TOML nested too deeply") from None
@@ -222,9 +222,12 @@ def _bundle_glob(pattern: str) -> re.Pattern[str]:
     return re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
 
 
-def _decode_error(path: Path, err: tomllib.TOMLDecodeError) -> str:
-    """tomllib's message as `file:line: reason (column N)`: its position is only in the text."""
+def _decode_error(path: Path, err: tomllib.TOMLDecodeError, text: str) -> str:
+    """tomllib's message as `file:line: reason`: Python 3.11's tomllib gives its position only in the text."""
     message = str(err)
+    at_end = re.fullmatch(r"(.*) \(at end of document\)", message)
+    if at_end is not None:
+        return f"{path}:{max(1, len(text.splitlines()))}: not TOML: {at_end.group(1)} (at the end of the file)"
     found = re.fullmatch(r"(.*) \(at line (\d+), column (\d+)\)", message)
     if found is None:
         return f"{path}: not TOML: {message}"
@@ -313,13 +316,13 @@ class _PublisherParser:
 
     def publisher(self) -> Publisher:
         self.label = f"publisher {self.index + 1}"
+        name = self.string("name", required=True)
+        assert name is not None
+        self.label = f"publisher {name!r}"
         for key in self.table:
             if key not in _PUBLISHER_KEYS:
                 known = ", ".join(sorted(_PUBLISHER_KEYS))
                 raise self.error(f"unknown key {key!r} (a publisher may hold {known})", key)
-        name = self.string("name", required=True)
-        assert name is not None
-        self.label = f"publisher {name!r}"
         bundles = tuple(self.strings("bundles", required=True))
         for pattern in bundles:
             # `*` alone is allowed: a policy with one publisher may trust it for every bundle.

@@ -24,12 +24,13 @@ ENVIRONMENT_OPTIONS: dict[str, frozenset[str]] = {
     "self check": frozenset({"--json"}),
     "version": frozenset(),
     "lock add": frozenset(),
+    "policy check": frozenset({"--json"}),
 }
 """The options each command reads from `PACKSEAL_<COMMAND>_<OPTION>` when the command line lacks them.
 
 Every other option decides trust or what is signed with which key: keys,
 identities, issuers, workflow claims, the Sigstore instance, trust roots
-and configs, `--offline`, pins, lock files, signature paths and `--signatures-dir`,
+and configs, `--offline`, policy files, pins, lock files, signature paths and `--signatures-dir`,
 `--allow-dirty`, and the record and binary `self check` compares. Those come
 from the command line only: whoever sets the environment of a command must
 not silently choose whom it trusts.

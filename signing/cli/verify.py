@@ -63,6 +63,8 @@ def summary(verdict: Verdict) -> str:
     lines = [f"{'VERIFIED' if verdict.verified else 'REFUSED'} {escape(str(verdict.bundle))}"]
     if verdict.digest:
         lines.append(f"  digest  {escape(verdict.digest)}")
+    if verdict.publisher:
+        lines.append(f"  publisher  {escape(verdict.publisher)}")
     if verdict.signers:
         lines.append(f"  signer  {escape('; '.join(str(signer) for signer in verdict.signers))}")
     if verdict.version:
