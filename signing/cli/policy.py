@@ -15,7 +15,6 @@ from signing.errors import ExitStatus
 from signing.schemas import JSON_SCHEMA_VERSION
 from signing.terminal import escape
 from signing.trustfile import Publisher, TrustFile
-from signing.versions import Scheme
 
 
 @click.group("policy", invoke_without_command=True)
@@ -74,11 +73,8 @@ def _publisher_lines(publisher: Publisher) -> list[str]:
             shown = f"identities matching {identity.identity}" if "*" in identity.identity else identity.identity
             lines.append(f"    {shown}, issued by {identity.issuer}{pinned}")
     lines.append(f"  provenance: {_provenance(publisher)}")
-    lines.append(f"  versions: ordered as {_SCHEMES[publisher.versioning]}; install refuses a lower one (rollback)")
+    lines.append(f"  versions: ordered as {publisher.versioning.spec_name}; install refuses a lower one (rollback)")
     return lines
-
-
-_SCHEMES = {Scheme.PEP440: "PEP 440", Scheme.SEMVER: "SemVer 2.0.0"}
 
 
 def _provenance(publisher: Publisher) -> str:
