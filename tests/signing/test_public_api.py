@@ -66,3 +66,14 @@ def test_sigstore_verification_is_public_and_takes_a_str_trusted_root(tmp_path):
     missing = str(tmp_path / "absent-root.json")
     result = subprocess.run([sys.executable, "-c", code, missing], capture_output=True, text=True, check=False)
     assert "TrustPolicyError: cannot read trusted root: " + missing in result.stderr.splitlines()[-1]
+
+
+def test_a_signed_version_through_the_api(tmp_path, make_tree, key_pair, policy):
+    import attest
+
+    root = make_tree(tmp_path / "pack", TREE)
+    signing.sign_with_minisign(str(root), key_pair.secret_key, version="1.2.0")
+
+    assert signing.verify_bundle(root, policy).version == "1.2.0"
+    statement, _ = attest.manifest_from_statement((root / ".packseal/manifest.json").read_bytes(), what="manifest")
+    assert attest.manifest_version(statement) == "1.2.0"
