@@ -10,6 +10,7 @@ name is used. Paths are taken as `str` or `os.PathLike`.
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from signing.archive import ArchiveLimits as ArchiveLimits
     from signing.audit import AuditEvent as AuditEvent
     from signing.audit import AuditLog as AuditLog
     from signing.backends import BundleSigning as BundleSigning
@@ -32,9 +33,11 @@ if TYPE_CHECKING:
     from signing.bundle import directory_manifest as directory_manifest
     from signing.digest import FileDigest as FileDigest
     from signing.digest import file_digest as file_digest
+    from signing.errors import ArchiveError as ArchiveError
     from signing.errors import AuditError as AuditError
     from signing.errors import BundleError as BundleError
     from signing.errors import IdentityError as IdentityError
+    from signing.errors import InstallRefused as InstallRefused
     from signing.errors import KeyFileError as KeyFileError
     from signing.errors import NotABundleError as NotABundleError
     from signing.errors import OutputError as OutputError
@@ -44,9 +47,13 @@ if TYPE_CHECKING:
     from signing.errors import SignatureError as SignatureError
     from signing.errors import SigningError as SigningError
     from signing.errors import TrustPolicyError as TrustPolicyError
+    from signing.install import Installed as Installed
+    from signing.install import install as install
+    from signing.install import read_installed as read_installed
     from signing.pins import LockFile as LockFile
     from signing.pins import SourcePin as SourcePin
     from signing.policy import TrustPolicy as TrustPolicy
+    from signing.records import InstallRecord as InstallRecord
     from signing.selfcheck import SelfCheckResult as SelfCheckResult
     from signing.selfcheck import check_self as check_self
     from signing.selfcheck import record_self as record_self

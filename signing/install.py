@@ -135,7 +135,8 @@ def install(
 
     The name is a directory's own name, an archive's one top-level
     directory, or a single file's name. Raises `InstallRefused` (carrying
-    the `Verdict`) when verification refuses the bundle, `ArchiveError` or
+    the `Verdict` of the staged copy, its `bundle` the source) when
+    verification refuses the bundle, `ArchiveError` or
     `BundleError` for a source that cannot be copied or extracted safely,
     `OutputError` when the install directory cannot take it (for example
     an entry there that no install record names). In each case the install
@@ -261,7 +262,7 @@ def _verified(
     if not verdict.verified or verdict.digest is None or rollback is None:
         refusal = verdict.refusal
         detail = "" if refusal is None else f" at {refusal.name}: {refusal.detail}"
-        raise InstallRefused(f"{staged.source}: refused{detail}", verdict)
+        raise InstallRefused(f"{staged.source}: refused{detail}", replace(verdict, bundle=staged.source))
     return Installed(
         name=staged.name,
         path=state.dest / staged.name,

@@ -16,7 +16,7 @@ import sys
 
 import click
 
-from signing.cli import keygen, lock, policy, selfcheck, sign, verify, version
+from signing.cli import install, keygen, lock, policy, selfcheck, sign, verify, version
 from signing.cli.environment import ENVIRONMENT_OPTIONS as ENVIRONMENT_OPTIONS
 from signing.cli.environment import configure_environment, refuse_trust_from_environment
 from signing.cli.exits import Invocation, exit_statuses, print_help_when_bare, watch_json_options
@@ -42,6 +42,7 @@ cli.add_command(keygen.keygen)
 cli.add_command(sign.sign)
 cli.add_command(sign.attest)
 cli.add_command(verify.verify_bundle_command)
+cli.add_command(install.install_command)
 cli.add_command(selfcheck.self_group)
 cli.add_command(lock.lock_group)
 cli.add_command(policy.policy_group)

@@ -77,3 +77,17 @@ def test_a_signed_version_through_the_api(tmp_path, make_tree, key_pair, policy)
     assert signing.verify_bundle(root, policy).version == "1.2.0"
     statement, _ = attest.manifest_from_statement((root / ".packseal/manifest.json").read_bytes(), what="manifest")
     assert attest.manifest_version(statement) == "1.2.0"
+
+
+def test_install_is_public_and_lands_a_bundle(tmp_path, make_tree, key_pair, policy, monkeypatch):
+    monkeypatch.setenv("PACKSEAL_HOME", str(tmp_path / "home"))
+    root = make_tree(tmp_path / "src" / "pack", TREE)
+    signing.sign_with_minisign(root, key_pair.secret_key)
+    (tmp_path / "plugins").mkdir()
+
+    installed = signing.install(str(root), _PathLike(tmp_path / "plugins"), policy, limits=signing.ArchiveLimits())
+
+    assert isinstance(installed, signing.Installed) and installed.path == tmp_path / "plugins" / "pack"
+    assert isinstance(signing.read_installed(tmp_path / "plugins", "pack"), signing.InstallRecord)
+    assert issubclass(signing.InstallRefused, signing.PacksealError)
+    assert issubclass(signing.ArchiveError, signing.BundleError)

@@ -1,0 +1,116 @@
+"""`packseal install`: verify a copy of SRC under the trust policy, say what it trusts, land exactly it in DEST."""
+
+import json
+from dataclasses import fields
+from pathlib import Path
+
+import click
+
+from signing.archive import ArchiveLimits
+from signing.cli.trust import TrustOptions, trust_options
+from signing.cli.verify import summary
+from signing.errors import ExitStatus, InstallRefused, TrustPolicyError
+from signing.install import Installed, install
+from signing.pins import LockFile
+from signing.policy import TrustPolicy
+from signing.terminal import escape
+from signing.trustfile import TrustFile
+
+_FILE = click.Path(dir_okay=False, path_type=Path)
+_DEFAULTS = ArchiveLimits()
+
+
+@click.command("install")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@trust_options
+@click.option("--lock", type=_FILE, help="Pins for many bundles (TOML); the bundle must have an entry.")
+@click.option("--dry-run", is_flag=True, help="Verify and print the summary; write nothing to DEST, log nothing.")
+@click.option("--max-bytes", type=click.IntRange(min=1), default=_DEFAULTS.max_bytes, show_default=True,
+              help="Archives: total bytes extracted at most.")  # fmt: skip
+@click.option("--max-files", type=click.IntRange(min=1), default=_DEFAULTS.max_files, show_default=True,
+              help="Archives: members (files, links, directories) at most.")  # fmt: skip
+@click.option("--max-ratio", type=click.IntRange(min=1), default=_DEFAULTS.max_ratio, show_default=True,
+              help="Archives: bytes extracted per byte of archive at most, beyond the first MiB.")  # fmt: skip
+@click.option(
+    "--allow-downgrade",
+    is_flag=True,
+    help="Install even an older version than the highest installed, or the same version with other content.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+def install_command(
+    source: Path,
+    dest: Path,
+    trust: TrustOptions,
+    lock: Path | None,
+    dry_run: bool,
+    max_bytes: int,
+    max_files: int,
+    max_ratio: int,
+    allow_downgrade: bool,
+    as_json: bool,
+) -> int:
+    """Verify SRC (a directory, .tar.gz/.tgz/.zip archive, or file) and install it as DEST/NAME, atomically."""
+    policy = _policy(trust)
+    limits = ArchiveLimits(max_bytes=max_bytes, max_files=max_files, max_ratio=max_ratio)
+    try:
+        installed = install(
+            source,
+            dest,
+            policy,
+            lock=None if lock is None else LockFile.read(lock),
+            dry_run=dry_run,
+            limits=limits,
+            announce=None if as_json else lambda verified: click.echo(trust_summary(verified, source)),
+            allow_downgrade=allow_downgrade,
+        )
+    except InstallRefused as refused:
+        click.echo(json.dumps(refused.verdict.to_json(), indent=2) if as_json else summary(refused.verdict))
+        click.echo(f"packseal: error: {escape(str(refused))}", err=True)
+        return ExitStatus.REFUSED
+    click.echo(json.dumps(installed.to_json(), indent=2) if as_json else outcome(installed))
+    return ExitStatus.DONE
+
+
+def _policy(trust: TrustOptions) -> TrustPolicy | TrustFile:
+    """The policy file (`--policy`, alone) or else the signer options; never signatures read from elsewhere."""
+    given = [field.name for field in fields(trust) if getattr(trust, field.name) not in (None, False, ())]
+    apart = {"signature", "sigstore_bundle", "signatures_dir"} & set(given)
+    if apart:
+        raise TrustPolicyError("install reads the signatures staged with the bundle: --signature, --bundle and "
+                               "--signatures-dir are not accepted")  # fmt: skip
+    return trust.policy()
+
+
+def trust_summary(installed: Installed, source: Path) -> str:
+    """What is about to land and whom it trusts, before it lands: every untrusted string escaped."""
+    provenance = installed.provenance
+    origin = "not checked (no source pin or policy requires provenance)"
+    if provenance is not None:
+        origin = f"{provenance.source_repository} at {provenance.source_commit}"
+    lines = [
+        f"VERIFIED {escape(installed.name)} from {escape(str(source))}",
+        f"  publisher  {escape(installed.publisher or '(trust options, no policy file)')}",
+        f"  signer     {escape('; '.join(str(signer) for signer in installed.signers))}",
+        f"  source     {escape(origin)}",
+        f"  digest     {installed.digest}",
+        f"  content    {installed.files} files, {installed.bytes} bytes",
+        f"  version    {escape(installed.version or 'unversioned')}",
+    ]
+    if installed.downgrade is not None:
+        lines.append(f"  DOWNGRADE  allowed by --allow-downgrade: {escape(installed.downgrade)}")
+    if installed.replaced is not None:
+        lines.append(
+            f"  replaces   {escape(installed.replaced.digest)}, installed {escape(installed.replaced.installed_at)}"
+        )
+        for what, (before, after) in installed.changes().items():
+            lines.append(f"  changed    {what}: {escape(json.dumps(before))} -> {escape(json.dumps(after))}")
+    return "\n".join(lines)
+
+
+def outcome(installed: Installed) -> str:
+    if installed.record is None:
+        return f"DRY RUN: nothing written; {escape(installed.name)} would land at {escape(str(installed.path))}"
+    return (
+        f"INSTALLED {escape(installed.name)} at {escape(str(installed.path))} (record {escape(str(installed.record))})"
+    )
