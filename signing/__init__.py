@@ -47,9 +47,9 @@ if TYPE_CHECKING:
     from signing.errors import SignatureError as SignatureError
     from signing.errors import SigningError as SigningError
     from signing.errors import TrustPolicyError as TrustPolicyError
-    from signing.install import Installed as Installed
-    from signing.install import install as install
-    from signing.install import read_installed as read_installed
+    from signing.installer import Installed as Installed
+    from signing.installer import install as install
+    from signing.installer import read_installed as read_installed
     from signing.pins import LockFile as LockFile
     from signing.pins import SourcePin as SourcePin
     from signing.policy import TrustPolicy as TrustPolicy

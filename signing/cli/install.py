@@ -10,7 +10,7 @@ from signing.archive import ArchiveLimits
 from signing.cli.trust import TrustOptions, trust_options
 from signing.cli.verify import summary
 from signing.errors import ExitStatus, InstallRefused, TrustPolicyError
-from signing.install import Installed, install
+from signing.installer import Installed, install
 from signing.pins import LockFile
 from signing.policy import TrustPolicy
 from signing.terminal import escape

@@ -16,7 +16,7 @@ from trees import snapshot
 
 from signing.archive import ArchiveLimits
 from signing.errors import ArchiveError
-from signing.install import install
+from signing.installer import install
 
 MIB = 1024 * 1024
 
@@ -201,7 +201,7 @@ _MEASURE = textwrap.dedent(
     import minisign
     from signing.backends.minisign import MinisignKeyring
     from signing.errors import ArchiveError
-    from signing.install import install
+    from signing.installer import install
     from signing.policy import TrustPolicy
     policy = TrustPolicy((MinisignKeyring([minisign.KeyPair.generate().public_key]),))
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -9,9 +9,10 @@ import pytest
 from installs import NEW_PACK, OLD_PACK, signed_pack, write_tree
 from trees import snapshot
 
+import signing.installer
 import signing.staging
 from signing.errors import InstallRefused, OutputError
-from signing.install import install, read_installed
+from signing.installer import install, read_installed
 from signing.sign import sign_with_minisign
 from signing.trustfile import TrustFile
 from signing.verify import verify_bundle
@@ -86,13 +87,13 @@ def test_a_refused_bundle_leaves_dest_byte_for_byte_unchanged(tmp_path, dest, ke
 def test_a_source_file_swapped_after_it_was_copied_cannot_reach_dest(tmp_path, dest, key_pair, policy, monkeypatch):
     """The old recipe's race: the source changes between the copy and the check. Only the private copy is checked."""
     pack = signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair)
-    verify = signing.install.verify_bundle
+    verify = signing.installer.verify_bundle
 
     def attacker_wins_the_race(path, *args, **kwargs):
         (pack / "bin" / "run").write_bytes(b"#!/bin/sh\nrm -rf ~\n")
         return verify(path, *args, **kwargs)
 
-    monkeypatch.setattr(signing.install, "verify_bundle", attacker_wins_the_race)
+    monkeypatch.setattr(signing.installer, "verify_bundle", attacker_wins_the_race)
     install(pack, dest, policy)
 
     assert (dest / "pack" / "bin" / "run").read_bytes() == b"#!/bin/sh\necho v1\n"

@@ -18,7 +18,7 @@ import pytest
 from installs import NEW_PACK, OLD_PACK, signed_pack
 from trees import snapshot
 
-from signing.install import install, read_installed
+from signing.installer import install, read_installed
 from signing.verify import verify_bundle
 
 _CHILD = textwrap.dedent(
@@ -28,7 +28,7 @@ _CHILD = textwrap.dedent(
     import minisign
     import signing.landing as landing
     from signing.backends.minisign import MinisignKeyring
-    from signing.install import install
+    from signing.installer import install
     from signing.policy import TrustPolicy
 
     kill_at, mode, source, dest, key = int(sys.argv[1]), sys.argv[2], *map(Path, sys.argv[3:])

@@ -80,7 +80,12 @@ def test_a_signed_version_through_the_api(tmp_path, make_tree, key_pair, policy)
 
 
 def test_install_is_public_and_lands_a_bundle(tmp_path, make_tree, key_pair, policy, monkeypatch):
+    """`signing.install` stays the function once its modules are imported (a submodule `install` replaced it)."""
+    import signing.cli.install
+    import signing.installer
+
     monkeypatch.setenv("PACKSEAL_HOME", str(tmp_path / "home"))
+    assert callable(signing.install)
     root = make_tree(tmp_path / "src" / "pack", TREE)
     signing.sign_with_minisign(root, key_pair.secret_key)
     (tmp_path / "plugins").mkdir()

@@ -1,4 +1,7 @@
-"""Install a bundle with no gap between what is verified and what lands: copy, verify the copy, rename it into place.
+"""Install a bundle with no gap between what is verified and what lands: copy, verify the copy, rename it in.
+
+The module is `installer`, not `install`: importing a submodule named
+`install` would replace the `signing.install` function with the module.
 
 `install` copies the source (a directory, an archive, or a single file with
 its signature files) into a private staging directory on the install
