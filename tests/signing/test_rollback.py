@@ -13,7 +13,7 @@ from installs import NEW_PACK, OLD_PACK, write_tree
 from trees import snapshot
 
 from signing.errors import InstallRefused, OutputError
-from signing.install import install, read_installed
+from signing.installer import install, read_installed
 from signing.sign import sign_with_minisign
 from signing.trustfile import TrustFile
 
