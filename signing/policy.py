@@ -62,6 +62,8 @@ class CheckName(StrEnum):
     BUILDER = "builder"
     GIT_CHECKOUT = "git-checkout"
     """The bundle is exactly the tree of the pinned commit in a clean checkout."""
+    ROLLBACK = "rollback"
+    """Install only: the version is not below the highest installed before (`signing.rollback`)."""
 
 
 _ORDER = {name: index for index, name in enumerate(CheckName)}

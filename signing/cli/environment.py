@@ -12,7 +12,9 @@ from signing.errors import TrustPolicyError
 
 ENVIRONMENT_OPTIONS: dict[str, frozenset[str]] = {
     "keygen": frozenset({"--output-dir", "--name", "--no-password", "--password-file"}),
-    "sign": frozenset({"--password-file", "--trusted-comment", "--sigstore", "--identity-token", "--output-dir"}),
+    "sign": frozenset(
+        {"--password-file", "--trusted-comment", "--sigstore", "--identity-token", "--output-dir", "--bundle-version"}
+    ),
     "attest": frozenset(
         {"--password-file", "--trusted-comment", "--sigstore", "--identity-token", "--output-dir"}
         | {"--source-repo", "--source-commit", "--source-ref", "--builder-id"}

@@ -31,6 +31,11 @@ _DEFAULTS = ArchiveLimits()
               help="Archives: members (files, links, directories) at most.")  # fmt: skip
 @click.option("--max-ratio", type=click.IntRange(min=1), default=_DEFAULTS.max_ratio, show_default=True,
               help="Archives: bytes extracted per byte of archive at most, beyond the first MiB.")  # fmt: skip
+@click.option(
+    "--allow-downgrade",
+    is_flag=True,
+    help="Install even an older version than the highest installed, or the same version with other content.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 def install_command(
     source: Path,
@@ -41,6 +46,7 @@ def install_command(
     max_bytes: int,
     max_files: int,
     max_ratio: int,
+    allow_downgrade: bool,
     as_json: bool,
 ) -> int:
     """Verify SRC (a directory, .tar.gz/.tgz/.zip archive, or file) and install it as DEST/NAME, atomically."""
@@ -55,6 +61,7 @@ def install_command(
             dry_run=dry_run,
             limits=limits,
             announce=None if as_json else lambda verified: click.echo(trust_summary(verified, source)),
+            allow_downgrade=allow_downgrade,
         )
     except InstallRefused as refused:
         click.echo(json.dumps(refused.verdict.to_json(), indent=2) if as_json else summary(refused.verdict))
@@ -85,7 +92,10 @@ def trust_summary(installed: Installed, source: Path) -> str:
         f"  source     {escape(origin)}",
         f"  digest     {installed.digest}",
         f"  content    {installed.files} files, {installed.bytes} bytes",
+        f"  version    {escape(installed.version or 'unversioned')}",
     ]
+    if installed.downgrade is not None:
+        lines.append(f"  DOWNGRADE  allowed by --allow-downgrade: {escape(installed.downgrade)}")
     if installed.replaced is not None:
         lines.append(
             f"  replaces   {escape(installed.replaced.digest)}, installed {escape(installed.replaced.installed_at)}"

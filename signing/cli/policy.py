@@ -73,6 +73,7 @@ def _publisher_lines(publisher: Publisher) -> list[str]:
             shown = f"identities matching {identity.identity}" if "*" in identity.identity else identity.identity
             lines.append(f"    {shown}, issued by {identity.issuer}{pinned}")
     lines.append(f"  provenance: {_provenance(publisher)}")
+    lines.append(f"  versions: ordered as {publisher.versioning.spec_name}; install refuses a lower one (rollback)")
     return lines
 
 

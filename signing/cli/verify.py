@@ -101,6 +101,8 @@ def summary(verdict: Verdict) -> str:
         lines.append(f"  publisher  {escape(verdict.publisher)}")
     if verdict.signers:
         lines.append(f"  signer  {escape('; '.join(str(signer) for signer in verdict.signers))}")
+    if verdict.version:
+        lines.append(f"  version {escape(verdict.version)}")
     for check in verdict.checks:
         lines.append(f"  [{'ok' if check.ok else 'FAIL'}] {check.name}: {escape(check.detail)}")
     return "\n".join(lines)

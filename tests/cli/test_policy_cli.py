@@ -53,6 +53,7 @@ def test_policy_check_says_whom_it_trusts_for_what(packseal, tmp_path, keys):
         'revoked_keys = ["ABCDEF"]\n'
         f'sigstore = [{{ identity = "{IDENTITY}", issuer = "{ISSUER}", github_repository = "acme/packs" }}]\n'
         'source_repo = "https://github.com/acme/packs"\nbuilder_id = "https://github.com/actions/runner"\n'
+        'versioning = "semver"\n'
     )
     policy = write_policy(tmp_path, keys, bundles='"acme-*", "tools"', extra=extra)
 
@@ -70,6 +71,7 @@ def test_policy_check_says_whom_it_trusts_for_what(packseal, tmp_path, keys):
         "provenance: required, signed by the same signers, from repository https://github.com/acme/packs, "
         "built by https://github.com/actions/runner"
     ) in text
+    assert "versions: ordered as SemVer 2.0.0; install refuses a lower one (rollback)" in text
 
 
 def test_policy_check_json(packseal, tmp_path, keys):
@@ -84,6 +86,7 @@ def test_policy_check_json(packseal, tmp_path, keys):
     assert publisher["minisign_keys"] == [{"path": str(keys.pub), "key_id": key_id(read_public_key(keys.pub))}]
     assert publisher["revoked_keys"] == ["AB"]
     assert publisher["require_provenance"] is False and publisher["sigstore"] == []
+    assert publisher["versioning"] == "pep440"
 
 
 @pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])

@@ -68,6 +68,17 @@ def test_sigstore_verification_is_public_and_takes_a_str_trusted_root(tmp_path):
     assert "TrustPolicyError: cannot read trusted root: " + missing in result.stderr.splitlines()[-1]
 
 
+def test_a_signed_version_through_the_api(tmp_path, make_tree, key_pair, policy):
+    import attest
+
+    root = make_tree(tmp_path / "pack", TREE)
+    signing.sign_with_minisign(str(root), key_pair.secret_key, version="1.2.0")
+
+    assert signing.verify_bundle(root, policy).version == "1.2.0"
+    statement, _ = attest.manifest_from_statement((root / ".packseal/manifest.json").read_bytes(), what="manifest")
+    assert attest.manifest_version(statement) == "1.2.0"
+
+
 def test_install_is_public_and_lands_a_bundle(tmp_path, make_tree, key_pair, policy, monkeypatch):
     """`signing.install` stays the function once its modules are imported (a submodule `install` replaced it)."""
     import signing.cli.install

@@ -19,6 +19,7 @@ from signing.pins import LockFile, SourcePin
 from signing.sign import attest_bundle, sign_with_minisign
 from signing.trustfile import TrustFile
 from signing.verify import verify_bundle, verify_locked_bundle
+from signing.versions import Scheme
 
 FACTS = BuildFacts(
     source_repository="https://github.com/acme/packs",
@@ -108,6 +109,12 @@ PARSE_ERRORS = {
         "require_provenance = false contradicts",
     ),
     "no publisher at all": ("# nothing here\n", 1, "at least one [[publisher]]"),
+    "unknown versioning": (
+        ACME + 'versioning = "calver"\n',
+        6,
+        "versioning is 'calver'; it must be 'pep440' or 'semver'",
+    ),
+    "versioning not a string": (ACME + "versioning = 2\n", 6, "versioning must be a string, not an integer"),
 }
 
 ISSUER = "https://token.actions.githubusercontent.com"
@@ -171,6 +178,13 @@ def test_a_valid_policy_loads_with_its_digest_and_key_ids(tmp_path, keys):
     assert [key.key_id for key in publisher.minisign_keys] == [key_id(keys["old"].public_key)]
     assert publisher.minisign_keys[0].path == tmp_path / "keys" / "old.pub"
     assert publisher.revoked_keys == ("AB",)  # minisign 0.12's padded form is the same id
+    assert publisher.versioning is Scheme.PEP440, "PEP 440 orders versions unless the publisher says otherwise"
+
+
+def test_a_publisher_may_order_its_versions_as_semver(tmp_path, keys):
+    (publisher,) = load(tmp_path, ACME + 'versioning = "semver"\n').publishers
+    assert publisher.versioning is Scheme.SEMVER
+    assert publisher.to_json()["versioning"] == "semver"
 
 
 # --- which publisher a bundle name selects ------------------------------------------------
