@@ -249,23 +249,32 @@ def other_keys(tmp_path: Path, key_store: Callable[..., KeyPair]) -> KeyPair:
     return key_store("other").copy_to(tmp_path / "other-keys")
 
 
-@pytest.fixture(scope="session")
-def stock_keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, KeyPair]:
-    """Key pairs made by the stock minisign binary, with and without password.
+class _StockKeyPairs(dict[str, KeyPair]):
+    """`plain` and `locked` key pairs, each made by `minisign -G` when first asked for.
 
     Without a TTY, `minisign -G` reads the password and its confirmation as
-    two lines of stdin; `-W` makes a key with no password.
+    two lines of stdin; `-W` makes a key with no password. `locked` is
+    encrypted at stock cost: seconds to make and to unlock.
     """
-    directory = tmp_path_factory.mktemp("stock-keys")
-    plain = KeyPair(directory / "plain.key", directory / "plain.pub")
-    locked = KeyPair(directory / "locked.key", directory / "locked.pub", PASSWORD)
-    for pair, extra, stdin in (
-        (plain, ["-W"], None),
-        (locked, [], f"{PASSWORD}\n{PASSWORD}\n"),
-    ):
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__()
+        self._directory = directory
+
+    def __missing__(self, name: str) -> KeyPair:
+        password = {"plain": None, "locked": PASSWORD}[name]
+        pair = KeyPair(self._directory / f"{name}.key", self._directory / f"{name}.pub", password)
+        extra, stdin = (["-W"], None) if password is None else ([], f"{password}\n{password}\n")
         result = minisign("-G", *extra, "-p", pair.pub, "-s", pair.key, input=stdin)
         assert result.returncode == 0, describe(result)
-    return {"plain": plain, "locked": locked}
+        self[name] = pair
+        return pair
+
+
+@pytest.fixture(scope="session")
+def stock_keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, KeyPair]:
+    """Key pairs made by the stock minisign binary, with and without password."""
+    return _StockKeyPairs(tmp_path_factory.mktemp("stock-keys"))
 
 
 # --- signing and verifying -----------------------------------------------
