@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -96,3 +98,19 @@ def test_in_process_answers_as_the_console_script(
     assert here == child
     assert here_files == child_files
     assert child[0] in (0, 1, 2), child
+
+
+def test_a_run_past_its_time_limit_raises_as_a_killed_child_would_and_leaves_nothing_changed(
+    workspace: Path, tmp_path: Path
+) -> None:
+    """Reading a password from a FIFO nobody writes blocks in `open`; the time limit ends it, here as in a child."""
+    fifo = tmp_path / "password"
+    os.mkfifo(fifo)
+    arguments = ["sign", workspace / "release.bin", "--minisign-key", workspace / "keys" / "locked.key"]
+    before = (dict(os.environ), os.getcwd(), sys.stdin, sys.stdout, sys.stderr)
+
+    for runner in (run_as_child, run_in_process):
+        with pytest.raises(subprocess.TimeoutExpired):
+            runner([*arguments, "--password-file", fifo], env={"PATH": os.environ["PATH"]}, cwd=tmp_path, timeout=1)
+
+    assert (dict(os.environ), os.getcwd(), sys.stdin, sys.stdout, sys.stderr) == before
