@@ -1,8 +1,10 @@
 """Shared fixtures for the packseal test suite."""
 
 import shutil
+from collections.abc import Iterator
 
 import pytest
+from key_derivation import cheap_key_derivation
 
 pytest_plugins = ["sigstore_local.plugin"]
 
@@ -15,3 +17,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             "or run the tests with scripts/test, which installs it",
             returncode=pytest.ExitCode.USAGE_ERROR,
         )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_scrypt() -> Iterator[None]:
+    """Every key this process encrypts costs milliseconds to unlock (see key_derivation.py).
+
+    A test of the stock cost itself uses `key_derivation.stock_key_derivation`.
+    """
+    with cheap_key_derivation():
+        yield

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from console_script import run_in_process
 
 _FOREIGN_PREFIXES = ("GIT_", "GITHUB_", "RUNNER_", "ACTIONS_", "PACKSEAL_")
 GITHUB_WORKFLOW = ".github/workflows/release.yml"
@@ -128,17 +128,9 @@ class GitRepo:
         return self.git("rev-parse", "HEAD")
 
 
-PACKSEAL = Path(sys.executable).parent / "packseal"
-
-
 def run_packseal(environment: dict[str, str], *arguments: Any, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run packseal in exactly `environment` (see `clean_environment`): no caller's Git, CI or password variables."""
-    return subprocess.run(
-        [str(PACKSEAL), *map(str, arguments)],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=environment,
-        stdin=subprocess.DEVNULL,
-        timeout=timeout,
-    )
+    """Run packseal in exactly `environment` (see `clean_environment`): no caller's Git, CI or password variables.
+
+    It runs in this process (`console_script.run_in_process`); a run past `timeout` raises TimeoutExpired.
+    """
+    return run_in_process(arguments, env=environment, timeout=timeout)

@@ -7,13 +7,12 @@ Run this file as a script to rewrite the section after changing an option:
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
+
+from console_script import run_in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-PACKSEAL = Path(sys.executable).parent / "packseal"
 HEADING = "## Command-line reference"
 INTRO = (
     "What `packseal COMMAND --help` prints, for every command (`tests/test_cli_reference.py` checks that the two\n"
@@ -29,10 +28,8 @@ def command_paths() -> list[str]:
 
 
 def help_text(path: str) -> str:
-    environment = {**os.environ, "COLUMNS": "100"}
-    result = subprocess.run(
-        [str(PACKSEAL), *path.split(), "--help"], capture_output=True, text=True, check=True, env=environment
-    )
+    result = run_in_process([*path.split(), "--help"], env={**os.environ, "COLUMNS": "100"})
+    result.check_returncode()
     return result.stdout.rstrip()
 
 

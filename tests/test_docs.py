@@ -6,7 +6,9 @@ password in PACKSEAL_PASSWORD and the identity token in
 PACKSEAL_SIGN_IDENTITY_TOKEN. The trust config of the local Sigstore
 instance is never read from the environment, so `packseal` on PATH is a
 wrapper that adds `--trust-config` to the commands that use Sigstore, and a
-command like `packseal sign my-pack --sigstore` runs unchanged. A command written with a
+command like `packseal sign my-pack --sigstore` runs unchanged. The wrapper
+runs packseal with the suite's cheap scrypt cost (tests/key_derivation.py):
+each password command takes milliseconds, not seconds. A command written with a
 leading `!` must be refused: exit 1, not a usage error.
 
 README's first two blocks (install and demo; install and test) are covered
@@ -20,6 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import key_derivation
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +60,7 @@ case "$1 $*" in
     sign*--sigstore* | attest*--sigstore* | verify-bundle*--certificate-*)
         set -- "$@" --trust-config '{trust_config}' ;;
 esac
-exec '{packseal}' "$@"
+exec '{python}' '{packseal}' "$@"
 """
 
 
@@ -68,7 +71,7 @@ def sandbox(tmp_path: Path, sigstore_instance) -> tuple[Path, dict[str, str]]:  
     wrapper = tmp_path / "bin" / "packseal"
     wrapper.parent.mkdir()
     wrapper.write_text(_LOCAL_SIGSTORE_WRAPPER.format(
-        packseal=Path(sys.executable).parent / "packseal", trust_config=sigstore_instance.trust_config
+        python=sys.executable, packseal=key_derivation.__file__, trust_config=sigstore_instance.trust_config
     ))  # fmt: skip
     wrapper.chmod(0o755)
     environment = {

@@ -20,7 +20,7 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert ci_script[-1] == install_and_test == "scripts/test"
     test_script = (ROOT / "scripts" / "test").read_text().strip().splitlines()
     assert "apt-get install -y -qq minisign" in "\n".join(test_script)
-    assert test_script[-1] == 'exec python -m pytest "$@"'
+    assert test_script[-1] == 'exec python -m pytest -n auto --dist loadscope "$@"'
 
 
 def test_demo_signs_verifies_and_refuses_the_tampered_pack(tmp_path: Path) -> None:

@@ -1,8 +1,12 @@
 """Fixtures for the end-to-end tests of the `packseal` command line.
 
-Every test here runs the installed console script in a subprocess, so what is
-tested is the contract a maintainer and an installer see: exit codes, the one
-error line on stderr, the verdict on stdout, and the files on disk.
+What is tested is the contract a maintainer and an installer see: exit
+codes, the one error line on stderr, the verdict on stdout, and the files
+on disk. `packseal(...)` runs the console script's entry point in this
+process (`console_script.run_in_process`: the same exit status and output
+as a child, without its start-up cost); `spawn_packseal(...)` runs the
+installed script as a child, for tests of the process boundary itself, and
+so does `packseal(..., unprivileged=True)`.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,10 +27,10 @@ from typing import Any
 
 import json_output
 import pytest
+from console_script import run_as_child, run_in_process
 from trees import Snapshot, snapshot
 from unprivileged import obey_file_modes
 
-PACKSEAL = Path(sys.executable).parent / "packseal"
 MINISIGN = shutil.which("minisign") or "/usr/bin/minisign"
 PASSWORD = "correct horse battery staple"
 
@@ -52,6 +55,11 @@ DIR_CHECKS = ["layout", "signature", "statement", "files"]
 # --- running the command -------------------------------------------------
 
 
+def _environment(env: dict[str, str] | None) -> dict[str, str]:
+    """This process's environment without an inherited password, plus `env`."""
+    return {k: v for k, v in os.environ.items() if k != "PACKSEAL_PASSWORD"} | (env or {})
+
+
 def run_command(
     argv: list[str],
     *,
@@ -61,9 +69,6 @@ def run_command(
     timeout: float = 120,
 ) -> subprocess.CompletedProcess:
     """Run argv with stdin that is never a TTY and no inherited password."""
-    full_env = {k: v for k, v in os.environ.items() if k != "PACKSEAL_PASSWORD"}
-    full_env.update(env or {})
-    text = not isinstance(input, bytes)
     kwargs: dict[str, Any] = {}
     if input is None:
         kwargs["stdin"] = subprocess.DEVNULL
@@ -74,15 +79,47 @@ def run_command(
     return subprocess.run(
         argv,
         capture_output=True,
-        text=text,
-        env=full_env,
+        text=not isinstance(input, bytes),
+        env=_environment(env),
         timeout=timeout,
         **kwargs,
     )
 
 
-def packseal(*args: Any, **kwargs: Any) -> subprocess.CompletedProcess:
-    return run_command([str(PACKSEAL), *map(str, args)], **kwargs)
+def packseal(
+    *args: Any,
+    input: str | bytes | None = None,
+    env: dict[str, str] | None = None,
+    unprivileged: bool = False,
+    timeout: float = 120,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess:
+    """Run `packseal args...` in this process; `unprivileged` (file modes bind even for root) needs a child."""
+    if unprivileged:
+        return spawn_packseal(*args, input=input, env=env, unprivileged=True, timeout=timeout, cwd=cwd)
+    return run_in_process(
+        args, env=_environment(env), input=input, text=not isinstance(input, bytes), cwd=cwd, timeout=timeout
+    )
+
+
+def spawn_packseal(
+    *args: Any,
+    input: str | bytes | None = None,
+    env: dict[str, str] | None = None,
+    unprivileged: bool = False,
+    timeout: float = 120,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess:
+    """Run the installed `packseal` script as a child process: for tests of the process boundary itself."""
+    return run_as_child(
+        args,
+        env=_environment(env),
+        input=input,
+        text=not isinstance(input, bytes),
+        cwd=cwd,
+        timeout=timeout,
+        preexec_fn=obey_file_modes if unprivileged and os.geteuid() == 0 else None,
+    )
 
 
 def minisign(*args: Any, **kwargs: Any) -> subprocess.CompletedProcess:
@@ -212,23 +249,32 @@ def other_keys(tmp_path: Path, key_store: Callable[..., KeyPair]) -> KeyPair:
     return key_store("other").copy_to(tmp_path / "other-keys")
 
 
-@pytest.fixture(scope="session")
-def stock_keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, KeyPair]:
-    """Key pairs made by the stock minisign binary, with and without password.
+class _StockKeyPairs(dict[str, KeyPair]):
+    """`plain` and `locked` key pairs, each made by `minisign -G` when first asked for.
 
     Without a TTY, `minisign -G` reads the password and its confirmation as
-    two lines of stdin; `-W` makes a key with no password.
+    two lines of stdin; `-W` makes a key with no password. `locked` is
+    encrypted at stock cost: seconds to make and to unlock.
     """
-    directory = tmp_path_factory.mktemp("stock-keys")
-    plain = KeyPair(directory / "plain.key", directory / "plain.pub")
-    locked = KeyPair(directory / "locked.key", directory / "locked.pub", PASSWORD)
-    for pair, extra, stdin in (
-        (plain, ["-W"], None),
-        (locked, [], f"{PASSWORD}\n{PASSWORD}\n"),
-    ):
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__()
+        self._directory = directory
+
+    def __missing__(self, name: str) -> KeyPair:
+        password = {"plain": None, "locked": PASSWORD}[name]
+        pair = KeyPair(self._directory / f"{name}.key", self._directory / f"{name}.pub", password)
+        extra, stdin = (["-W"], None) if password is None else ([], f"{password}\n{password}\n")
         result = minisign("-G", *extra, "-p", pair.pub, "-s", pair.key, input=stdin)
         assert result.returncode == 0, describe(result)
-    return {"plain": plain, "locked": locked}
+        self[name] = pair
+        return pair
+
+
+@pytest.fixture(scope="session")
+def stock_keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, KeyPair]:
+    """Key pairs made by the stock minisign binary, with and without password."""
+    return _StockKeyPairs(tmp_path_factory.mktemp("stock-keys"))
 
 
 # --- signing and verifying -----------------------------------------------
@@ -426,6 +472,7 @@ def cli() -> SimpleNamespace:
         MANIFEST_SIG=MANIFEST_SIG,
         KeyPair=KeyPair,
         packseal=packseal,
+        spawn_packseal=spawn_packseal,
         minisign=minisign,
         describe=describe,
         build_pack=build_pack,

@@ -7,22 +7,23 @@ and argument says what it is for.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import click
 import pytest
+from console_script import PACKSEAL, run_in_process
 
 from signing.cli import cli as packseal_cli
 from signing.cli.environment import commands
 
 COMMAND_PATHS = [path for path, _ in commands(packseal_cli)]
-PACKSEAL = Path(sys.executable).parent / "packseal"
 
 
 def packseal(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(PACKSEAL), *args], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    return run_in_process(args, env=os.environ, timeout=60)
 
 
 def describe(result: subprocess.CompletedProcess[str]) -> str:

@@ -44,7 +44,9 @@ def _assert_verified(cli, bundle: Path, pub: Path) -> None:
 # --- keys from `minisign -G` sign with `packseal sign` ----------------------
 
 
+@pytest.mark.slow
 def test_stock_encrypted_key_signs_a_file_with_packseal(single_file, stock_keys, cli):
+    """At stock minisign's scrypt cost: the key file says it, packseal pays it."""
     keys = stock_keys["locked"]
 
     cli.sign_ok(single_file, keys, env={"PACKSEAL_PASSWORD": keys.password})
@@ -104,7 +106,25 @@ def test_packseal_unencrypted_key_signs_with_stock_minisign(single_file, keys, c
 
 
 def test_packseal_encrypted_key_signs_with_stock_minisign(single_file, tmp_path, key_store, cli):
+    """The suite's keys are cheap to unlock (tests/key_derivation.py): stock minisign reads the cost from the file."""
     keys = key_store("locked", password=cli.PASSWORD).copy_to(tmp_path / "locked")
+
+    _stock_sign(cli, keys, single_file)
+
+    _assert_verified(cli, single_file, keys.pub)
+
+
+@pytest.mark.slow
+def test_keygen_encrypts_at_stock_cost_and_stock_minisign_signs_with_the_key(single_file, tmp_path, cli):
+    """The console script, out of reach of the suite's cheap test cost, encrypts as `minisign -G` does."""
+    result = cli.spawn_packseal(
+        "keygen", "--output-dir", tmp_path / "keys", "--name", "stock", env={"PACKSEAL_PASSWORD": cli.PASSWORD}
+    )
+    assert result.returncode == 0, cli.describe(result)
+    keys = cli.KeyPair(tmp_path / "keys" / "stock.key", tmp_path / "keys" / "stock.pub", cli.PASSWORD)
+    header = base64.b64decode(keys.key.read_text().splitlines()[1])
+    # minisign.c's SeckeyStruct: kdf_opslimit and kdf_memlimit, little-endian, libsodium's "sensitive" limits.
+    assert (header[38:46], header[46:54]) == ((33_554_432).to_bytes(8, "little"), (1_073_741_824).to_bytes(8, "little"))
 
     _stock_sign(cli, keys, single_file)
 

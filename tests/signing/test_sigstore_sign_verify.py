@@ -2,16 +2,15 @@
 
 Every test runs `packseal` with an environment of only PATH and a
 temporary HOME: no CI variable can lend an ambient identity, and sigstore's
-TUF cache stays out of the real home. Signing runs the installed script in
-a subprocess; verification mostly runs its entry point in this process
-(see `Packseal`). Artifacts that tests only read are signed once per
+TUF cache stays out of the real home. Commands run the console script's
+entry point in this process, one round trip the installed script (see
+`Packseal`). Artifacts that tests only read are signed once per
 module; a test that tampers works on its own copy.
 """
 
 from __future__ import annotations
 
 import base64
-import io
 import json
 import os
 import shutil
@@ -20,17 +19,16 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
-from unittest.mock import patch
 
 import json_output
 import minisign
 import pytest
+from console_script import run_in_process
 from sigstore.oidc import IdentityToken
 from sigstore_local import SigstoreInstance, running_instance
 
@@ -40,7 +38,6 @@ from attest.provenance import LOCAL_BUILD_TYPE, BuildFacts
 from signing.backends.sigstore import SigstoreInstance as PacksealInstance
 from signing.backends.sigstore import SigstoreSigning
 from signing.bundle import directory_manifest
-from signing.cli import main
 from signing.sign import attest_bundle, sign_with_minisign
 
 pytestmark = pytest.mark.sigstore_local
@@ -73,31 +70,21 @@ Content = bytes | dict[str, bytes]
 class Packseal:
     """Runs `packseal` with an environment of only PATH and a temporary HOME.
 
-    Calling it runs the console script's entry point in this process: the
-    same code, exit code and output, without paying sigstore's import time
-    again for every verification. `spawn` runs the installed script in a
-    subprocess whose stdin is not a terminal, as a CI job or an installer
-    runs it; `stock_sigstore` runs sigstore-python's own CLI.
+    Calling it runs the console script's entry point in this process
+    (`console_script.run_in_process`): the same code, exit code and output,
+    without paying sigstore's import time again for every run. `spawn` runs
+    the installed script in a subprocess whose stdin is not a terminal, as
+    a CI job or an installer runs it; `stock_sigstore` runs
+    sigstore-python's own CLI.
     """
 
     def __init__(self, home: Path) -> None:
         self.environment = {"PATH": os.environ["PATH"], "HOME": str(home)}
 
-    def __call__(self, *arguments: str | Path) -> subprocess.CompletedProcess[str]:
-        stdout, stderr = io.StringIO(), io.StringIO()
-        argv = ["packseal", *map(str, arguments)]
-        code: int | str | None = None
-        with (
-            patch.dict(os.environ, self.environment, clear=True),
-            patch.object(sys, "argv", argv),
-            redirect_stdout(stdout),
-            redirect_stderr(stderr),
-        ):
-            try:
-                main()
-            except SystemExit as stop:
-                code = stop.code
-        return subprocess.CompletedProcess(argv, code, stdout.getvalue(), stderr.getvalue())
+    def __call__(
+        self, *arguments: str | Path, environment: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return run_in_process(arguments, env=self.environment | (environment or {}), timeout=60)
 
     def spawn(
         self, *arguments: str | Path, environment: dict[str, str] | None = None
@@ -151,7 +138,7 @@ def offline(instance: SigstoreInstance) -> tuple[str | Path, ...]:
 
 
 def sign(packseal: Packseal, path: Path, instance: SigstoreInstance, token: str) -> subprocess.CompletedProcess[str]:
-    return packseal.spawn("sign", path, "--sigstore", "--identity-token", token, *online(instance))
+    return packseal("sign", path, "--sigstore", "--identity-token", token, *online(instance))
 
 
 def verify(packseal: Packseal, path: Path, *arguments: str | Path) -> subprocess.CompletedProcess[str]:
@@ -934,7 +921,7 @@ def test_sign_staging_with_trust_config_is_a_usage_error(
     artifact.write_bytes(b"x")
     token = sigstore_instance.mint_token(ALICE)
 
-    result = packseal.spawn(
+    result = packseal(
         "sign", artifact, "--sigstore", "--staging", "--identity-token", token,
         *online(sigstore_instance),
     )  # fmt: skip
@@ -950,7 +937,7 @@ def test_sign_with_a_missing_trust_config_is_a_usage_error(
     artifact.write_bytes(b"x")
     token = sigstore_instance.mint_token(ALICE)
 
-    result = packseal.spawn(
+    result = packseal(
         "sign", artifact, "--sigstore", "--identity-token", token,
         "--trust-config", tmp_path / "missing.json",
     )  # fmt: skip
@@ -969,7 +956,7 @@ def test_sign_without_any_identity_refused(
         target.write_bytes(b"x")
     before = sorted(tmp_path.rglob("*"))
 
-    result = packseal.spawn("sign", target, "--sigstore", *online(sigstore_instance))
+    result = packseal("sign", target, "--sigstore", *online(sigstore_instance))
 
     assert_one_error_line(result, 2, "no identity for keyless signing")
     assert sorted(tmp_path.rglob("*")) == before
@@ -986,7 +973,7 @@ def test_signs_with_the_github_actions_ambient_credential(
     artifact.write_bytes(b"built in CI\n")
     job = sigstore_instance.github_actions_environment(repository=REPOSITORY, ref=REF, sha=SHA)
 
-    signed = packseal.spawn("sign", artifact, "--sigstore", *online(sigstore_instance), environment=job)
+    signed = packseal("sign", artifact, "--sigstore", *online(sigstore_instance), environment=job)
 
     assert signed.returncode == 0, signed.stderr
     options = (*online(sigstore_instance), *workflow(sigstore_instance), *claims())
@@ -1020,7 +1007,7 @@ def test_github_actions_job_without_its_credential_refused(
     artifact.write_bytes(b"built in CI\n")
     ci = sigstore_instance.github_actions_environment(repository=REPOSITORY, ref=REF, sha=SHA)
 
-    result = packseal.spawn("sign", artifact, "--sigstore", *online(sigstore_instance), environment=ci | job)
+    result = packseal("sign", artifact, "--sigstore", *online(sigstore_instance), environment=ci | job)
 
     assert_one_error_line(result, 2, message)
     assert list(tmp_path.iterdir()) == [artifact]
