@@ -10,8 +10,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from attest.commit_id import check_full_commit
 from attest.errors import AttestError
-from attest.git import check_full_commit
 from attest.provenance import normalise_repository
 from attest.statement import SHA256_HEX
 from signing.errors import BundleError, TrustPolicyError

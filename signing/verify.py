@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from attest.canonical import MAX_DOCUMENT_BYTES
-from attest.git import Checkout
 from attest.manifest import SIGNATURE_DIR, Manifest, differences, manifest_from_statement, path_differences
 from attest.provenance import Provenance, normalise_repository
 from signing.backends import BundleVerifier, Signer
@@ -418,6 +417,8 @@ def _subject_names(provenance: Provenance, digest: str) -> tuple[None, str]:
 
 def _checkout_at(path: Path, commit: str) -> tuple[None, str]:
     """The bundle sits in a checkout at `commit` and is exactly that commit's tree, read without running `git`."""
+    from attest.git import Checkout
+
     checkout = Checkout.containing(path)
     checkout.require_at(commit)
     checkout.require_committed(path, signature_dir=SIGNATURE_DIR)
