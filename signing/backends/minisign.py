@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 import minisign
 
@@ -24,6 +24,9 @@ from signing.errors import BundleError, KeyFileError, OutputError, SignatureErro
 from signing.files import PathLike, create_exclusively, open_regular_file, read_regular_file
 from signing.layout import minisign_signature
 from signing.roles import Role, RoleClaim
+
+if TYPE_CHECKING:
+    from signing.progress import Progress
 
 # The scrypt cost stock `minisign -G` uses (libsodium's "sensitive" limits).
 _SCRYPT_OPSLIMIT = 33_554_432
@@ -53,17 +56,22 @@ class KeyPairFiles:
     key_id: str
 
 
-def generate_key_pair(directory: PathLike, name: str, password: str | None) -> KeyPairFiles:
+def generate_key_pair(
+    directory: PathLike, name: str, password: str | None, *, progress: "Progress | None" = None
+) -> KeyPairFiles:
     """Write `NAME.key` (mode 0600) and `NAME.pub` in `directory`; never overwrite.
 
     With a password the secret key is encrypted with the same scrypt cost as
-    stock minisign; `None` writes it unencrypted, like `minisign -G -W`.
+    stock minisign (seconds, by design: `progress` is told); `None` writes
+    it unencrypted, like `minisign -G -W`.
     """
     directory = Path(directory)
     if not name or "/" in name or name.startswith("."):
         raise OutputError(f"{name!r}: a key name must be a plain file name")
     pair = minisign.KeyPair.generate()
     if password is not None:
+        if progress is not None:
+            progress.note(f"deriving the key that encrypts {name}.key from its password (scrypt, a few seconds)...")
         pair.secret_key.encrypt(password, opslimit=_SCRYPT_OPSLIMIT, memlimit=_SCRYPT_MEMLIMIT)
     identifier = key_id(pair.public_key)
     pair.public_key.untrusted_comment = f"minisign public key {identifier}"
@@ -87,8 +95,16 @@ def read_secret_key(path: PathLike) -> minisign.SecretKey:
     return _read_key(path, minisign.SecretKey)
 
 
-def unlock(secret_key: minisign.SecretKey, password: str, *, path: PathLike) -> None:
-    """Decrypt an encrypted secret key in place; a wrong password is refused."""
+def unlock(
+    secret_key: minisign.SecretKey, password: str, *, path: PathLike, progress: "Progress | None" = None
+) -> None:
+    """Decrypt an encrypted secret key in place; a wrong password is refused.
+
+    The key is derived from the password with scrypt, which takes seconds
+    by design: `progress` is told, so a person is not left wondering.
+    """
+    if progress is not None:
+        progress.note(f"deriving the key of {path} from its password (scrypt, a few seconds)...")
     try:
         secret_key.decrypt(password)
     except minisign.Error:

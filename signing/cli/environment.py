@@ -11,14 +11,18 @@ import click
 from signing.errors import TrustPolicyError
 
 ENVIRONMENT_OPTIONS: dict[str, frozenset[str]] = {
-    "keygen": frozenset({"--output-dir", "--name", "--no-password", "--password-file"}),
-    "sign": frozenset({"--password-file", "--trusted-comment", "--sigstore", "--identity-token", "--output-dir"}),
+    "keygen": frozenset({"--output-dir", "--name", "--no-password", "--password-file", "--quiet"}),
+    "sign": frozenset(
+        {"--password-file", "--trusted-comment", "--sigstore", "--identity-token", "--output-dir", "--quiet"}
+    ),
     "attest": frozenset(
-        {"--password-file", "--trusted-comment", "--sigstore", "--identity-token", "--output-dir"}
+        {"--password-file", "--trusted-comment", "--sigstore", "--identity-token", "--output-dir", "--quiet"}
         | {"--source-repo", "--source-commit", "--source-ref", "--builder-id"}
     ),
     "verify-bundle": frozenset({"--json"}),
-    "self record": frozenset({"--binary", "--python", "--distribution", "--script", "--out", "--password-file"}),
+    "self record": frozenset(
+        {"--binary", "--python", "--distribution", "--script", "--out", "--password-file", "--quiet"}
+    ),
     "self check": frozenset({"--json"}),
     "version": frozenset(),
     "lock add": frozenset(),
