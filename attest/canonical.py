@@ -53,6 +53,20 @@ def canonical_json(value: Any) -> bytes:
         raise CanonicalJSONError(f"cannot serialise as canonical JSON: {err}") from err
 
 
+def plain_canonical_json(value: Any) -> bytes:
+    """`canonical_json` of a value its maker guarantees plain, without walking it to check.
+
+    For a value whose every type was checked where it was built (the
+    manifest's entries: strings, integers within 2**53, booleans, keys
+    spelled in ASCII by the code). A string with a lone surrogate is still
+    refused: it has no UTF-8 form.
+    """
+    try:
+        return _plain_json(value)
+    except UnicodeEncodeError:
+        raise CanonicalJSONError("cannot serialise as canonical JSON: input contains non-UTF-8 codepoints") from None
+
+
 def parse_canonical_json(data: bytes, *, what: str) -> Any:
     """Parse `data`, refusing anything but one canonical JSON document.
 
