@@ -166,7 +166,7 @@ def test_the_first_failure_in_order_is_raised_whatever_the_timing():
         return item
 
     for threads in (1, 2, 5):
-        with pytest.raises(BundleError, match="^item 3$"):
+        with pytest.raises(BundleError, match=r"^item 3$"):
             hash_all(list(range(100)), hash_one, threads=threads)
     assert hash_all(list(range(100)), lambda item, buffer: item * 2, threads=3) == [i * 2 for i in range(100)]
 
