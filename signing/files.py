@@ -156,9 +156,18 @@ def _remove_directory(directory: Path) -> None:
 def open_regular_file(path: PathLike, *, follow_symlinks: bool = False) -> BufferedReader:
     """Open for reading and refuse anything but a regular file; by default, refuse a link too.
 
-    `O_NONBLOCK` keeps a FIFO from blocking the open; `fstat` then refuses it.
     Files inside a bundle are never followed; files the user names (keys,
     trust roots) may be links.
+    """
+    descriptor, _ = open_regular_descriptor(path, follow_symlinks=follow_symlinks)
+    return os.fdopen(descriptor, "rb")
+
+
+def open_regular_descriptor(path: PathLike, *, follow_symlinks: bool = False) -> tuple[int, os.stat_result]:
+    """`open_regular_file` as a bare descriptor and its `fstat`, for a caller that hashes many files.
+
+    `O_NONBLOCK` keeps a FIFO from blocking the open; `fstat` then refuses it.
+    The caller closes the descriptor.
     """
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW)
     try:
@@ -167,11 +176,11 @@ def open_regular_file(path: PathLike, *, follow_symlinks: bool = False) -> Buffe
         if err.errno == errno.ELOOP:
             raise BundleError(f"{path}: symlink, not a regular file") from None
         raise
-    mode = os.fstat(descriptor).st_mode
-    if not stat.S_ISREG(mode):
+    status = os.fstat(descriptor)
+    if not stat.S_ISREG(status.st_mode):
         os.close(descriptor)
-        raise BundleError(f"{path}: {file_kind(mode)}, not a regular file")
-    return os.fdopen(descriptor, "rb")
+        raise BundleError(f"{path}: {file_kind(status.st_mode)}, not a regular file")
+    return descriptor, status
 
 
 def file_kind(mode: int) -> str:

@@ -18,7 +18,7 @@ from attest.canonical import MAX_DOCUMENT_BYTES
 from attest.manifest import SIGNATURE_DIR, Manifest, differences, manifest_from_statement, path_differences
 from attest.provenance import Provenance, normalise_repository
 from signing.backends import BundleVerifier, Signer
-from signing.bundle import directory_manifest
+from signing.bundle import bundle_entries, checked_manifest
 from signing.errors import BundleError, PacksealError, PinMismatchError, TrustPolicyError
 from signing.files import PathLike, read_regular_file
 from signing.formats import malformed_entries
@@ -465,8 +465,10 @@ class _DirectoryVerification(_Verification):
         return manifest, f"bundle manifest of {len(manifest.entries)} entries, tree sha256:{manifest.digest}"
 
     def _files(self, manifest: Manifest) -> tuple[None, str]:
-        actual = directory_manifest(self.path)
+        actual = bundle_entries(self.path)
         found = path_differences(manifest, actual)
+        if found:  # a name the rules refuse is refused as such; equal to the signed names, it passed them
+            checked_manifest(self.path, actual)
         for kind in ("changed", "missing", "extra"):
             self.data[kind] = [path for problem, path in found if _kind(problem) == kind]
         if found:
