@@ -81,7 +81,7 @@ def sign(path: Path, signing: _SigningOptions, output_dir: Path | None, quiet: b
         progress_for_terminal(sys.stderr, label="signing", quiet=quiet) as progress,
         _signing(signing, progress) as chosen,
     ):
-        signed = sign_bundle(path, chosen, output_dir=output_dir)
+        signed = sign_bundle(path, chosen, output_dir=output_dir, progress=progress)
     _report("signed", signed)
     return 0
 
@@ -118,7 +118,7 @@ def attest(
         progress_for_terminal(sys.stderr, label="attesting", quiet=quiet) as progress,
         _signing(signing, progress) as chosen,
     ):
-        attested = attest_bundle(path, facts, chosen, started_on=started_on, output_dir=output_dir)
+        attested = attest_bundle(path, facts, chosen, started_on=started_on, output_dir=output_dir, progress=progress)
     _report("attested", attested)
     return 0
 
