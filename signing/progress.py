@@ -82,13 +82,14 @@ class TerminalProgress(_ClosedAtExit):
         *,
         label: str,
         total_bytes: int | None = None,
-        show_after: float = SHOW_AFTER_SECONDS,
+        show_after: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`show_after` defaults to `SHOW_AFTER_SECONDS`, read when the reporter is made."""
         self._stream = stream
         self._label = label
         self._total_bytes = total_bytes
-        self._show_after = show_after
+        self._show_after = SHOW_AFTER_SECONDS if show_after is None else show_after
         self._clock = clock
         self._lock = threading.Lock()
         self._started: float | None = None

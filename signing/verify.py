@@ -25,6 +25,7 @@ from signing.formats import malformed_entries
 from signing.layout import MANIFEST_NAME, DirectoryLayout, FileLayout, resolve_bundle
 from signing.pins import LockFile, SourcePin
 from signing.policy import TrustPolicy
+from signing.progress import Progress
 from signing.roles import Role, RoleClaim
 from signing.schemas import JSON_SCHEMA_VERSION
 
@@ -161,6 +162,7 @@ def verify_bundle(
     signatures: SignaturePaths | None = None,
     pin: SourcePin | None = None,
     signatures_dir: PathLike | None = None,
+    progress: Progress | None = None,
 ) -> Verdict:
     """Verify a directory or single-file bundle against `policy`, and against `pin` if given.
 
@@ -171,7 +173,8 @@ def verify_bundle(
     digest and whose source is the pinned repository and commit.
     `signatures_dir` is where `sign_bundle(..., output_dir=)` wrote the
     Statements and signatures (`signing.layout`); a directory bundle that
-    then still holds a `.packseal/` is refused.
+    then still holds a `.packseal/` is refused. `progress` is told of a
+    directory's files as they are hashed.
 
     Raises `BundleError` for a path that does not exist or lies inside a
     `.packseal/` directory (`signing.layout.resolve_bundle`): neither can be
@@ -183,7 +186,7 @@ def verify_bundle(
     signatures.require_trusted(policy)
     verification = _DirectoryVerification if path.is_dir() else _FileVerification
     apart = None if signatures_dir is None else Path(signatures_dir)
-    return verification(path, policy, signatures, pin, apart).run()
+    return verification(path, policy, signatures, pin, apart, progress).run()
 
 
 def verify_locked_bundle(
@@ -194,6 +197,7 @@ def verify_locked_bundle(
     signatures: SignaturePaths | None = None,
     require_checkout: bool = False,
     signatures_dir: PathLike | None = None,
+    progress: Progress | None = None,
 ) -> Verdict:
     """Verify a bundle against its entry in a lock file; a bundle absent from it is refused."""
     path = Path(path)
@@ -207,6 +211,7 @@ def verify_locked_bundle(
         signatures=signatures,
         pin=replace(pin, require_checkout=require_checkout),
         signatures_dir=signatures_dir,
+        progress=progress,
     )
 
 
@@ -259,6 +264,7 @@ class _Verification:
     pin: SourcePin | None
     apart: Path | None
     """Where the Statements and signatures are stored apart from the bundle (`signing.layout`), if they are."""
+    progress: Progress | None
     checks: list[Check] = field(default_factory=list)
     digest: str | None = None
     signers: tuple[Signer, ...] = ()
@@ -465,7 +471,7 @@ class _DirectoryVerification(_Verification):
         return manifest, f"bundle manifest of {len(manifest.entries)} entries, tree sha256:{manifest.digest}"
 
     def _files(self, manifest: Manifest) -> tuple[None, str]:
-        actual = bundle_entries(self.path)
+        actual = bundle_entries(self.path, progress=self.progress)
         found = path_differences(manifest, actual)
         if found:  # a name the rules refuse is refused as such; equal to the signed names, it passed them
             checked_manifest(self.path, actual)

@@ -19,7 +19,7 @@ ENVIRONMENT_OPTIONS: dict[str, frozenset[str]] = {
         {"--password-file", "--trusted-comment", "--sigstore", "--identity-token", "--output-dir", "--quiet"}
         | {"--source-repo", "--source-commit", "--source-ref", "--builder-id"}
     ),
-    "verify-bundle": frozenset({"--json"}),
+    "verify-bundle": frozenset({"--json", "--quiet"}),
     "self record": frozenset(
         {"--binary", "--python", "--distribution", "--script", "--out", "--password-file", "--quiet"}
     ),

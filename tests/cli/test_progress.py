@@ -19,15 +19,15 @@ CLEAR_LINE = b"\r\x1b[K"
 
 
 def run_with_terminal_stderr(
-    *args: object, env: dict[str, str] | None = None
+    *args: object, env: dict[str, str] | None = None, command: list[str] | None = None
 ) -> tuple[subprocess.CompletedProcess[bytes], bytes]:
-    """Run packseal with stderr on a pseudo-terminal; return the result and what the terminal showed."""
+    """Run packseal (or `command`) with stderr on a pseudo-terminal; return the result and what the terminal showed."""
     controller, follower = os.openpty()
     environment = {key: value for key, value in os.environ.items() if key != "PACKSEAL_PASSWORD"}
     environment.update(env or {})
     try:
         child = subprocess.Popen(
-            [str(PACKSEAL), *map(str, args)],
+            [*(command or [str(PACKSEAL)]), *map(str, args)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=follower,
@@ -113,3 +113,53 @@ def test_keygen_without_a_password_derives_nothing_and_says_nothing(tmp_path: Pa
 
     assert result.returncode == 0, (result, shown)
     assert shown == b"", shown
+
+
+# --- hashing progress: shown at once here, by a process whose half-second threshold is zero --------------------
+
+IMMEDIATE = "import signing.progress; signing.progress.SHOW_AFTER_SECONDS = 0.0; from signing.cli import main; main()"
+
+
+def run_immediate_with_terminal_stderr(*args: object) -> tuple[subprocess.CompletedProcess[bytes], bytes]:
+    """As `run_with_terminal_stderr`, with progress shown from the first file (the CLI is otherwise the same)."""
+    return run_with_terminal_stderr(*args, command=[sys.executable, "-c", IMMEDIATE])
+
+
+def test_verifying_on_a_terminal_shows_files_and_bytes_then_clears_the_line(signed_pack: Path, keys) -> None:
+    result, shown = run_immediate_with_terminal_stderr("verify-bundle", signed_pack, "--minisign-pubkey", keys.pub)
+
+    assert result.returncode == 0, (result, shown)
+    assert shown.startswith(CLEAR_LINE + b"verifying: "), shown
+    assert b" file" in shown and b" B" in shown, shown
+    assert shown.endswith(CLEAR_LINE) and b"\n" not in shown, shown
+    assert result.stdout.startswith(b"VERIFIED "), result.stdout
+
+
+def test_signing_on_a_terminal_shows_files_and_bytes(pack: Path, keys) -> None:
+    result, shown = run_immediate_with_terminal_stderr("sign", pack, "--minisign-key", keys.key)
+
+    assert result.returncode == 0, (result, shown)
+    assert shown.startswith(CLEAR_LINE + b"signing: "), shown
+    assert shown.endswith(CLEAR_LINE), shown
+
+
+@pytest.mark.parametrize("flag", ["--json", "--quiet"])
+def test_verifying_with_json_or_quiet_shows_nothing_on_a_terminal(signed_pack: Path, keys, flag: str) -> None:
+    result, shown = run_immediate_with_terminal_stderr(
+        "verify-bundle", signed_pack, "--minisign-pubkey", keys.pub, flag
+    )
+
+    assert result.returncode == 0, (result, shown)
+    assert shown == b"", shown
+
+
+def test_verifying_into_a_pipe_shows_nothing(signed_pack: Path, keys) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", IMMEDIATE, "verify-bundle", signed_pack, "--minisign-pubkey", keys.pub],
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result
+    assert result.stderr == b"", result.stderr
