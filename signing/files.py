@@ -9,7 +9,6 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
 from collections.abc import Iterable, Mapping
 from io import BufferedReader
 from pathlib import Path
@@ -97,6 +96,8 @@ def _keep_previous(destination: Path) -> Path | None:
     """A hard link to the file at `destination`, to restore it; None if there is none."""
     if not os.path.lexists(destination):
         return None
+    import tempfile  # here, not at start-up: verifying writes nothing, and tempfile is slow to import
+
     keep = Path(tempfile.mktemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".previous"))
     os.link(destination, keep, follow_symlinks=False)
     return keep
@@ -129,6 +130,8 @@ def _make_parents(directories: set[Path]) -> list[Path]:
 
 
 def _stage(path: Path, data: bytes) -> Path:
+    import tempfile  # as in _keep_previous
+
     descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(descriptor, "wb") as stream:
