@@ -18,7 +18,7 @@ caller opts in with `allow_unsigned=True`. A record of an executable alone
 is refused inside a Python interpreter, where it would prove nothing about
 the code. Every refusal raises `SelfCheckError` with one line: a daemon
 adds one import and one call. This runs on every start, so it imports only
-what the check needs (`minisign` for the signature, `importlib.metadata`
+what the check needs (`cryptography`'s Ed25519 for the signature, `importlib.metadata`
 for distributions), never `sigstore`, protobuf or click.
 """
 

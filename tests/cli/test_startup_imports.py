@@ -29,8 +29,11 @@ HEAVY = (
     "attest.git",
     "attest.worktree",
     "attest.build_facts",
+    "minisign",
+    "cryptography.hazmat.primitives.serialization",
 )
-"""Module families no minisign verification or self-check needs: Sigstore and its models, protobuf, Git."""
+"""Module families no minisign verification or self-check needs: Sigstore and its models, protobuf, Git,
+and py-minisign (key generation and signing) with the serialization layer of `cryptography` it loads."""
 
 OTHER_COMMANDS = ("signing.cli.sign", "signing.cli.keygen", "signing.cli.lock", "signing.sign")
 
