@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from signing.pins import LockFile as LockFile
     from signing.pins import SourcePin as SourcePin
     from signing.policy import TrustPolicy as TrustPolicy
+    from signing.progress import Progress as Progress
+    from signing.progress import progress_for_terminal as progress_for_terminal
     from signing.selfcheck import SelfCheckResult as SelfCheckResult
     from signing.selfcheck import check_self as check_self
     from signing.selfcheck import record_self as record_self
