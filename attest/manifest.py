@@ -114,7 +114,11 @@ class Manifest:
         """Read the predicate form strictly: unknown or missing fields are refused."""
         if not isinstance(value, dict) or set(value) != {"files"} or not isinstance(value["files"], list):
             raise ManifestError("manifest predicate must be an object with exactly a 'files' list")
-        return cls(tuple(_entry_from_json(item, index) for index, item in enumerate(value["files"])))
+        manifest = cls(tuple(_entry_from_json(item, index) for index, item in enumerate(value["files"])))
+        # Each item has exactly its entry's fields and types, so it is that entry's JSON form: the
+        # digest is hashed from the list as read rather than from a rebuilt one (cached_property's cache).
+        manifest.__dict__["digest"] = hashlib.sha256(plain_canonical_json(value["files"])).hexdigest()
+        return manifest
 
 
 def manifest_statement(name: str, manifest: Manifest) -> Statement:
