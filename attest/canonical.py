@@ -23,8 +23,8 @@ import rfc8785
 
 from attest.errors import CanonicalJSONError
 
-MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
-"""Largest document parsed. A manifest of 100 000 files is about 15 MB."""
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+"""Largest document parsed: a manifest of about 400,000 files (issue 13 verifies 200,000, about 28 MB)."""
 
 MAX_NESTING = 100
 """Deepest nesting of arrays and objects parsed: far beyond any packseal document, and protobuf's own limit.
