@@ -7,7 +7,6 @@ breaks a rule (an unsafe path, a collision, an unsorted list) cannot exist
 in memory, whichever side it came from.
 """
 
-import hashlib
 import itertools
 import posixpath
 import re
@@ -18,7 +17,7 @@ from functools import cached_property
 from operator import attrgetter
 from typing import Any
 
-from attest.canonical import plain_canonical_json
+from attest.canonical import plain_canonical_list_sha256
 from attest.errors import ManifestError, StatementError
 from attest.statement import SHA256_HEX, Statement, Subject
 
@@ -104,7 +103,7 @@ class Manifest:
         2**53, a boolean), so the list is a plain value: it skips the type
         walk `canonical_json` would make.
         """
-        return hashlib.sha256(plain_canonical_json(self.to_json()["files"])).hexdigest()
+        return plain_canonical_list_sha256(entry.to_json() for entry in self.entries)
 
     def to_json(self) -> dict[str, Any]:
         return {"files": [entry.to_json() for entry in self.entries]}
@@ -114,7 +113,11 @@ class Manifest:
         """Read the predicate form strictly: unknown or missing fields are refused."""
         if not isinstance(value, dict) or set(value) != {"files"} or not isinstance(value["files"], list):
             raise ManifestError("manifest predicate must be an object with exactly a 'files' list")
-        return cls(tuple(_entry_from_json(item, index) for index, item in enumerate(value["files"])))
+        manifest = cls(tuple(_entry_from_json(item, index) for index, item in enumerate(value["files"])))
+        # Each item has exactly its entry's fields and types, so it is that entry's JSON form: the
+        # digest is hashed from the list as read rather than from a rebuilt one (cached_property's cache).
+        manifest.__dict__["digest"] = plain_canonical_list_sha256(value["files"])
+        return manifest
 
 
 def manifest_statement(name: str, manifest: Manifest) -> Statement:
@@ -226,16 +229,20 @@ def _check_collisions(paths: Iterable[str]) -> None:
     directory on macOS or Windows; an entry `lib` (a file or a link) beside
     `lib/x` or `LIB/x` would not fit at all, or would lead through a link.
     """
-    seen: dict[str, tuple[str, bool]] = {}
+    seen: dict[str, str] = {}  # folded name -> name; 20,000 entries: kept small, without a tuple each
     directories: set[str] = set()
+    folded_directories: set[str] = set()
 
     def claim(name: str, is_entry: bool) -> None:
         folded = name.casefold() if name.isascii() else unicodedata.normalize("NFC", name.casefold())
-        other, other_is_entry = seen.setdefault(folded, (name, is_entry))
+        known = folded in seen
+        other = seen.setdefault(name if folded == name else folded, name)  # no second copy of a folded name
         if other != name:
             raise ManifestError(f"{name!r} and {other!r} collide after case-folding")
-        if other_is_entry != is_entry:
+        if known and (folded in folded_directories) == is_entry:
             raise ManifestError(f"{name!r} is both an entry and the directory of another entry")
+        if not is_entry:
+            folded_directories.add(folded)
 
     for path in paths:
         parent = path.rpartition("/")[0]

@@ -55,13 +55,14 @@ def bundle_entries(root: PathLike, *, progress: Progress | None = None, threads:
         raise BundleError(f"{root}: not a directory")
     walk = _Walk(root)
     links: list[Entry] = []
-    files: list[tuple[str, str]] = []
+    files: list[str] = []  # manifest paths only: the entries keep the same strings, and a location is rebuilt
     for location, path, is_link in walk.listing():
         if is_link:
             links.append(walk.symlink(location, path))
         else:
-            files.append((location, path))
-    hashed = hash_all(files, lambda file, buffer: _hash_file(*file, buffer, progress), threads=threads)
+            files.append(path)
+    top = os.path.join(root, "")
+    hashed = hash_all(files, lambda path, buffer: _hash_file(top + path, path, buffer, progress), threads=threads)
     return sorted(links + hashed, key=attrgetter("path"))  # code point order: UTF-8 byte order
 
 

@@ -1,5 +1,6 @@
 """RFC 8785 canonical JSON: the one byte form written, and the only one accepted."""
 
+import hashlib
 import json
 
 import pytest
@@ -7,7 +8,13 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attest.canonical import MAX_DOCUMENT_BYTES, canonical_json, parse_canonical_json, parse_json
+from attest.canonical import (
+    MAX_DOCUMENT_BYTES,
+    canonical_json,
+    parse_canonical_json,
+    parse_json,
+    plain_canonical_list_sha256,
+)
 from attest.errors import CanonicalJSONError
 
 WHAT = "doc.json"
@@ -196,3 +203,39 @@ def test_canonical_keys_beyond_the_basic_plane_are_in_utf16_order():
     data = '{"\U0001f600":1,"\ue000":2}'.encode()
     assert parse_canonical_json(data, what=WHAT) == {"\ue000": 2, "\U0001f600": 1}
     assert canonical_json({"\ue000": 2, "\U0001f600": 1}) == data
+
+
+@pytest.mark.parametrize("length", [0, 1, 4095, 4096, 4097, 10_000])
+def test_a_list_hashed_in_slices_has_the_digest_of_its_whole_canonical_form(length):
+    """Issue 13: the tree digest is hashed a slice at a time, to keep the serialisation out of memory."""
+    items = [{"path": f"f{index}", "size": index, "executable": index % 2 == 0} for index in range(length)]
+    expected = hashlib.sha256(canonical_json(items)).hexdigest()
+    assert plain_canonical_list_sha256(items) == expected
+    assert plain_canonical_list_sha256(iter(items)) == expected
+
+
+def _long_document(**changes: bytes) -> bytes:
+    """A manifest-like document of 10,000 items (three slices), with item `i<n>` written as given."""
+    items = [canonical_json({"path": f"f{index:05d}", "size": index}) for index in range(10_000)]
+    for name, spelling in changes.items():
+        items[int(name[1:])] = spelling
+    return b'{"files":[' + b",".join(items) + b'],"kind":"test"}'
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"i9000": b'{"path":"f09000", "size":9000}'},
+        {"i4096": b'{"size":4096,"path":"f04096"}'},
+        {"i5000": b'{"path":"\\u0066","size":5000}'},
+        {"i9999": b'{"path":"f09999","size":9999.0}'},
+        {"i7000": b'{"path":"\\ud800","size":7000}'},
+        {"i4095": b'{"path":"f04095","path":"f04095","size":4095}'},
+    ],
+    ids=["space", "key order", "escape", "float", "lone surrogate", "duplicate key"],
+)
+def test_a_long_document_is_checked_slice_by_slice_to_the_last_byte(changes):
+    """Issue 13 compares a long list with its canonical form a slice at a time; every slice counts."""
+    assert len(parse_canonical_json(_long_document(), what=WHAT)["files"]) == 10_000
+    with pytest.raises(CanonicalJSONError, match=f"^{WHAT}: "):
+        parse_canonical_json(_long_document(**changes), what=WHAT)
