@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 from attest.errors import os_error_line
 from signing.backends import minisign_files
-from signing.backends.minisign_files import MalformedError, SignatureFile, VerifyingKey
+from signing.backends.minisign_files import SignatureFile, VerifyingKey
 from signing.digest import DigestingReader, FileDigest
 from signing.errors import BundleError, KeyFileError, OutputError, SignatureError, SigningError, TrustPolicyError
 from signing.files import PathLike, create_exclusively, open_regular_file, read_regular_file
@@ -287,10 +287,7 @@ def read_signature(path: PathLike) -> SignatureFile:
         data = _read_small_file(path, _MAX_SIGNATURE_FILE_BYTES, "signature")
     except KeyFileError as err:
         raise SignatureError(str(err)) from None
-    try:
-        return SignatureFile.from_bytes(data)
-    except MalformedError as err:
-        raise SignatureError(f"{path}: not a minisign signature in minisign's exact encoding ({err})") from None
+    return SignatureFile.from_bytes(data, what=str(path))
 
 
 def _verifying_key(key: "minisign.PublicKey") -> VerifyingKey:
@@ -301,12 +298,12 @@ def _read_verifying_key(path: PathLike) -> VerifyingKey:
     """A trusted public key file, as `read_public_key` reads it; py-minisign is imported only to name an error."""
     data = _read_small_file(path, _MAX_KEY_FILE_BYTES, "key")
     try:
-        return VerifyingKey.from_bytes(data)
-    except MalformedError as err:
+        return VerifyingKey.from_bytes(data, what=str(path))
+    except KeyFileError:
         import minisign
 
         _read_key(path, minisign.PublicKey, data)  # names a secret key as such
-        raise KeyFileError(f"{path}: not a minisign public key ({err})") from None
+        raise
 
 
 KeyT = TypeVar("KeyT", "minisign.SecretKey", "minisign.PublicKey")

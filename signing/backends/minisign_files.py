@@ -26,6 +26,8 @@ from typing import Protocol
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from signing.errors import KeyFileError, SignatureError
+
 PUBLIC_KEY_ALGORITHM = b"Ed"
 PREHASHED = b"ED"
 """The signature algorithm of a prehashed signature (minisign 0.11's default); legacy ones are `Ed`."""
@@ -43,8 +45,8 @@ class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
-class MalformedError(ValueError):
-    """A key or signature file that is not in minisign's format; the message says what is wrong."""
+class _Malformed(ValueError):
+    """What is wrong with a file's form; `from_bytes` names the file and raises packseal's error."""
 
 
 @dataclass(frozen=True)
@@ -60,20 +62,28 @@ class VerifyingKey:
         return key_id(self.key_number)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "VerifyingKey":
-        """Parse a public key file (`minisign -G`'s `.pub`): an untrusted comment line and a base64 line."""
+    def from_bytes(cls, data: bytes, *, what: str) -> "VerifyingKey":
+        """Parse a public key file (`minisign -G`'s `.pub`), named `what`; raise `KeyFileError` if it is none."""
+        try:
+            return cls._parse(data)
+        except _Malformed as err:
+            raise KeyFileError(f"{what}: not a minisign public key ({err})") from None
+
+    @classmethod
+    def _parse(cls, data: bytes) -> "VerifyingKey":
+        """An untrusted comment line and a base64 line: the algorithm, key number and Ed25519 key."""
         lines = data.splitlines()
         if len(lines) != 2:
-            raise MalformedError("a public key file has 2 lines")
+            raise _Malformed("a public key file has 2 lines")
         _comment(lines[0], _UNTRUSTED)
         raw = _base64(lines[1], 2 + _KEY_NUMBER_BYTES + _ED25519_KEY_BYTES, canonical=False)
         if raw[:2] != PUBLIC_KEY_ALGORITHM:
-            raise MalformedError(f"unsupported public key algorithm {raw[:2]!r}")
+            raise _Malformed(f"unsupported public key algorithm {raw[:2]!r}")
         ed25519 = raw[2 + _KEY_NUMBER_BYTES :]
         try:
             Ed25519PublicKey.from_public_bytes(ed25519)
         except ValueError:
-            raise MalformedError("not an Ed25519 public key") from None
+            raise _Malformed("not an Ed25519 public key") from None
         return cls(raw[2 : 2 + _KEY_NUMBER_BYTES], ed25519)
 
 
@@ -92,17 +102,24 @@ class SignatureFile:
         return key_id(self.key_number)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "SignatureFile":
-        """Parse a signature file that is exactly minisign's encoding of what it holds, or raise `MalformedError`."""
+    def from_bytes(cls, data: bytes, *, what: str) -> "SignatureFile":
+        """Parse a signature file, named `what`, that is exactly minisign's encoding; else raise `SignatureError`."""
+        try:
+            return cls._parse(data)
+        except _Malformed as err:
+            raise SignatureError(f"{what}: not a minisign signature in minisign's exact encoding ({err})") from None
+
+    @classmethod
+    def _parse(cls, data: bytes) -> "SignatureFile":
         lines = data.removesuffix(b"\n").split(b"\n")
         if len(lines) != 4:
-            raise MalformedError("a signature file has 4 lines, joined by a line feed")
+            raise _Malformed("a signature file has 4 lines, joined by a line feed")
         if b"\r" in data:
-            raise MalformedError("a stray carriage return")
+            raise _Malformed("a stray carriage return")
         _comment(lines[0], _UNTRUSTED)
         signed = _base64(lines[1], 2 + _KEY_NUMBER_BYTES + _SIGNATURE_BYTES, canonical=True)
         if signed[:2] not in (PREHASHED, PUBLIC_KEY_ALGORITHM):
-            raise MalformedError(f"unsupported signature algorithm {signed[:2]!r}")
+            raise _Malformed(f"unsupported signature algorithm {signed[:2]!r}")
         return cls(
             algorithm=signed[:2],
             key_number=signed[2 : 2 + _KEY_NUMBER_BYTES],
@@ -132,22 +149,22 @@ def key_id(key_number: bytes) -> str:
 
 def _comment(line: bytes, prefix: bytes) -> str:
     if not line.startswith(prefix):
-        raise MalformedError(f"a line does not start with {prefix.decode()!r}")
+        raise _Malformed(f"a line does not start with {prefix.decode()!r}")
     try:
         return line[len(prefix) :].decode()
     except UnicodeDecodeError:
-        raise MalformedError("a comment is not UTF-8") from None
+        raise _Malformed("a comment is not UTF-8") from None
 
 
 def _base64(line: bytes, length: int, *, canonical: bool) -> bytes:
     try:
         raw = base64.b64decode(line, validate=True)
     except (ValueError, binascii.Error):
-        raise MalformedError("invalid base64") from None
+        raise _Malformed("invalid base64") from None
     if len(raw) != length:
-        raise MalformedError(f"{len(raw)} bytes where {length} are expected")
+        raise _Malformed(f"{len(raw)} bytes where {length} are expected")
     if canonical and base64.b64encode(raw) != line:
-        raise MalformedError("non-zero base64 padding bits")
+        raise _Malformed("non-zero base64 padding bits")
     return raw
 
 

@@ -13,8 +13,9 @@ import subprocess
 import minisign
 import pytest
 
-from signing.backends.minisign_files import MalformedError, SignatureFile, VerifyingKey
+from signing.backends.minisign_files import SignatureFile, VerifyingKey
 from signing.digest import DigestingReader
+from signing.errors import KeyFileError, SignatureError
 
 MINISIGN = "/usr/bin/minisign"
 CONTENT = b"the signed bytes\n"
@@ -67,8 +68,9 @@ def test_a_public_key_is_read_exactly_when_py_minisign_reads_it(stock) -> None:
     for name, data in _public_key_variants(public).items():
         expected = _py_minisign_accepts(minisign.PublicKey, data)
         try:
-            key = VerifyingKey.from_bytes(data)
-        except MalformedError:
+            key = VerifyingKey.from_bytes(data, what="k.pub")
+        except KeyFileError as err:
+            assert str(err).startswith("k.pub: not a minisign public key ("), err
             assert not expected, name
             continue
         assert expected, name
@@ -79,15 +81,15 @@ def test_a_public_key_is_read_exactly_when_py_minisign_reads_it(stock) -> None:
 def test_the_key_id_is_the_one_stock_minisign_prints(stock) -> None:
     public, _ = stock
     printed = public.decode().splitlines()[0].rsplit(" ", 1)[1]
-    assert VerifyingKey.from_bytes(public).key_id == printed.lstrip("0")
+    assert VerifyingKey.from_bytes(public, what="k.pub").key_id == printed.lstrip("0")
 
 
 @pytest.mark.parametrize("kind", ["prehashed", "legacy"])
 @pytest.mark.parametrize("as_stream", [False, True], ids=["bytes", "stream"])
 def test_stock_signatures_verify_as_py_minisign_decides(stock, kind: str, as_stream: bool) -> None:
     public, signatures = stock
-    key, reference_key = VerifyingKey.from_bytes(public), minisign.PublicKey.from_bytes(public)
-    signature = SignatureFile.from_bytes(signatures[kind])
+    key, reference_key = VerifyingKey.from_bytes(public, what="k.pub"), minisign.PublicKey.from_bytes(public)
+    signature = SignatureFile.from_bytes(signatures[kind], what="f.minisig")
     reference = minisign.Signature.from_bytes(signatures[kind])
     assert signature.trusted_comment == reference.trusted_comment == f"{kind} comment"
     assert (signature.algorithm == b"ED") is reference.is_prehashed()
@@ -111,24 +113,24 @@ def _reencoded(signature: bytes, line: int, edit) -> bytes:
 
 def test_a_changed_trusted_comment_or_signature_does_not_verify(stock) -> None:
     public, signatures = stock
-    key = VerifyingKey.from_bytes(public)
+    key = VerifyingKey.from_bytes(public, what="k.pub")
     comment = _reencoded(signatures["prehashed"], 2, lambda line: line + b" and more")
     raw = base64.b64decode(signatures["prehashed"].split(b"\n")[1])
     flipped = raw[:-1] + bytes([raw[-1] ^ 1])
     signature = _reencoded(signatures["prehashed"], 1, lambda _: base64.b64encode(flipped))
 
-    assert not SignatureFile.from_bytes(comment).verifies(key, CONTENT)
-    assert not SignatureFile.from_bytes(signature).verifies(key, CONTENT)
+    assert not SignatureFile.from_bytes(comment, what="f.minisig").verifies(key, CONTENT)
+    assert not SignatureFile.from_bytes(signature, what="f.minisig").verifies(key, CONTENT)
 
 
 def test_another_key_with_the_same_key_number_does_not_verify(stock, tmp_path) -> None:
     public, signatures = stock
     other = tmp_path / "other.pub"
     subprocess.run([MINISIGN, "-G", "-W", "-p", other, "-s", tmp_path / "other.key"], check=True, capture_output=True)
-    number = VerifyingKey.from_bytes(public).key_number
-    impostor = VerifyingKey(number, VerifyingKey.from_bytes(other.read_bytes()).ed25519)
+    number = VerifyingKey.from_bytes(public, what="k.pub").key_number
+    impostor = VerifyingKey(number, VerifyingKey.from_bytes(other.read_bytes(), what="k.pub").ed25519)
 
-    assert not SignatureFile.from_bytes(signatures["prehashed"]).verifies(impostor, CONTENT)
+    assert not SignatureFile.from_bytes(signatures["prehashed"], what="f.minisig").verifies(impostor, CONTENT)
 
 
 def test_a_signature_is_read_only_in_minisign_s_exact_encoding(stock) -> None:
@@ -152,8 +154,8 @@ def test_a_signature_is_read_only_in_minisign_s_exact_encoding(stock) -> None:
     refused["non-zero padding bits"] = _reencoded(data, 1, lambda _: padded)
 
     for name, variant in accepted.items():
-        assert SignatureFile.from_bytes(variant).trusted_comment == "prehashed comment", name
+        assert SignatureFile.from_bytes(variant, what="f.minisig").trusted_comment == "prehashed comment", name
     for name, variant in refused.items():
-        with pytest.raises(MalformedError):
-            SignatureFile.from_bytes(variant)
+        with pytest.raises(SignatureError, match=r"^f\.minisig: not a minisign signature in minisign's exact encoding"):
+            SignatureFile.from_bytes(variant, what="f.minisig")
             pytest.fail(f"accepted: {name}")
