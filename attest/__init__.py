@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from attest.build_facts import github_actions_facts as github_actions_facts
     from attest.canonical import canonical_json as canonical_json
     from attest.canonical import parse_canonical_json as parse_canonical_json
+    from attest.commit_id import check_full_commit as check_full_commit
     from attest.errors import AttestError as AttestError
     from attest.errors import CanonicalJSONError as CanonicalJSONError
     from attest.errors import GitError as GitError
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from attest.errors import ProvenanceError as ProvenanceError
     from attest.errors import StatementError as StatementError
     from attest.git import Checkout as Checkout
-    from attest.git import check_full_commit as check_full_commit
     from attest.manifest import BUNDLE_MANIFEST_PREDICATE_TYPE as BUNDLE_MANIFEST_PREDICATE_TYPE
     from attest.manifest import FileEntry as FileEntry
     from attest.manifest import Manifest as Manifest

@@ -20,7 +20,6 @@ module knows Git, not where a signing tool keeps its files.
 
 import io
 import os
-import re
 import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -35,10 +34,10 @@ from dulwich.objects import Commit, ObjectID, Tag, Tree
 from dulwich.refs import SYMREF, DiskRefsContainer, Ref
 from dulwich.repo import read_gitfile
 
+from attest.commit_id import check_full_commit as check_full_commit
 from attest.errors import GitError, NotACheckoutError
 from attest.worktree import Committed, Difference, Region, differences
 
-_FULL_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _SMALL_FILE_BYTES = 4096
 _MAX_TREE_ENTRIES = 1_000_000
 _MAX_TAG_DEPTH = 16
@@ -46,16 +45,6 @@ _MAX_TAG_DEPTH = 16
 _READ_FROM = ("HEAD", "commondir", "config", "packed-refs", "refs", "objects")
 # Extensions that change nothing this module reads; any other one is refused.
 _HARMLESS_EXTENSIONS = {b"objectformat", b"worktreeconfig", b"relativeworktrees", b"preciousobjects", b"noop"}
-
-
-def check_full_commit(commit: str, *, what: str = "commit") -> str:
-    """Return `commit` if it is a full SHA-1 or SHA-256 commit id; refuse abbreviations."""
-    if not _FULL_COMMIT.fullmatch(commit):
-        raise GitError(
-            f"{what} {commit!r} is not a full commit id (40 or 64 lowercase hex digits); "
-            "abbreviated ids are ambiguous and refused"
-        )
-    return commit
 
 
 @dataclass(frozen=True)

@@ -7,17 +7,17 @@ breaks a rule (an unsafe path, a collision, an unsorted list) cannot exist
 in memory, whichever side it came from.
 """
 
-import hashlib
 import itertools
 import posixpath
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from operator import attrgetter
 from typing import Any
 
-from attest.canonical import canonical_json
+from attest.canonical import plain_canonical_list_sha256
 from attest.errors import ManifestError, StatementError
 from attest.statement import SHA256_HEX, Statement, Subject
 
@@ -42,9 +42,14 @@ _WINDOWS_DEVICE_NAMES = frozenset(
 Microsoft's "Naming Files, Paths, and Namespaces" lists them; `CONIN$` and
 `CONOUT$` are added as Python's `ntpath.isreserved` adds them.
 """
+_MAYBE_NOT_PORTABLE_ASCII = re.compile(
+    r'[<>:"|?*]|[. ](?:/|$)|(?:^|/)(?:con|prn|aux|nul|conin\$|conout\$|com[0-9]|lpt[0-9]) *(?:[./]|$)',
+    re.IGNORECASE | re.ASCII,
+)
+"""An ASCII path that does not match holds no name `_check_portable_names` refuses; one that matches is checked."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileEntry:
     """A regular file: its content digest, size and whether it is executable."""
 
@@ -63,7 +68,7 @@ class FileEntry:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SymlinkEntry:
     """A symbolic link, recorded by its target and never followed."""
 
@@ -92,12 +97,17 @@ class Manifest:
     @classmethod
     def from_entries(cls, entries: Iterable[Entry]) -> "Manifest":
         """Build a manifest from entries in any order."""
-        return cls(tuple(sorted(entries, key=lambda e: e.path.encode())))
+        return cls(tuple(sorted(entries, key=attrgetter("path"))))  # code point order: UTF-8 byte order
 
     @cached_property
     def digest(self) -> str:
-        """The tree digest: sha256 of the canonical JSON of the entry list, in hex."""
-        return hashlib.sha256(canonical_json(self.to_json()["files"])).hexdigest()
+        """The tree digest: sha256 of the canonical JSON of the entry list, in hex.
+
+        Every entry was checked on construction (strings, a size within
+        2**53, a boolean), so the list is a plain value: it skips the type
+        walk `canonical_json` would make.
+        """
+        return plain_canonical_list_sha256(entry.to_json() for entry in self.entries)
 
     def to_json(self) -> dict[str, Any]:
         return {"files": [entry.to_json() for entry in self.entries]}
@@ -107,7 +117,11 @@ class Manifest:
         """Read the predicate form strictly: unknown or missing fields are refused."""
         if not isinstance(value, dict) or set(value) != {"files"} or not isinstance(value["files"], list):
             raise ManifestError("manifest predicate must be an object with exactly a 'files' list")
-        return cls(tuple(_entry_from_json(item, index) for index, item in enumerate(value["files"])))
+        manifest = cls(tuple(_entry_from_json(item, index) for index, item in enumerate(value["files"])))
+        # Each item has exactly its entry's fields and types, so it is that entry's JSON form: the
+        # digest is hashed from the list as read rather than from a rebuilt one (cached_property's cache).
+        manifest.__dict__["digest"] = plain_canonical_list_sha256(value["files"])
+        return manifest
 
 
 def manifest_statement(name: str, manifest: Manifest, *, version: str | None = None) -> Statement:
@@ -171,39 +185,49 @@ def check_path(path: str) -> None:
     if path.startswith("/"):
         raise ManifestError(f"{path!r}: absolute path")
     parts = path.split("/")
-    if any(part in ("", ".", "..") for part in parts):
+    if "" in parts or "." in parts or ".." in parts:
         raise ManifestError(f"{path!r}: empty, '.' or '..' path component")
     if parts[0].casefold() == SIGNATURE_DIR:
         raise ManifestError(f"{path!r}: {SIGNATURE_DIR}/ cannot be part of a manifest, in any letter case")
+    if not path.isascii():
+        _check_unicode(path)
+    _check_portable_names(repr(path), path, parts)
+
+
+def _check_unicode(path: str) -> None:
+    try:
+        path.encode()
+    except UnicodeEncodeError:
+        raise ManifestError(f"{path!r}: path is not valid UTF-8 (a lone surrogate)") from None
     if not unicodedata.is_normalized("NFC", path):
         raise ManifestError(f"{path!r}: path is not in Unicode NFC form")
-    for part in parts:
-        _check_portable_name(repr(path), part)
 
 
-def _check_portable_name(where: str, name: str) -> None:
+def _check_portable_names(where: str, path: str, names: list[str]) -> None:
     """Refuse a path component Windows would refuse, alter or open as a device.
 
     A bundle installs identically everywhere or is refused everywhere: on
     Windows `run.bat.` and `run.bat ` are written as `run.bat`, `a:b` opens an
     alternate data stream of `a`, and `con.txt` opens the console.
     """
-    if name.endswith((".", " ")):
-        raise ManifestError(f"{where}: {name!r} ends with a dot or a space, which Windows drops")
-    forbidden = _WINDOWS_FORBIDDEN_CHARACTERS.search(name)
+    if path.isascii() and not _MAYBE_NOT_PORTABLE_ASCII.search(path):
+        return  # the common case, in one regular expression; the loop below names the problem
+    forbidden = _WINDOWS_FORBIDDEN_CHARACTERS.search(path)
     if forbidden:
         raise ManifestError(f"{where}: {forbidden.group()!r} is a character Windows forbids in names")
-    if name.split(".")[0].rstrip(" ").upper() in _WINDOWS_DEVICE_NAMES:
-        raise ManifestError(f"{where}: {name!r} is a Windows device name")
+    for name in names:
+        if name.endswith((".", " ")):
+            raise ManifestError(f"{where}: {name!r} ends with a dot or a space, which Windows drops")
+        if name.partition(".")[0].rstrip(" ").upper() in _WINDOWS_DEVICE_NAMES:
+            raise ManifestError(f"{where}: {name!r} is a Windows device name")
 
 
 def check_link_target(path: str, target: str) -> None:
     """Refuse a link target that leaves the bundle, points into its signatures, or names what Windows cannot hold."""
     if not target or _UNSAFE_CHARACTERS.search(target) or target.startswith("/"):
         raise ManifestError(f"{path!r}: symlink target {target!r} is empty, absolute or unsafe")
-    for name in target.split("/"):
-        if name not in ("", ".", ".."):
-            _check_portable_name(f"{path!r}: symlink target {target!r}", name)
+    names = [name for name in target.split("/") if name not in ("", ".", "..")]
+    _check_portable_names(f"{path!r}: symlink target {target!r}", target, names)
     resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
     first = resolved.split("/")[0]
     if first == "..":
@@ -219,15 +243,17 @@ def _check_entry(entry: Entry) -> None:
         return
     if not SHA256_HEX.fullmatch(entry.sha256):
         raise ManifestError(f"{entry.path!r}: sha256 must be 64 lowercase hex digits")
-    if not 0 <= entry.size <= _MAX_FILE_SIZE:
+    if type(entry.size) is not int or not 0 <= entry.size <= _MAX_FILE_SIZE:
         raise ManifestError(f"{entry.path!r}: size {entry.size} out of range")
+    if type(entry.executable) is not bool:
+        raise ManifestError(f"{entry.path!r}: executable must be true or false")
 
 
 def _check_order(entries: tuple[Entry, ...]) -> None:
     for before, after in itertools.pairwise(entries):
         if before.path == after.path:
             raise ManifestError(f"{after.path!r}: duplicate path")
-        if before.path.encode() > after.path.encode():
+        if before.path > after.path:  # code point order: the order of the UTF-8 bytes
             raise ManifestError(f"{after.path!r}: entries are not sorted by path")
 
 
@@ -238,17 +264,31 @@ def _check_collisions(paths: Iterable[str]) -> None:
     directory on macOS or Windows; an entry `lib` (a file or a link) beside
     `lib/x` or `LIB/x` would not fit at all, or would lead through a link.
     """
-    seen: dict[str, tuple[str, bool]] = {}
+    seen: dict[str, str] = {}  # folded name -> name; 20,000 entries: kept small, without a tuple each
+    directories: set[str] = set()
+    folded_directories: set[str] = set()
+
+    def claim(name: str, is_entry: bool) -> None:
+        folded = name.casefold() if name.isascii() else unicodedata.normalize("NFC", name.casefold())
+        known = folded in seen
+        other = seen.setdefault(name if folded == name else folded, name)  # no second copy of a folded name
+        if other != name:
+            raise ManifestError(f"{name!r} and {other!r} collide after case-folding")
+        if known and (folded in folded_directories) == is_entry:
+            raise ManifestError(f"{name!r} is both an entry and the directory of another entry")
+        if not is_entry:
+            folded_directories.add(folded)
+
     for path in paths:
-        parts = path.split("/")
-        for depth in range(1, len(parts) + 1):
-            name, is_entry = "/".join(parts[:depth]), depth == len(parts)
-            folded = unicodedata.normalize("NFC", name.casefold())
-            other, other_is_entry = seen.setdefault(folded, (name, is_entry))
-            if other != name:
-                raise ManifestError(f"{name!r} and {other!r} collide after case-folding")
-            if other_is_entry != is_entry:
-                raise ManifestError(f"{name!r} is both an entry and the directory of another entry")
+        parent = path.rpartition("/")[0]
+        if parent and parent not in directories:  # its directories were not claimed yet (once for each)
+            parts = parent.split("/")
+            for depth in range(1, len(parts) + 1):
+                directory = "/".join(parts[:depth])
+                if directory not in directories:
+                    claim(directory, False)
+                    directories.add(directory)
+        claim(path, True)
 
 
 _FILE_KEYS = {"path", "type", "sha256", "size", "executable"}
@@ -260,13 +300,13 @@ def _entry_from_json(item: Any, index: int) -> Entry:
     if not isinstance(item, dict):
         raise ManifestError(f"{where}: entry must be an object")
     kind = item.get("type")
-    if kind == "file" and set(item) == _FILE_KEYS:
+    if kind == "file" and item.keys() == _FILE_KEYS:
         path, sha256, size, executable = item["path"], item["sha256"], item["size"], item["executable"]
         if isinstance(path, str) and isinstance(sha256, str) and type(size) is int and isinstance(executable, bool):
             return FileEntry(path=path, sha256=sha256, size=size, executable=executable)
     elif (
         kind == "symlink"
-        and set(item) == _SYMLINK_KEYS
+        and item.keys() == _SYMLINK_KEYS
         and isinstance(item["path"], str)
         and isinstance(item["target"], str)
     ):
@@ -274,32 +314,38 @@ def _entry_from_json(item: Any, index: int) -> Entry:
     raise ManifestError(f"{where}: not a valid file or symlink entry")
 
 
-def differences(signed: Manifest, actual: Manifest) -> list[str]:
+def differences(signed: Manifest, actual: Manifest | Sequence[Entry]) -> list[str]:
     """Every way `actual` departs from `signed`, one line per path, sorted by path."""
     return [f"{problem}: {path}" for problem, path in path_differences(signed, actual)]
 
 
-def path_differences(signed: Manifest, actual: Manifest) -> list[tuple[str, str]]:
+def path_differences(signed: Manifest, actual: Manifest | Sequence[Entry]) -> list[tuple[str, str]]:
     """Every way `actual` departs from `signed`, as (problem, path), sorted by path.
 
-    The problem is `missing`, `extra`, `type changed`, `link target changed`,
-    `changed` (content) or `executable bit changed`.
+    `actual` is a manifest or entries sorted by path (unchecked: a walk's,
+    which differ from `signed` if they break a rule it keeps). The problem is
+    `missing`, `extra`, `type changed`, `link target changed`, `changed`
+    (content) or `executable bit changed`.
     """
-    expected = {entry.path: entry for entry in signed.entries}
-    found = {entry.path: entry for entry in actual.entries}
+    expected, found = signed.entries, actual.entries if isinstance(actual, Manifest) else actual
     problems = []
-    for path in sorted(expected.keys() | found.keys(), key=str.encode):
-        problem = _difference(expected.get(path), found.get(path))
-        if problem:
-            problems.append((problem, path))
+    i = j = 0
+    while i < len(expected) or j < len(found):
+        if j == len(found) or (i < len(expected) and expected[i].path < found[j].path):
+            problems.append(("missing", expected[i].path))
+            i += 1
+        elif i == len(expected) or found[j].path < expected[i].path:
+            problems.append(("extra", found[j].path))
+            j += 1
+        else:
+            problem = _difference(expected[i], found[j])
+            if problem:
+                problems.append((problem, found[j].path))
+            i, j = i + 1, j + 1
     return problems
 
 
-def _difference(expected: Entry | None, found: Entry | None) -> str | None:
-    if found is None:
-        return "missing"
-    if expected is None:
-        return "extra"
+def _difference(expected: Entry, found: Entry) -> str | None:
     if type(expected) is not type(found):
         return "type changed"
     if isinstance(expected, SymlinkEntry):

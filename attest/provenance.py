@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from attest.commit_id import check_full_commit
 from attest.errors import GitError, ProvenanceError, StatementError
-from attest.git import check_full_commit
 from attest.statement import Statement, Subject
 
 if TYPE_CHECKING:

@@ -64,6 +64,8 @@ if TYPE_CHECKING:
     from signing.policy import RepositoryIs as RepositoryIs
     from signing.policy import SourceCheck as SourceCheck
     from signing.policy import TrustPolicy as TrustPolicy
+    from signing.progress import Progress as Progress
+    from signing.progress import progress_for_terminal as progress_for_terminal
     from signing.records import InstallRecord as InstallRecord
     from signing.selfcheck import SelfCheckResult as SelfCheckResult
     from signing.selfcheck import check_self as check_self

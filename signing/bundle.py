@@ -11,27 +11,76 @@ same and be another file) and names equal after case-folding.
 """
 
 import os
-import stat
 from collections.abc import Iterator
+from operator import attrgetter
 from pathlib import Path
 
 from attest.errors import ManifestError, os_error_line
 from attest.manifest import SIGNATURE_DIR, Entry, FileEntry, Manifest, SymlinkEntry, check_link_target
-from signing.digest import digest_stream
+from signing.digest import digest_descriptor, hash_all
 from signing.errors import BundleError
-from signing.files import PathLike, file_kind, open_regular_file
+from signing.files import PathLike, file_kind, open_regular_descriptor
+from signing.progress import Progress
 
 
-def directory_manifest(root: PathLike) -> Manifest:
-    """The manifest of every file and link below `root`, except `root/.packseal/`."""
+def directory_manifest(root: PathLike, *, progress: Progress | None = None) -> Manifest:
+    """The manifest of every file and link below `root`, except `root/.packseal/`.
+
+    Files are hashed on every CPU; `progress` is told of each file (and of
+    each megabyte of a large one) as it is hashed, from the hashing threads.
+    The manifest is the same whatever the number of threads.
+    """
+    return checked_manifest(root, bundle_entries(root, progress=progress))
+
+
+def checked_manifest(root: PathLike, entries: list[Entry]) -> Manifest:
+    """The manifest of `bundle_entries(root)`; a rule they break is refused, naming the bundle."""
+    try:
+        return Manifest(tuple(entries))
+    except ManifestError as err:
+        raise BundleError(f"{root}: {err}") from None
+
+
+def bundle_entries(root: PathLike, *, progress: Progress | None = None, threads: int | None = None) -> list[Entry]:
+    """The entries of `directory_manifest`, sorted by path, before the manifest's rules are checked.
+
+    For a verifier that compares them with a signed manifest, whose names
+    passed those rules: entries equal to its own pass them too, so checking
+    them again would only cost time. Whoever keeps entries that differ must
+    build the `Manifest`, which refuses what breaks a rule. `threads`
+    defaults to one per CPU; the entries do not depend on it.
+    """
     root = Path(root)
     if not root.is_dir():
         raise BundleError(f"{root}: not a directory")
-    entries = list(_Walk(root).entries())
+    walk = _Walk(root)
+    links: list[Entry] = []
+    files: list[str] = []  # manifest paths only: the entries keep the same strings, and a location is rebuilt
+    for location, path, is_link in walk.listing():
+        if is_link:
+            links.append(walk.symlink(location, path))
+        else:
+            files.append(path)
+    top = os.path.join(root, "")
+    hashed = hash_all(files, lambda path, buffer: _hash_file(top + path, path, buffer, progress), threads=threads)
+    return sorted(links + hashed, key=attrgetter("path"))  # code point order: UTF-8 byte order
+
+
+def _hash_file(location: str, path: str, buffer: memoryview, progress: Progress | None) -> Entry:
+    """Open without following a link, refuse anything but a regular file, and hash what was opened.
+
+    The open descriptor is typed and hashed, so a file swapped for a link or
+    a FIFO after the listing is refused, not read.
+    """
     try:
-        return Manifest.from_entries(entries)
-    except ManifestError as err:
-        raise BundleError(f"{root}: {err}") from None
+        descriptor, status = open_regular_descriptor(location)
+        try:
+            digest = digest_descriptor(descriptor, buffer, progress)
+        finally:
+            os.close(descriptor)
+    except OSError as err:
+        raise BundleError(os_error_line(location, err)) from None
+    return FileEntry(path=path, sha256=digest.sha256, size=digest.size, executable=bool(status.st_mode & 0o111))
 
 
 class _Walk:
@@ -46,44 +95,42 @@ class _Walk:
         self._root = root
         self._real_root = os.path.realpath(root)
 
-    def entries(self) -> Iterator[Entry]:
-        """Every file and link below the root, in pre-order, each directory's children sorted by name."""
-        listings = [self._children(self._root, "")]
+    def listing(self) -> Iterator[tuple[str, str, bool]]:
+        """Every file and link below the root as (location, manifest path, is a link), in pre-order.
+
+        The type comes from the directory listing (`d_type`, or `lstat` where
+        the file system gives none), without a system call per file; what is
+        listed as a file is typed again on its open descriptor.
+        """
+        listings = [self._children(str(self._root), "")]
         while listings:
             child = next(listings[-1], None)
             if child is None:
                 listings.pop()
                 continue
-            location, path = child
+            entry, path = child
             try:
-                mode = location.lstat().st_mode
+                if entry.is_dir(follow_symlinks=False):
+                    listings.append(self._children(entry.path, path + "/"))
+                elif entry.is_symlink() or entry.is_file(follow_symlinks=False):
+                    yield entry.path, path, entry.is_symlink()
+                else:
+                    kind = file_kind(entry.stat(follow_symlinks=False).st_mode)
+                    raise BundleError(f"{entry.path}: {kind} cannot be part of a bundle")
             except OSError as err:
-                raise BundleError(os_error_line(location, err)) from None
-            if stat.S_ISDIR(mode):
-                listings.append(self._children(location, path + "/"))
-            else:
-                yield self._entry(location, path, mode)
+                raise BundleError(os_error_line(entry.path, err)) from None
 
-    def _children(self, directory: Path, prefix: str) -> Iterator[tuple[Path, str]]:
-        """Each child's location on disk and manifest path; `.packseal` is skipped at the root only."""
+    def _children(self, directory: str, prefix: str) -> Iterator[tuple[os.DirEntry[str], str]]:
+        """Each child and its manifest path; `.packseal` is skipped at the root only."""
         try:
-            children = sorted(os.scandir(directory), key=lambda child: child.name)
+            with os.scandir(directory) as listing:
+                children = sorted(listing, key=lambda child: child.name)
         except OSError as err:
             raise BundleError(os_error_line(directory, err)) from None
         for child in children:
             if not prefix and child.name == SIGNATURE_DIR:
                 continue
-            yield Path(child.path), self._manifest_path(prefix + child.name)
-
-    def _entry(self, location: Path, path: str, mode: int) -> Entry:
-        try:
-            if stat.S_ISLNK(mode):
-                return self._symlink(location, path)
-            if stat.S_ISREG(mode):
-                return self._file(location, path)
-        except OSError as err:
-            raise BundleError(os_error_line(location, err)) from None
-        raise BundleError(f"{location}: {file_kind(mode)} cannot be part of a bundle")
+            yield child, self._manifest_path(prefix + child.name)
 
     def _manifest_path(self, path: str) -> str:
         """A path as the manifest records it: its spelling on disk, which must be UTF-8."""
@@ -93,8 +140,12 @@ class _Walk:
             raise BundleError(f"{str(self._root / path)!a}: file name is not valid UTF-8") from None
         return path
 
-    def _symlink(self, location: Path, path: str) -> SymlinkEntry:
-        target = os.readlink(location)
+    def symlink(self, location: str, path: str) -> SymlinkEntry:
+        """A link as the manifest records it; refused if it resolves outside the bundle or into its signatures."""
+        try:
+            target = os.readlink(location)
+        except OSError as err:
+            raise BundleError(os_error_line(location, err)) from None
         try:
             check_link_target(path, target)
         except ManifestError as err:
@@ -105,12 +156,6 @@ class _Walk:
         if _is_within(resolved, os.path.join(self._real_root, SIGNATURE_DIR)):
             raise BundleError(f"{location}: symlink resolves into {SIGNATURE_DIR}/")
         return SymlinkEntry(path=path, target=target)
-
-    def _file(self, location: Path, path: str) -> FileEntry:
-        with open_regular_file(location) as stream:
-            executable = bool(os.fstat(stream.fileno()).st_mode & 0o111)
-            digest = digest_stream(stream)
-        return FileEntry(path=path, sha256=digest.sha256, size=digest.size, executable=executable)
 
 
 def _is_within(path: str, directory: str) -> bool:

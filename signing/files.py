@@ -9,7 +9,6 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
 from collections.abc import Iterable, Mapping
 from io import BufferedReader
 from pathlib import Path
@@ -97,6 +96,8 @@ def _keep_previous(destination: Path) -> Path | None:
     """A hard link to the file at `destination`, to restore it; None if there is none."""
     if not os.path.lexists(destination):
         return None
+    import tempfile  # here, not at start-up: verifying writes nothing, and tempfile is slow to import
+
     keep = Path(tempfile.mktemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".previous"))
     os.link(destination, keep, follow_symlinks=False)
     return keep
@@ -129,6 +130,8 @@ def _make_parents(directories: set[Path]) -> list[Path]:
 
 
 def _stage(path: Path, data: bytes) -> Path:
+    import tempfile  # as in _keep_previous
+
     descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(descriptor, "wb") as stream:
@@ -156,9 +159,18 @@ def _remove_directory(directory: Path) -> None:
 def open_regular_file(path: PathLike, *, follow_symlinks: bool = False) -> BufferedReader:
     """Open for reading and refuse anything but a regular file; by default, refuse a link too.
 
-    `O_NONBLOCK` keeps a FIFO from blocking the open; `fstat` then refuses it.
     Files inside a bundle are never followed; files the user names (keys,
     trust roots) may be links.
+    """
+    descriptor, _ = open_regular_descriptor(path, follow_symlinks=follow_symlinks)
+    return os.fdopen(descriptor, "rb")
+
+
+def open_regular_descriptor(path: PathLike, *, follow_symlinks: bool = False) -> tuple[int, os.stat_result]:
+    """`open_regular_file` as a bare descriptor and its `fstat`, for a caller that hashes many files.
+
+    `O_NONBLOCK` keeps a FIFO from blocking the open; `fstat` then refuses it.
+    The caller closes the descriptor.
     """
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW)
     try:
@@ -167,11 +179,11 @@ def open_regular_file(path: PathLike, *, follow_symlinks: bool = False) -> Buffe
         if err.errno == errno.ELOOP:
             raise BundleError(f"{path}: symlink, not a regular file") from None
         raise
-    mode = os.fstat(descriptor).st_mode
-    if not stat.S_ISREG(mode):
+    status = os.fstat(descriptor)
+    if not stat.S_ISREG(status.st_mode):
         os.close(descriptor)
-        raise BundleError(f"{path}: {file_kind(mode)}, not a regular file")
-    return os.fdopen(descriptor, "rb")
+        raise BundleError(f"{path}: {file_kind(status.st_mode)}, not a regular file")
+    return descriptor, status
 
 
 def file_kind(mode: int) -> str:

@@ -6,12 +6,11 @@ it is ambiguous and may grow a colliding twin.
 """
 
 import json
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from attest.commit_id import check_full_commit
 from attest.errors import AttestError
-from attest.git import check_full_commit
 from attest.provenance import normalise_repository
 from attest.statement import SHA256_HEX
 from signing.errors import BundleError, TrustPolicyError
@@ -108,6 +107,8 @@ class LockFile:
     @classmethod
     def read(cls, path: PathLike) -> "LockFile":
         """Read and check a lock file; a bundle named in it is pinned by `pin_for`."""
+        import tomllib  # here: verifying without --lock reads no TOML, and start-up should not pay for it
+
         path = Path(path)
         try:
             data = read_regular_file(path, _MAX_LOCK_BYTES, follow_symlinks=True)

@@ -18,7 +18,7 @@ caller opts in with `allow_unsigned=True`. A record of an executable alone
 is refused inside a Python interpreter, where it would prove nothing about
 the code. Every refusal raises `SelfCheckError` with one line: a daemon
 adds one import and one call. This runs on every start, so it imports only
-what the check needs (`minisign` for the signature, `importlib.metadata`
+what the check needs (`cryptography`'s Ed25519 for the signature, `importlib.metadata`
 for distributions), never `sigstore`, protobuf or click.
 """
 
@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from attest.canonical import MAX_DOCUMENT_BYTES, canonical_json, parse_canonical_json
-from signing import selfcheck_python
 from signing.digest import FileDigest, file_digest
 from signing.errors import KeyFileError, OutputError, PacksealError, SelfCheckError, TrustPolicyError
 from signing.files import PathLike, read_regular_file, replace_together
@@ -248,6 +247,9 @@ def _compiled_program_image(record_path: Path, record: SelfRecord, binary: PathL
 
 
 def _check_python(expected: PythonRecord, script: PathLike | None) -> None:
+    # Imported for Python programs only: it runs subprocesses, which checking a compiled binary never needs.
+    from signing import selfcheck_python
+
     libraries = {library.name: library for library in selfcheck_python.running_libraries()}
     recorded = {library.name for library in expected.libraries}
     unrecorded = sorted(libraries.keys() - recorded)
@@ -305,6 +307,8 @@ def _recorded_python(binary: PathLike | None, distributions: Sequence[str], scri
         raise ValueError(
             "a Python program's record needs its distributions or its script: an interpreter alone runs any code"
         )
+    from signing import selfcheck_python
+
     records = sorted(
         (selfcheck_python.record_distribution(name) for name in distributions), key=lambda d: d.name.encode()
     )

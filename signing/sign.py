@@ -36,6 +36,7 @@ from signing.digest import file_digest
 from signing.errors import BundleError, SigningError
 from signing.files import PathLike, check_replaceable, read_regular_file, replace_together
 from signing.layout import DirectoryLayout, FileLayout, resolve_bundle, statement_signatures
+from signing.progress import Progress
 from signing.roles import Role, RoleClaim
 
 if TYPE_CHECKING:
@@ -58,7 +59,12 @@ class SignedBundle:
 
 
 def sign_bundle(
-    path: PathLike, signing: BundleSigning, *, output_dir: PathLike | None = None, version: str | None = None
+    path: PathLike,
+    signing: BundleSigning,
+    *,
+    output_dir: PathLike | None = None,
+    version: str | None = None,
+    progress: Progress | None = None,
 ) -> SignedBundle:
     """Sign a directory (`.packseal/manifest.json` and its signature) or a single file.
 
@@ -68,6 +74,7 @@ def sign_bundle(
     `version` is signed into a directory's manifest Statement, for
     installers' rollback protection; a single file is signed as it is,
     with no Statement to carry one, so it cannot be given a version.
+    `progress` is told of a directory's files as they are hashed.
     """
     path = Path(path)
     apart = None if output_dir is None else Path(output_dir)
@@ -77,7 +84,7 @@ def sign_bundle(
     if path.is_dir():
         layout = DirectoryLayout(path, apart)
         layout.check_signable()
-        manifest = directory_manifest(path)
+        manifest = directory_manifest(path, progress=progress)
         statement = manifest_statement(name, manifest, version=version).to_bytes()
         claim = RoleClaim(Role.BUNDLE_MANIFEST, manifest.digest)
         return _publish_statement(path, layout.manifest, statement, claim, _printable(name), signing)
@@ -124,12 +131,14 @@ def attest_bundle(
     *,
     started_on: datetime,
     output_dir: PathLike | None = None,
+    progress: Progress | None = None,
 ) -> SignedBundle:
     """Write and sign SLSA provenance whose subject is the bundle's digest.
 
     A directory gets `.packseal/provenance.json`; a file `X` gets
     `X.provenance.json`; each with its signature beside it. With
-    `output_dir`, they go there instead, as in `sign_bundle`.
+    `output_dir`, they go there instead, as in `sign_bundle`; `progress`
+    as there.
     """
     path = Path(path)
     apart = None if output_dir is None else Path(output_dir)
@@ -137,7 +146,7 @@ def attest_bundle(
     if path.is_dir():
         layout = DirectoryLayout(path, apart)
         layout.check_signable()
-        digest = directory_manifest(path).digest
+        digest = directory_manifest(path, progress=progress).digest
         statement_path = layout.provenance
     else:
         digest = file_digest(path).sha256

@@ -24,13 +24,14 @@ from attest.manifest import (
 )
 from attest.provenance import Provenance
 from signing.backends import BundleVerifier, Signer
-from signing.bundle import directory_manifest
+from signing.bundle import bundle_entries, checked_manifest
 from signing.errors import BundleError, PacksealError, PinMismatchError, TrustPolicyError
 from signing.files import PathLike, read_regular_file
 from signing.formats import malformed_entries
 from signing.layout import MANIFEST_NAME, DirectoryLayout, FileLayout, resolve_bundle
 from signing.pins import LockFile, SourcePin
 from signing.policy import AllOf, CheckName, Evidence, SourceCheck, TrustPolicy
+from signing.progress import Progress
 from signing.roles import Role, RoleClaim
 from signing.schemas import JSON_SCHEMA_VERSION
 from signing.trustfile import Publisher, TrustFile
@@ -140,6 +141,7 @@ def verify_bundle(
     signatures: SignaturePaths | None = None,
     pin: SourcePin | None = None,
     signatures_dir: PathLike | None = None,
+    progress: Progress | None = None,
 ) -> Verdict:
     """Verify a directory or single-file bundle against `policy`, and against `pin` if given.
 
@@ -158,7 +160,8 @@ def verify_bundle(
     bundle's digest and which states what the pin and the policy require.
     `signatures_dir` is where `sign_bundle(..., output_dir=)` wrote the
     Statements and signatures (`signing.layout`); a directory bundle that
-    then still holds a `.packseal/` is refused.
+    then still holds a `.packseal/` is refused. `progress` is told of a
+    directory's files as they are hashed.
 
     Raises `BundleError` for a path that does not exist or lies inside a
     `.packseal/` directory (`signing.layout.resolve_bundle`): neither can be
@@ -181,7 +184,8 @@ def verify_bundle(
     verification = _DirectoryVerification if path.is_dir() else _FileVerification
     apart = None if signatures_dir is None else Path(signatures_dir)
     publisher_name = None if publisher is None else publisher.name
-    return verification(path, policy, signatures, source, apart, publisher_name, pin is not None, chosen).run()
+    pinned = pin is not None
+    return verification(path, policy, signatures, source, apart, publisher_name, pinned, progress, chosen).run()
 
 
 def bundle_name(path: PathLike) -> str:
@@ -209,6 +213,7 @@ def verify_locked_bundle(
     signatures: SignaturePaths | None = None,
     require_checkout: bool = False,
     signatures_dir: PathLike | None = None,
+    progress: Progress | None = None,
 ) -> Verdict:
     """Verify a bundle against its entry in a lock file; a bundle absent from it is refused."""
     path = Path(path)
@@ -222,6 +227,7 @@ def verify_locked_bundle(
         signatures=signatures,
         pin=replace(pin, require_checkout=require_checkout),
         signatures_dir=signatures_dir,
+        progress=progress,
     )
 
 
@@ -279,6 +285,8 @@ class _Verification:
     """The policy file's publisher chosen by the bundle's name, whose signed manifest must state that name."""
     pinned: bool
     """A source pin was given, not only the policy's requirements: refusals say which asked for provenance."""
+    progress: Progress | None
+    """Told of a directory's files as they are hashed."""
     checks: list[Check] = field(default_factory=list)
     digest: str | None = None
     signers: tuple[Signer, ...] = ()
@@ -480,8 +488,10 @@ class _DirectoryVerification(_Verification):
         return None, f"the signed manifest names the bundle {name!r}"
 
     def _files(self, manifest: Manifest) -> tuple[None, str]:
-        actual = directory_manifest(self.path)
+        actual = bundle_entries(self.path, progress=self.progress)
         found = path_differences(manifest, actual)
+        if found:  # a name the rules refuse is refused as such; equal to the signed names, it passed them
+            checked_manifest(self.path, actual)
         for kind in ("changed", "missing", "extra"):
             self.data[kind] = [path for problem, path in found if _kind(problem) == kind]
         if found:

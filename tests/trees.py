@@ -36,7 +36,7 @@ def snapshot(root: Path) -> Snapshot:
 
 
 def tree_with_a_manifest_over_the_limit(root: Path) -> Path:
-    """About 4,400 empty files whose paths are ~3,800 bytes long: a manifest just over 16 MiB."""
+    """About 17,600 empty files whose paths are ~3,800 bytes long: a manifest just over the limit (64 MiB)."""
     deep = root.joinpath(*(letter * 250 for letter in "abcdefghijklmn"))
     deep.mkdir(parents=True)
     entry_bytes = len(deep.relative_to(root).as_posix()) + 250 + 100

@@ -1,4 +1,4 @@
-"""minisign keys and signatures through `py-minisign`, byte-compatible with minisign 0.11.
+"""minisign keys and signatures, byte-compatible with minisign 0.11.
 
 Keys and signature files are exactly the stock tool's: a key pair made here
 signs with `minisign -S`, and a signature made here verifies with
@@ -8,22 +8,32 @@ as minisign itself accepts them.
 
 Trusted keys never come from the bundle: a `MinisignKeyring` is built from
 the installer's own key files, and a signature names the key it needs by id.
+
+Keys are made, and files signed, with `py-minisign`, imported only then;
+verifying reads public keys and signatures with `minisign_files`, on
+`cryptography`'s Ed25519 alone, because importing `py-minisign` costs more
+than an install's whole check of a small bundle.
 """
 
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TypeVar
-
-import minisign
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 from attest.errors import os_error_line
+from signing.backends import minisign_files
+from signing.backends.minisign_files import SignatureFile, VerifyingKey
 from signing.digest import DigestingReader, FileDigest
 from signing.errors import BundleError, KeyFileError, OutputError, SignatureError, SigningError, TrustPolicyError
 from signing.files import PathLike, create_exclusively, open_regular_file, read_regular_file
 from signing.layout import minisign_signature
 from signing.roles import Role, RoleClaim
+
+if TYPE_CHECKING:
+    import minisign
+
+    from signing.progress import Progress
 
 # The scrypt cost stock `minisign -G` uses (libsodium's "sensitive" limits).
 _SCRYPT_OPSLIMIT = 33_554_432
@@ -32,16 +42,21 @@ _MAX_KEY_FILE_BYTES = 4096
 _MAX_SIGNATURE_FILE_BYTES = 4096
 
 
-def key_id(key: minisign.PublicKey | minisign.Signature) -> str:
+def key_id(key: "minisign.PublicKey | minisign.Signature") -> str:
     """A key id as stock minisign 0.11 prints it: the little-endian key number in hex, no leading zeros.
 
     The ids must be the ones a user sees in `minisign` output and in the
     public key's comment (minisign 0.12 pads them to 16 digits; 0.11 is the
-    stock minisign packseal is compatible with). py-minisign has no public
-    accessor for the key number, hence the private fields.
+    stock minisign packseal is compatible with).
     """
-    raw: bytes = key._key_id if isinstance(key, minisign.Signature) else key._keynum_pk.key_id
-    return f"{int.from_bytes(raw, 'little'):X}"
+    return minisign_files.key_id(_key_number(key))
+
+
+def _key_number(key: "minisign.PublicKey | minisign.Signature") -> bytes:
+    """py-minisign has no public accessor for the key number, hence the private fields."""
+    import minisign
+
+    return key._key_id if isinstance(key, minisign.Signature) else key._keynum_pk.key_id
 
 
 @dataclass(frozen=True)
@@ -53,17 +68,24 @@ class KeyPairFiles:
     key_id: str
 
 
-def generate_key_pair(directory: PathLike, name: str, password: str | None) -> KeyPairFiles:
+def generate_key_pair(
+    directory: PathLike, name: str, password: str | None, *, progress: "Progress | None" = None
+) -> KeyPairFiles:
     """Write `NAME.key` (mode 0600) and `NAME.pub` in `directory`; never overwrite.
 
     With a password the secret key is encrypted with the same scrypt cost as
-    stock minisign; `None` writes it unencrypted, like `minisign -G -W`.
+    stock minisign (seconds, by design: `progress` is told); `None` writes
+    it unencrypted, like `minisign -G -W`.
     """
     directory = Path(directory)
     if not name or "/" in name or name.startswith("."):
         raise OutputError(f"{name!r}: a key name must be a plain file name")
+    import minisign
+
     pair = minisign.KeyPair.generate()
     if password is not None:
+        if progress is not None:
+            progress.note(f"deriving the key that encrypts {name}.key from its password (scrypt, a few seconds)...")
         pair.secret_key.encrypt(password, opslimit=_SCRYPT_OPSLIMIT, memlimit=_SCRYPT_MEMLIMIT)
     identifier = key_id(pair.public_key)
     pair.public_key.untrusted_comment = f"minisign public key {identifier}"
@@ -82,26 +104,42 @@ def generate_key_pair(directory: PathLike, name: str, password: str | None) -> K
     return files
 
 
-def read_secret_key(path: PathLike) -> minisign.SecretKey:
+def read_secret_key(path: PathLike) -> "minisign.SecretKey":
     """Parse a minisign secret key file; it may still be encrypted (see `unlock`)."""
+    import minisign
+
     return _read_key(path, minisign.SecretKey)
 
 
-def unlock(secret_key: minisign.SecretKey, password: str, *, path: PathLike) -> None:
-    """Decrypt an encrypted secret key in place; a wrong password is refused."""
+def unlock(
+    secret_key: "minisign.SecretKey", password: str, *, path: PathLike, progress: "Progress | None" = None
+) -> None:
+    """Decrypt an encrypted secret key in place; a wrong password is refused.
+
+    The key is derived from the password with scrypt, which takes seconds
+    by design: `progress` is told, so a person is not left wondering.
+    """
+    if progress is not None:
+        progress.note(f"deriving the key of {path} from its password (scrypt, a few seconds)...")
+    import minisign
+
     try:
         secret_key.decrypt(password)
     except minisign.Error:
         raise KeyFileError(f"{path}: wrong password for this minisign secret key") from None
 
 
-def read_public_key(path: PathLike) -> minisign.PublicKey:
+def read_public_key(path: PathLike) -> "minisign.PublicKey":
     """Parse a minisign public key file, as written by `minisign -G` or `packseal keygen`."""
+    import minisign
+
     return _read_key(path, minisign.PublicKey)
 
 
-def sign(secret_key: minisign.SecretKey, content: bytes | BinaryIO, trusted_comment: str) -> bytes:
+def sign(secret_key: "minisign.SecretKey", content: bytes | BinaryIO, trusted_comment: str) -> bytes:
     """A prehashed minisign signature over `content`, as the bytes of a `.minisig` file."""
+    import minisign
+
     try:
         signature = secret_key.sign(content, prehash=True, trusted_comment=trusted_comment)
     except minisign.Error as err:
@@ -119,7 +157,7 @@ class MinisignSigning:
     time; stock minisign prints the whole line on verification.
     """
 
-    secret_key: minisign.SecretKey
+    secret_key: "minisign.SecretKey"
     trusted_comment: str | None = None
 
     def sign_statement(
@@ -164,7 +202,7 @@ class MinisignKeyring:
 
     system = "minisign"
 
-    def __init__(self, keys: Iterable[minisign.PublicKey], *, revoked: Iterable[str] = ()) -> None:
+    def __init__(self, keys: "Iterable[minisign.PublicKey | VerifyingKey]", *, revoked: Iterable[str] = ()) -> None:
         """Trust any of `keys` whose id is not in `revoked`; refuse none, and two different keys that share a key id.
 
         A signature names the key it needs by id alone, so two keys with one
@@ -174,9 +212,10 @@ class MinisignKeyring:
         signature is refused naming the revocation, not as merely unknown.
         """
         self._revoked = frozenset(revoked)
-        self._keys: dict[str, minisign.PublicKey] = {}
-        for key in keys:
-            identifier = key_id(key)
+        self._keys: dict[str, VerifyingKey] = {}
+        for given in keys:
+            key = given if isinstance(given, VerifyingKey) else _verifying_key(given)
+            identifier = key.key_id
             if self._keys.setdefault(identifier, key) != key:
                 raise TrustPolicyError(
                     f"two different trusted minisign public keys have key id {identifier}; "
@@ -191,8 +230,8 @@ class MinisignKeyring:
 
     @classmethod
     def from_files(cls, paths: Iterable[PathLike]) -> "MinisignKeyring":
-        """Trust the public key in each file (see `read_public_key`)."""
-        return cls(read_public_key(path) for path in paths)
+        """Trust the public key in each file (read as `read_public_key` reads it, without importing py-minisign)."""
+        return cls(_read_verifying_key(path) for path in paths)
 
     @property
     def key_ids(self) -> frozenset[str]:
@@ -231,64 +270,73 @@ class MinisignKeyring:
         trusted comment does not verify.
         """
         signature = read_signature(signature_file)
-        identifier = key_id(signature)
+        identifier = signature.key_id
         if identifier in self._revoked:
             raise SignatureError(f"{signature_file}: signed by key {identifier}, which the trust policy revokes")
         key = self._keys.get(identifier)
         if key is None:
             raise SignatureError(f"{signature_file}: signed by key {identifier}, which is not trusted")
-        try:
-            key.verify(content, signature)
-        except minisign.Error:
+        if not signature.verifies(key, content):
             raise SignatureError(
                 f"{signature_file}: signature or trusted comment does not verify with key {identifier}"
-            ) from None
+            )
         comment = signature.trusted_comment
         return MinisignSigner(identifier, comment, RoleClaim.from_trusted_comment(comment, where=str(signature_file)))
 
 
-def read_signature(path: PathLike) -> minisign.Signature:
+def read_signature(path: PathLike) -> SignatureFile:
     """Read a `.minisig` file, which must be exactly the encoding of what it decodes to.
 
-    py-minisign alone would accept a bare CR as a line break and ignore
-    base64 padding bits, so one signature would have many byte forms.
-    Raises `SignatureError` for an unreadable, oversized or malformed file.
+    Raises `SignatureError` for an unreadable, oversized or malformed file
+    (`minisign_files.SignatureFile.from_bytes`: a bare CR, base64 padding
+    bits or trailing bytes would give one signature many byte forms).
     """
     try:
         data = _read_small_file(path, _MAX_SIGNATURE_FILE_BYTES, "signature")
     except KeyFileError as err:
         raise SignatureError(str(err)) from None
-    try:
-        signature = minisign.Signature.from_bytes(data)
-    except minisign.Error as err:
-        raise SignatureError(f"{path}: not a minisign signature ({err})") from None
-    if data not in (bytes(signature), bytes(signature) + b"\n"):
-        raise SignatureError(
-            f"{path}: not in minisign's exact encoding (stray carriage return, "
-            "non-zero base64 padding bits or trailing bytes)"
-        )
-    return signature
+    return SignatureFile.from_bytes(data, what=str(path))
 
 
-_KEY_KINDS = {minisign.SecretKey: "secret", minisign.PublicKey: "public"}
-KeyT = TypeVar("KeyT", minisign.SecretKey, minisign.PublicKey)
+def _verifying_key(key: "minisign.PublicKey") -> VerifyingKey:
+    return VerifyingKey(_key_number(key), key._keynum_pk.public_key)
 
 
-def _read_key(path: PathLike, kind: type[KeyT]) -> KeyT:
-    """Parse a key file of `kind`; say so plainly when it is the other kind of key."""
+def _read_verifying_key(path: PathLike) -> VerifyingKey:
+    """A trusted public key file, as `read_public_key` reads it; py-minisign is imported only to name an error."""
     data = _read_small_file(path, _MAX_KEY_FILE_BYTES, "key")
+    try:
+        return VerifyingKey.from_bytes(data, what=str(path))
+    except KeyFileError:
+        import minisign
+
+        _read_key(path, minisign.PublicKey, data)  # names a secret key as such
+        raise
+
+
+KeyT = TypeVar("KeyT", "minisign.SecretKey", "minisign.PublicKey")
+
+
+def _read_key(path: PathLike, kind: type[KeyT], data: bytes | None = None) -> KeyT:
+    """Parse a key file of `kind`; say so plainly when it is the other kind of key."""
+    import minisign
+
+    kinds = {minisign.SecretKey: "secret", minisign.PublicKey: "public"}
+    data = _read_small_file(path, _MAX_KEY_FILE_BYTES, "key") if data is None else data
     try:
         return kind.from_bytes(data)
     except minisign.Error as err:
         other_kind = minisign.PublicKey if kind is minisign.SecretKey else minisign.SecretKey
         if _parses_as(other_kind, data):
             raise KeyFileError(
-                f"{path}: this is a minisign {_KEY_KINDS[other_kind]} key; a {_KEY_KINDS[kind]} key is needed"
+                f"{path}: this is a minisign {kinds[other_kind]} key; a {kinds[kind]} key is needed"
             ) from None
-        raise KeyFileError(f"{path}: not a minisign {_KEY_KINDS[kind]} key ({err})") from None
+        raise KeyFileError(f"{path}: not a minisign {kinds[kind]} key ({err})") from None
 
 
-def _parses_as(kind: type[minisign.PublicKey] | type[minisign.SecretKey], data: bytes) -> bool:
+def _parses_as(kind: "type[minisign.PublicKey] | type[minisign.SecretKey]", data: bytes) -> bool:
+    import minisign
+
     try:
         kind.from_bytes(data)
     except minisign.Error:

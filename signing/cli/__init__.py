@@ -1,9 +1,11 @@
 """The `packseal` command: parse arguments, call the library, print the outcome.
 
 One module per job: a command group each (`keygen`, `sign` with `attest`,
-`verify`, `selfcheck` for `self`, `lock`, `policy`), the passwords and secret keys the
+`verify`, `install`, `policy`, `lock`, `watch`, `audit`, `selfcheck` for `self`), the passwords and secret keys the
 signing commands share (`keys`), the options read from the environment
 (`environment`), and how a command ends, its exit status (`exits`).
+A command's module is imported only when that command runs (`lazy`), so
+`verify-bundle` starts without importing what signing or Sigstore need.
 
 Exit codes are the same on every command (`signing.errors.ExitStatus`): 0
 verified or done; 1 refused; 2 asked wrongly; 130 interrupted.
@@ -16,14 +18,42 @@ import sys
 
 import click
 
-from signing.cli import audit, install, keygen, lock, policy, selfcheck, sign, verify, version, watch
+from signing.cli import version
 from signing.cli.environment import ENVIRONMENT_OPTIONS as ENVIRONMENT_OPTIONS
 from signing.cli.environment import configure_environment, refuse_trust_from_environment
 from signing.cli.exits import Invocation, exit_statuses, print_help_when_bare, watch_json_options
+from signing.cli.lazy import LazyGroup
 from signing.errors import ExitStatus
 
+COMMANDS = {
+    "keygen": "signing.cli.keygen:keygen",
+    "sign": "signing.cli.sign:sign",
+    "attest": "signing.cli.sign:attest",
+    "verify-bundle": "signing.cli.verify:verify_bundle_command",
+    "install": "signing.cli.install:install_command",
+    "policy": "signing.cli.policy:policy_group",
+    "lock": "signing.cli.lock:lock_group",
+    "watch": "signing.cli.watch:watch_group",
+    "audit": "signing.cli.audit:audit_group",
+    "self": "signing.cli.selfcheck:self_group",
+    "version": "signing.cli.version:version_command",
+}
+"""Each command of `packseal`, and the `module:attribute` it is imported from when run."""
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
+
+def prepare_command(name: str, command: click.Command) -> None:
+    """Finish a command as it is imported: its options' environment variables, and `--json` watched."""
+    configure_environment(name, command)
+    watch_json_options(command)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy_commands=COMMANDS,
+    prepare=prepare_command,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    invoke_without_command=True,
+)
 @click.option(
     "--version",
     is_flag=True,
@@ -36,22 +66,6 @@ from signing.errors import ExitStatus
 def cli(context: click.Context) -> None:
     """Sign bundles, and verify them before they are installed."""
     print_help_when_bare(context)
-
-
-cli.add_command(keygen.keygen)
-cli.add_command(sign.sign)
-cli.add_command(sign.attest)
-cli.add_command(verify.verify_bundle_command)
-cli.add_command(install.install_command)
-cli.add_command(selfcheck.self_group)
-cli.add_command(lock.lock_group)
-cli.add_command(audit.audit_group)
-cli.add_command(policy.policy_group)
-cli.add_command(version.version_command)
-cli.add_command(watch.watch_group)
-
-_COMMAND_LINE_ONLY = configure_environment(cli)
-watch_json_options(cli)
 
 
 def quiet_dependencies() -> None:
@@ -74,6 +88,6 @@ def main() -> None:
             stream.reconfigure(errors="backslashreplace")
     invocation = Invocation()
     with exit_statuses(invocation):
-        refuse_trust_from_environment(_COMMAND_LINE_ONLY, os.environ)
+        refuse_trust_from_environment(cli, os.environ)
         status = cli.main(standalone_mode=False, obj=invocation)
     sys.exit(status or ExitStatus.DONE)

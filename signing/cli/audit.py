@@ -7,6 +7,7 @@ same verdict. The log is `--log`, else the default (`AuditLog.default`:
 """
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -18,6 +19,7 @@ from signing.cli.exits import print_help_when_bare
 from signing.cli.keys import PASSWORD_FILE_HELP, unlocked_secret_key
 from signing.errors import AuditError, ExitStatus
 from signing.layout import minisign_signature
+from signing.progress import progress_for_terminal
 from signing.schemas import JSON_SCHEMA_VERSION
 from signing.terminal import escape
 
@@ -78,7 +80,8 @@ def head(log_path: Path | None, out: Path, minisign_key: Path | None, password_f
     """Record the log's last event (number and hash) in OUT, once the whole chain verifies."""
     log = _log(log_path)
     _refuse_unless_verified(verify_log(log))
-    secret_key = None if minisign_key is None else unlocked_secret_key(minisign_key, password_file)
+    with progress_for_terminal(sys.stderr) as progress:
+        secret_key = None if minisign_key is None else unlocked_secret_key(minisign_key, password_file, progress)
     written = write_head(log, out, secret_key=secret_key)
     click.echo(escape(f"head of {log.path}: event {written.seq} ({written.hash})"))
     click.echo(f"  wrote {escape(str(out))}")

@@ -32,10 +32,13 @@ class Invocation:
     as_json: bool = False
 
 
-def watch_json_options(group: click.Group) -> None:
-    """Make every `--json` option eager and remember it, so an error in any other option is answered in JSON."""
-    for _, command in commands(group):
-        for option in command.params:
+def watch_json_options(command: click.Command) -> None:
+    """Make every `--json` option of `command` and its subcommands eager and remember it.
+
+    So an error in any other option is answered in JSON.
+    """
+    for _, leaf in commands(command):
+        for option in leaf.params:
             if isinstance(option, click.Option) and long_flag(option) == "--json":
                 option.callback = _remember_json
                 option.is_eager = True

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from signing.errors import KeyFileError
+from signing.progress import Progress
 from signing.terminal import escape
 
 if TYPE_CHECKING:
@@ -44,17 +45,15 @@ def password(password_file: Path | None, *, key: Path, confirm: bool) -> str:
     )
 
 
-def unlocked_secret_key(path: Path, password_file: Path | None) -> "minisign.SecretKey":
-    """Read a minisign secret key, asking for its password only when it is encrypted."""
+def unlocked_secret_key(path: Path, password_file: Path | None, progress: Progress) -> "minisign.SecretKey":
+    """Read a minisign secret key, asking for its password only when it is encrypted.
+
+    Deriving the key takes seconds (scrypt): `progress` says so on a terminal.
+    """
     from signing.backends import minisign as minisign_backend
 
     secret_key = minisign_backend.read_secret_key(path)
     if secret_key.is_encrypted():
         chosen = password(password_file, key=path, confirm=False)
-        if sys.stderr.isatty():
-            # scrypt takes seconds by design: say why nothing happens. Only to a person: a log keeps one line per error.
-            click.echo(
-                f"deriving the key of {escape(str(path))} from its password (scrypt, a few seconds)...", err=True
-            )
-        minisign_backend.unlock(secret_key, chosen, path=path)
+        minisign_backend.unlock(secret_key, chosen, path=path, progress=progress)
     return secret_key

@@ -44,3 +44,10 @@ def sigstore_instance_options(command: Command) -> Command:
         type=click.Path(dir_okay=False, path_type=Path),
         help="A Sigstore ClientTrustConfig JSON (trusted root and signing config) for a private instance.",
     )(command)
+
+
+def quiet_option(command: Command) -> Command:
+    """--quiet: no progress or key-derivation line on stderr (shown only on a terminal anyway)."""
+    return click.option(
+        "--quiet", "-q", is_flag=True, help="Show no progress on stderr (it is shown only on a terminal)."
+    )(command)

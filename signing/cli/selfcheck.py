@@ -8,6 +8,7 @@ key and does not `--allow-unsigned`, or names neither `--binary` nor
 """
 
 import json
+import sys
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -16,6 +17,8 @@ import click
 from signing import selfcheck
 from signing.cli.exits import print_help_when_bare
 from signing.cli.keys import PASSWORD_FILE_HELP, unlocked_secret_key
+from signing.cli.options import quiet_option
+from signing.progress import progress_for_terminal
 from signing.terminal import escape
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
@@ -42,6 +45,7 @@ def self_group(context: click.Context) -> None:
 @click.option("--out", required=True, type=_FILE, help="Where to write the record.")
 @click.option("--minisign-key", type=_FILE, help="Sign the record with this minisign key (writes OUT.minisig).")
 @click.option("--password-file", type=_FILE, help=PASSWORD_FILE_HELP)
+@quiet_option
 def record(
     binary: Path | None,
     python: bool,
@@ -50,6 +54,7 @@ def record(
     out: Path,
     minisign_key: Path | None,
     password_file: Path | None,
+    quiet: bool,
 ) -> int:
     """Write the record of a released program, signed when a key is given."""
     if not python and (binary is None or distributions or script is not None):
@@ -57,7 +62,8 @@ def record(
             "give --binary FILE for a compiled program, or --python with --distribution "
             "NAME and/or --script PATH for a Python program"
         )
-    secret_key = None if minisign_key is None else unlocked_secret_key(minisign_key, password_file)
+    with progress_for_terminal(sys.stderr, quiet=quiet) as progress:
+        secret_key = None if minisign_key is None else unlocked_secret_key(minisign_key, password_file, progress)
     with secret_key if secret_key is not None else nullcontext():
         try:
             written = selfcheck.record_self(

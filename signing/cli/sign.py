@@ -1,5 +1,6 @@
 """`packseal sign` and `packseal attest`: choose a signing system from the options, call the library, print."""
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,7 +13,8 @@ from attest.build_facts import ExplicitSource
 from signing.backends import BundleSigning
 from signing.backends import minisign as minisign_backend
 from signing.cli.keys import PASSWORD_FILE_HELP, unlocked_secret_key
-from signing.cli.options import option_group, sigstore_instance_options
+from signing.cli.options import option_group, quiet_option, sigstore_instance_options
+from signing.progress import Progress, progress_for_terminal
 from signing.sign import SignedBundle, attest_bundle, bundle_build_facts, sign_bundle
 from signing.terminal import escape
 
@@ -50,7 +52,7 @@ _output_dir = click.option(
 
 
 @contextmanager
-def _signing(options: _SigningOptions) -> Iterator[BundleSigning]:
+def _signing(options: _SigningOptions, progress: Progress) -> Iterator[BundleSigning]:
     """The signing system the options name; a minisign secret key is wiped afterwards."""
     if (options.minisign_key is None) == (not options.use_sigstore):
         raise click.UsageError("give exactly one of --minisign-key and --sigstore")
@@ -64,7 +66,7 @@ def _signing(options: _SigningOptions) -> Iterator[BundleSigning]:
         )
         return
     assert options.minisign_key is not None
-    with unlocked_secret_key(options.minisign_key, options.password_file) as secret_key:
+    with unlocked_secret_key(options.minisign_key, options.password_file, progress) as secret_key:
         yield minisign_backend.MinisignSigning(secret_key, options.trusted_comment)
 
 
@@ -76,10 +78,15 @@ def _signing(options: _SigningOptions) -> Iterator[BundleSigning]:
     "--bundle-version",
     help="Sign this version into a directory's manifest, for installers' rollback protection (PEP 440 or SemVer).",
 )
-def sign(path: Path, signing: _SigningOptions, output_dir: Path | None, bundle_version: str | None) -> int:
+@quiet_option
+def sign(path: Path, signing: _SigningOptions, output_dir: Path | None, bundle_version: str | None, quiet: bool) -> int:
     """Sign PATH, a bundle directory or a single file, with minisign or Sigstore."""
-    with _signing(signing) as chosen:
-        _report("signed", sign_bundle(path, chosen, output_dir=output_dir, version=bundle_version))
+    with (
+        progress_for_terminal(sys.stderr, label="signing", quiet=quiet) as progress,
+        _signing(signing, progress) as chosen,
+    ):
+        signed = sign_bundle(path, chosen, output_dir=output_dir, version=bundle_version, progress=progress)
+    _report("signed", signed)
     if bundle_version is not None:
         click.echo(f"  version {escape(bundle_version)}")
     return 0
@@ -97,6 +104,7 @@ def sign(path: Path, signing: _SigningOptions, output_dir: Path | None, bundle_v
 @click.option("--builder-id", help="Who built it; required outside GitHub Actions.")
 @click.option("--allow-dirty", is_flag=True, help="Attest even when the checkout has uncommitted changes.")
 @_output_dir
+@quiet_option
 def attest(
     path: Path,
     signing: _SigningOptions,
@@ -106,13 +114,18 @@ def attest(
     builder_id: str | None,
     allow_dirty: bool,
     output_dir: Path | None,
+    quiet: bool,
 ) -> int:
     """Write and sign SLSA provenance for PATH, a bundle: its source repository, commit and builder."""
     started_on = datetime.now(UTC)
     explicit = ExplicitSource(repository=source_repo, commit=source_commit, builder_id=builder_id, ref=source_ref)
     facts = bundle_build_facts(path, explicit, allow_dirty=allow_dirty)
-    with _signing(signing) as chosen:
-        _report("attested", attest_bundle(path, facts, chosen, started_on=started_on, output_dir=output_dir))
+    with (
+        progress_for_terminal(sys.stderr, label="attesting", quiet=quiet) as progress,
+        _signing(signing, progress) as chosen,
+    ):
+        attested = attest_bundle(path, facts, chosen, started_on=started_on, output_dir=output_dir, progress=progress)
+    _report("attested", attested)
     return 0
 
 

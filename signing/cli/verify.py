@@ -4,13 +4,16 @@ A bundle refused under a policy file (`--policy`) is also recorded in the audit 
 """
 
 import json
+import sys
 from pathlib import Path
 
 import click
 
+from signing.cli.options import quiet_option
 from signing.cli.trust import TrustOptions, trust_options
 from signing.errors import ExitStatus
 from signing.pins import LockFile, SourcePin
+from signing.progress import progress_for_terminal
 from signing.terminal import escape
 from signing.trustfile import TrustFile
 from signing.verify import Verdict, bundle_name, verify_bundle, verify_locked_bundle
@@ -26,6 +29,7 @@ from signing.verify import Verdict, bundle_name, verify_bundle, verify_locked_bu
 @click.option("--git-checkout", is_flag=True, help="Also require PATH to be in a clean checkout at the pinned commit.")
 @click.option("--lock", type=click.Path(dir_okay=False, path_type=Path), help="Pins for many bundles (TOML).")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@quiet_option
 def verify_bundle_command(
     path: Path,
     trust: TrustOptions,
@@ -36,6 +40,7 @@ def verify_bundle_command(
     git_checkout: bool,
     lock: Path | None,
     as_json: bool,
+    quiet: bool,
 ) -> int:
     """Verify PATH, a bundle directory or single file, before installing it; exit 0 only when it is verified."""
     pin = SourcePin.from_options(
@@ -48,17 +53,21 @@ def verify_bundle_command(
     )
     policy = trust.policy()
     signatures = trust.signatures()
-    if lock is not None:
-        verdict = verify_locked_bundle(
-            path,
-            policy,
-            LockFile.read(lock),
-            signatures=signatures,
-            require_checkout=git_checkout,
-            signatures_dir=trust.signatures_dir,
-        )
-    else:
-        verdict = verify_bundle(path, policy, signatures=signatures, pin=pin, signatures_dir=trust.signatures_dir)
+    with progress_for_terminal(sys.stderr, label="verifying", quiet=quiet or as_json) as progress:
+        if lock is not None:
+            verdict = verify_locked_bundle(
+                path,
+                policy,
+                LockFile.read(lock),
+                signatures=signatures,
+                require_checkout=git_checkout,
+                signatures_dir=trust.signatures_dir,
+                progress=progress,
+            )
+        else:
+            verdict = verify_bundle(
+                path, policy, signatures=signatures, pin=pin, signatures_dir=trust.signatures_dir, progress=progress
+            )
     click.echo(json.dumps(verdict.to_json(), indent=2) if as_json else summary(verdict))
     if not verdict.verified and isinstance(policy, TrustFile):
         record_refusal(verdict, policy)

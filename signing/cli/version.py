@@ -5,8 +5,6 @@ packseal's own, and `--offline` verifies with the trusted root shipped
 inside sigstore, whose age decides which Sigstore keys it knows.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 import click
 
 DISTRIBUTIONS = ("packseal", "sigstore", "py-minisign")
@@ -25,6 +23,9 @@ def version_lines() -> list[str]:
 
 
 def _installed(name: str) -> str:
+    # Imported here: importlib.metadata is slow to import, and `--version` is an option of every run.
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version(name)
     except PackageNotFoundError:

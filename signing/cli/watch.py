@@ -6,6 +6,7 @@ or whose signature fails, is refused before it is read.
 """
 
 import json
+import sys
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from signing.cli.exits import print_help_when_bare
 from signing.cli.keys import PASSWORD_FILE_HELP, unlocked_secret_key
 from signing.documents import read_document, write_document
 from signing.errors import ExitStatus
+from signing.progress import progress_for_terminal
 from signing.roles import Role
 from signing.schemas import JSON_SCHEMA_VERSION
 from signing.terminal import escape
@@ -50,7 +52,8 @@ def record(
 ) -> int:
     """Record every bundle (a directory holding .packseal/) and matching file under DIRECTORY."""
     state = watch.record_watch(directory, patterns=patterns)
-    secret_key = None if minisign_key is None else unlocked_secret_key(minisign_key, password_file)
+    with progress_for_terminal(sys.stderr) as progress:
+        secret_key = None if minisign_key is None else unlocked_secret_key(minisign_key, password_file, progress)
     with secret_key if secret_key is not None else nullcontext():
         write_document(
             out, watch.write_state(state), Role.WATCH_STATE, secret_key=secret_key, description=directory.name

@@ -9,7 +9,6 @@ Each carries `schema`, this module's `JSON_SCHEMA_VERSION`.
 
 import json
 from functools import cache
-from importlib.resources import files
 from typing import Any
 
 JSON_SCHEMA_VERSION = 1
@@ -25,5 +24,8 @@ OUTPUT_SCHEMA_NAME = "output.schema.json"
 @cache
 def output_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) that every `--json` output of this version validates against."""
+    # Imported here, not at start-up: only tests read the schema, and importlib.resources is slow to import.
+    from importlib.resources import files
+
     schema: dict[str, Any] = json.loads(files(__name__).joinpath(OUTPUT_SCHEMA_NAME).read_text(encoding="utf-8"))
     return schema

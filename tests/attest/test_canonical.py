@@ -1,8 +1,20 @@
 """RFC 8785 canonical JSON: the one byte form written, and the only one accepted."""
 
-import pytest
+import hashlib
+import json
 
-from attest.canonical import MAX_DOCUMENT_BYTES, canonical_json, parse_canonical_json
+import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from attest.canonical import (
+    MAX_DOCUMENT_BYTES,
+    canonical_json,
+    parse_canonical_json,
+    parse_json,
+    plain_canonical_list_sha256,
+)
 from attest.errors import CanonicalJSONError
 
 WHAT = "doc.json"
@@ -103,3 +115,127 @@ def test_deep_nesting_is_a_clear_refusal_not_a_recursion_error(depth, opening, c
     data = (opening * depth + "1" + closing * depth).encode()
     with pytest.raises(CanonicalJSONError, match="nested too deeply"):
         parse_canonical_json(data, what=WHAT)
+
+
+def _rfc8785_or_error(value: object) -> bytes | type:
+    try:
+        return rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError as err:
+        return type(err)
+
+
+def _accepted_before_issue_13(data: bytes) -> object:
+    """The reference: parse strictly, then require the bytes RFC 8785 writes for what was parsed."""
+    try:
+        value = parse_json(data, what=WHAT)
+        return value if rfc8785.dumps(value) == data else "refused"
+    except (CanonicalJSONError, rfc8785.CanonicalizationError):
+        return "refused"
+
+
+def _accepted_now(data: bytes) -> object:
+    try:
+        return parse_canonical_json(data, what=WHAT)
+    except CanonicalJSONError:
+        return "refused"
+
+
+_TEXT = st.text(st.characters(codec="utf-8") | st.sampled_from('\x00\x1f\x7f"\\\u2028\ue000\U0001f600\ud800'))
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**54), 2**54)
+    | st.sampled_from([2**53 - 1, -(2**53) + 1, 2**53])
+    | st.floats()
+    | _TEXT
+)
+_VALUES = st.recursive(
+    _SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4), max_leaves=20
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_VALUES)
+def test_canonical_json_writes_what_rfc8785_writes(value):
+    """Issue 13: plain values skip the pure Python rfc8785, with identical bytes; the rest still goes through it."""
+    expected = _rfc8785_or_error(value)
+    if isinstance(expected, bytes):
+        assert canonical_json(value) == expected
+    else:
+        with pytest.raises(CanonicalJSONError):
+            canonical_json(value)
+
+
+def _respellings(value: object) -> list[bytes]:
+    """`value` written canonically, and in the ways a forger might write it instead."""
+    sorted_compact = {"sort_keys": True, "separators": (",", ":")}
+    spellings = [json.dumps(value, ensure_ascii=ascii, **sorted_compact) for ascii in (True, False)]
+    spellings.append(json.dumps(value, ensure_ascii=False, separators=(",", ":")))  # keys as given
+    spellings.append(json.dumps(value, ensure_ascii=False, sort_keys=True))  # spaces
+    encoded = [spelling.encode("utf-8", "surrogatepass") for spelling in spellings]
+    return [*encoded, rfc8785.dumps(value)] if isinstance(_rfc8785_or_error(value), bytes) else encoded
+
+
+@settings(max_examples=400, deadline=None)
+@given(_VALUES)
+def test_parse_accepts_exactly_what_it_accepted_before(value):
+    """The fast path accepts a document only where the strict parse and RFC 8785 comparison did."""
+    for data in _respellings(value):
+        assert _accepted_now(data) == _accepted_before_issue_13(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        '{"\ue000":2,"\U0001f600":1}'.encode(),  # Python's order (code points), not RFC 8785's (UTF-16 units)
+        b'{"a":1,"a":1}',
+        b"[1.0]",
+        b"[9007199254740993]",
+        b'["\\ud800"]',
+    ],
+)
+def test_parse_refuses_what_the_fast_path_must_not_accept(data):
+    with pytest.raises(CanonicalJSONError):
+        parse_canonical_json(data, what=WHAT)
+
+
+def test_canonical_keys_beyond_the_basic_plane_are_in_utf16_order():
+    data = '{"\U0001f600":1,"\ue000":2}'.encode()
+    assert parse_canonical_json(data, what=WHAT) == {"\ue000": 2, "\U0001f600": 1}
+    assert canonical_json({"\ue000": 2, "\U0001f600": 1}) == data
+
+
+@pytest.mark.parametrize("length", [0, 1, 4095, 4096, 4097, 10_000])
+def test_a_list_hashed_in_slices_has_the_digest_of_its_whole_canonical_form(length):
+    """Issue 13: the tree digest is hashed a slice at a time, to keep the serialisation out of memory."""
+    items = [{"path": f"f{index}", "size": index, "executable": index % 2 == 0} for index in range(length)]
+    expected = hashlib.sha256(canonical_json(items)).hexdigest()
+    assert plain_canonical_list_sha256(items) == expected
+    assert plain_canonical_list_sha256(iter(items)) == expected
+
+
+def _long_document(**changes: bytes) -> bytes:
+    """A manifest-like document of 10,000 items (three slices), with item `i<n>` written as given."""
+    items = [canonical_json({"path": f"f{index:05d}", "size": index}) for index in range(10_000)]
+    for name, spelling in changes.items():
+        items[int(name[1:])] = spelling
+    return b'{"files":[' + b",".join(items) + b'],"kind":"test"}'
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"i9000": b'{"path":"f09000", "size":9000}'},
+        {"i4096": b'{"size":4096,"path":"f04096"}'},
+        {"i5000": b'{"path":"\\u0066","size":5000}'},
+        {"i9999": b'{"path":"f09999","size":9999.0}'},
+        {"i7000": b'{"path":"\\ud800","size":7000}'},
+        {"i4095": b'{"path":"f04095","path":"f04095","size":4095}'},
+    ],
+    ids=["space", "key order", "escape", "float", "lone surrogate", "duplicate key"],
+)
+def test_a_long_document_is_checked_slice_by_slice_to_the_last_byte(changes):
+    """Issue 13 compares a long list with its canonical form a slice at a time; every slice counts."""
+    assert len(parse_canonical_json(_long_document(), what=WHAT)["files"]) == 10_000
+    with pytest.raises(CanonicalJSONError, match=f"^{WHAT}: "):
+        parse_canonical_json(_long_document(**changes), what=WHAT)

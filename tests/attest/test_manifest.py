@@ -519,3 +519,9 @@ def test_a_signed_manifest_naming_a_windows_clash_is_refused(sample_manifest, pa
     crafted = _with_document(statement, lambda d: d["predicate"]["files"][0].update(path=path))
     with pytest.raises(ManifestError, match=f"m.json: {path!r}"):
         manifest_from_statement(crafted, what="m.json")
+
+
+def test_a_manifest_read_from_json_has_the_digest_of_its_entries(sample_manifest):
+    """Issue 13: `from_json` hashes the list as read; it must be the digest the entries themselves give."""
+    read = Manifest.from_json(sample_manifest.to_json())
+    assert read.digest == Manifest(read.entries).digest == sample_manifest.digest

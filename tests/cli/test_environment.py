@@ -60,7 +60,9 @@ TRUST_OPTIONS = {
 
 
 def commands(group: click.Group = packseal_cli, prefix: str = ""):
-    for name, command in group.commands.items():
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
         if isinstance(command, click.Group):
             yield from commands(command, f"{prefix}{name} ")
         else:

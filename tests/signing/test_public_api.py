@@ -113,3 +113,32 @@ def test_the_trust_policy_file_and_the_policy_checks_are_public(tmp_path, key_pa
     assert isinstance(trust_file.publisher_for("pack"), signing.Publisher)
     source = signing.AllOf((signing.BuilderIs("b"), signing.RepositoryIs("https://github.com/acme/pack")))
     assert [check.name for check in source.checks] == [signing.CheckName.SOURCE_REPOSITORY, signing.CheckName.BUILDER]
+
+
+def test_a_caller_s_own_progress_is_told_of_every_file_and_byte_hashed(tmp_path, make_tree, key_pair, policy):
+    """`Progress` is a protocol a caller implements (a GUI, a log); signing and verifying both report to it."""
+
+    class Counted:
+        def __init__(self) -> None:
+            self.files = self.bytes = 0
+
+        def advance(self, files: int, bytes: int) -> None:
+            self.files += files
+            self.bytes += bytes
+
+        def note(self, message: str) -> None:
+            pass
+
+    root = make_tree(tmp_path / "pack", TREE)
+    signed, verified = Counted(), Counted()
+    signing.sign_bundle(root, signing.MinisignSigning(key_pair.secret_key), progress=signed)
+    verdict = signing.verify_bundle(root, policy, progress=verified)
+    reporter: signing.Progress = verified
+
+    assert verdict.verified, verdict.refusal
+    assert (signed.files, signed.bytes) == (verified.files, verified.bytes) == (2, len(b"# pack\n#!/bin/sh\n"))
+    assert reporter is verified
+    with open(tmp_path / "log", "w") as log, signing.progress_for_terminal(log) as shown:
+        shown.note("deriving...")
+        shown.advance(1, 1)
+    assert (tmp_path / "log").read_text() == ""  # not a terminal: nothing shown

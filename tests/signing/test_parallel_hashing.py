@@ -1,0 +1,195 @@
+"""Hashing a bundle on every core: the same manifest byte for byte, whatever the threads and the order (issue 13)."""
+
+import hashlib
+import os
+import random
+import threading
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from attest.manifest import Manifest, manifest_statement
+from signing.bundle import bundle_entries, directory_manifest
+from signing.digest import _CHUNK_BYTES, hash_all
+from signing.errors import BundleError
+
+GOLDEN_TREE_DIGEST = "b024af48db1e79f2986de132bb7171f76a0d614e86a6ff9f67e67aa9dadd1ad5"
+GOLDEN_STATEMENT_SHA256 = "aeb3f7d506cff9a2bdcb2a9f7368a20e65006041cecf0a8c0d38a197c76b60e1"
+"""Computed from `_golden_tree` by packseal before issue 13 (commit 81c1170: one thread, protobuf, rfc8785)."""
+
+
+def _golden_tree(root: Path) -> Path:
+    """312 entries: sizes either side of the hashing buffer, links, modes, and names whose byte order is subtle."""
+    generator = random.Random(13)
+    spec: dict[str, bytes | tuple[bytes, int]] = {
+        "empty": b"",
+        "big/two-and-a-half-mib.bin": generator.randbytes(5 * 512 * 1024 + 7),
+        "big/one-mib-exactly.bin": generator.randbytes(1024 * 1024),
+        "bin/tool": (b"#!/bin/sh\necho hi\n", 0o755),
+        "a-b": b"dash sorts before slash",
+        "a/b": b"slash",
+        "B/upper": b"upper",
+        "caf\u00e9/menu.txt": b"menu",
+        "\U0001f600.txt": b"astral",
+        "\ue000.txt": b"private use",
+    }
+    for index in range(300):
+        spec[f"many/d{index % 7}/f{index:04d}.dat"] = generator.randbytes(generator.randint(0, 9000))
+    for relative, content in spec.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data, mode = content if isinstance(content, tuple) else (content, 0o644)
+        path.write_bytes(data)
+        path.chmod(mode)
+    os.symlink("../a/b", root / "bin" / "link-to-b")
+    os.symlink("many", root / "dir-link")
+    return root
+
+
+@pytest.fixture(scope="module")
+def golden_tree(tmp_path_factory) -> Path:
+    return _golden_tree(tmp_path_factory.mktemp("golden") / "pack")
+
+
+def test_the_manifest_is_what_packseal_wrote_before_issue_13(golden_tree):
+    manifest = directory_manifest(golden_tree)
+    assert len(manifest.entries) == 312
+    assert manifest.digest == GOLDEN_TREE_DIGEST
+    statement = manifest_statement("pack", manifest).to_bytes()
+    assert hashlib.sha256(statement).hexdigest() == GOLDEN_STATEMENT_SHA256
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 8, 400])
+def test_the_entries_do_not_depend_on_the_number_of_threads(golden_tree, threads):
+    entries = bundle_entries(golden_tree, threads=threads)
+    assert Manifest(tuple(entries)).digest == GOLDEN_TREE_DIGEST
+
+
+def test_the_digest_does_not_depend_on_the_order_entries_were_found(golden_tree):
+    entries = bundle_entries(golden_tree)
+    for seed in range(5):
+        random.Random(seed).shuffle(entries)
+        assert Manifest.from_entries(entries).digest == GOLDEN_TREE_DIGEST
+
+
+_NAMES = st.text(st.sampled_from("aAbB-_.\u00e9\ue000\U0001f600"), min_size=1, max_size=4).filter(
+    lambda name: name not in (".", "..") and not name.endswith(".")
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.dictionaries(
+        st.lists(_NAMES, min_size=1, max_size=3).map("/".join), st.integers(0, 3 * _CHUNK_BYTES // 2), max_size=12
+    ),
+    st.integers(2, 6),
+)
+def test_any_tree_hashes_alike_on_one_thread_and_on_many(tmp_path_factory, files, threads):
+    root = tmp_path_factory.mktemp("tree")
+    for relative, size in files.items():
+        path = root / relative
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(bytes([size % 251]) * size)
+        except (FileExistsError, IsADirectoryError, NotADirectoryError):
+            continue  # a name that is both a file and a directory in the drawn spec
+    one = bundle_entries(root, threads=1)
+    assert bundle_entries(root, threads=threads) == one
+    for entry in one:
+        if hasattr(entry, "sha256"):
+            assert entry.sha256 == hashlib.sha256((root / entry.path).read_bytes()).hexdigest()
+
+
+class _Recorder:
+    """A thread-safe `Progress` that keeps the totals, and which threads reported."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.files = self.bytes = 0
+        self.threads: set[int] = set()
+        self.notes: list[str] = []
+
+    def advance(self, files: int, bytes: int) -> None:
+        with self.lock:
+            self.files += files
+            self.bytes += bytes
+            self.threads.add(threading.get_ident())
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+
+
+def test_progress_counts_every_file_and_byte(golden_tree):
+    recorder = _Recorder()
+    manifest = directory_manifest(golden_tree, progress=recorder)
+    files = [entry for entry in manifest.entries if hasattr(entry, "size")]
+    assert (recorder.files, recorder.bytes) == (len(files), sum(entry.size for entry in files))
+
+
+def test_progress_hears_of_a_large_file_before_it_is_done(tmp_path):
+    (tmp_path / "large").write_bytes(b"x" * (4 * _CHUNK_BYTES + 1))
+    calls: list[tuple[int, int]] = []
+
+    class Calls(_Recorder):
+        def advance(self, files: int, bytes: int) -> None:
+            calls.append((files, bytes))
+
+    directory_manifest(tmp_path, progress=Calls())
+    assert calls == [(0, _CHUNK_BYTES)] * 4 + [(1, 1)]
+
+
+@pytest.mark.parametrize("replacement", ["symlink", "fifo"])
+def test_a_file_swapped_after_the_listing_is_refused_not_read(tmp_path, replacement):
+    """The listing's type is not trusted: the file is opened with O_NOFOLLOW and typed on its descriptor."""
+    (tmp_path / "a").write_bytes(b"first")
+    (tmp_path / "b").write_bytes(b"second")
+    (tmp_path / "secret").write_bytes(b"outside the bundle, through a link")
+
+    class SwapB(_Recorder):
+        def advance(self, files: int, bytes: int) -> None:  # called once "a" is hashed, before "b" is opened
+            (tmp_path / "b").unlink()
+            if replacement == "symlink":
+                os.symlink("secret", tmp_path / "b")
+            else:
+                os.mkfifo(tmp_path / "b")
+
+    with pytest.raises(BundleError, match=r"/b: (symlink|FIFO), not a regular file"):
+        bundle_entries(tmp_path, progress=SwapB(), threads=1)
+
+
+def test_the_first_failure_in_order_is_raised_whatever_the_timing():
+    def hash_one(item: int, buffer: memoryview) -> int:
+        if item in (3, 7, 90):
+            raise BundleError(f"item {item}")
+        return item
+
+    for threads in (1, 2, 5):
+        with pytest.raises(BundleError, match=r"^item 3$"):
+            hash_all(list(range(100)), hash_one, threads=threads)
+    assert hash_all(list(range(100)), lambda item, buffer: item * 2, threads=3) == [i * 2 for i in range(100)]
+
+
+def test_large_files_are_hashed_on_two_threads_at_once(tmp_path):
+    """Each thread reuses one buffer and `hashlib` releases the GIL: two files are in flight together."""
+    for name in ("one", "two"):
+        (tmp_path / name).write_bytes(b"y" * (8 * _CHUNK_BYTES))
+    in_flight: set[str] = set()
+    overlapped = threading.Event()
+    lock = threading.Lock()
+
+    def hash_one(name: str, buffer: memoryview) -> str:
+        with lock:
+            in_flight.add(name)
+        for _ in range(200):  # wait, up to 2 s, to see the other file start
+            with lock:
+                if len(in_flight) == 2:
+                    overlapped.set()
+            if overlapped.is_set():
+                break
+            threading.Event().wait(0.01)
+        return hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
+
+    hash_all(["one", "two"], hash_one, threads=2)
+    assert overlapped.is_set()
