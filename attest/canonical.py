@@ -21,8 +21,6 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import rfc8785
-
 from attest.errors import CanonicalJSONError
 
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
@@ -49,6 +47,8 @@ def canonical_json(value: Any) -> bytes:
             return _plain_json(value)
         except UnicodeEncodeError:
             pass  # a lone surrogate: rfc8785 refuses it, by name
+    import rfc8785  # only for values the C encoder cannot write in RFC 8785's form: off the verify path
+
     try:
         return rfc8785.dumps(value)
     except rfc8785.CanonicalizationError as err:
