@@ -5,7 +5,8 @@ and bytes, the entries it put in the install directory), whom it trusted
 and how (the signers, the publisher, the policy and its digest), where it
 came from (the source given, the provenance repository and commit), and
 when. The next install of the same name compares against it, and only an
-entry a record names is ever replaced.
+entry a record names is ever replaced. Where the bundle came from is its
+`Origin`: a path, a release URL, or a Git repository and the commit fetched.
 """
 
 import builtins
@@ -20,6 +21,45 @@ from signing.files import read_regular_file
 
 RECORD_FORMAT = 1
 _MAX_RECORD_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an installed bundle came from, as its install record, its audit event and the trust summary state it.
+
+    `source` is what the installer gave: a resolved path, a release URL,
+    or a Git source (`git+https://host/org/repo@<commit>`). A Git install
+    adds the repository `url` and the `commit` whose tree the bundle is (and
+    the `ref` checked to point at it, the `subdirectory`); a release URL adds
+    `url`. `archive` is the archive verified as a signed file before it was
+    opened: its name, `sha256:` digest and signers.
+    """
+
+    source: str
+    kind: str = "path"
+    """`path`, `url` or `git`."""
+    url: str | None = None
+    commit: str | None = None
+    ref: str | None = None
+    subdirectory: str | None = None
+    archive: Mapping[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "url": self.url,
+            "commit": self.commit,
+            "ref": self.ref,
+            "subdirectory": self.subdirectory,
+            "archive": None if self.archive is None else dict(self.archive),
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> "Origin":
+        if not isinstance(value, dict) or set(value) != set(cls(source="").to_json()):
+            raise ValueError("malformed origin")
+        return cls(**value)
 
 
 @dataclass(frozen=True)
@@ -42,6 +82,8 @@ class InstallRecord:
     bytes: int
     entries: tuple[str, ...]
     """The names this install put in the install directory: the bundle, and a single file's signature files."""
+    origin: Origin | None = None
+    """Where the bundle came from; None in a record written before origins were recorded."""
 
     @property
     def commit(self) -> str | None:
@@ -62,6 +104,7 @@ class InstallRecord:
             "files": self.files,
             "bytes": self.bytes,
             "entries": list(self.entries),
+            "origin": None if self.origin is None else self.origin.to_json(),
         }
 
     def to_bytes(self) -> builtins.bytes:
@@ -97,6 +140,7 @@ class InstallRecord:
                 files=_typed(document, "files", int),
                 bytes=_typed(document, "bytes", int),
                 entries=tuple(_typed(document, "entries", list)),
+                origin=None if document.get("origin") is None else Origin.from_json(document["origin"]),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise OutputError(f"{path}: not an install record ({err}); move it away to install again") from None

@@ -23,7 +23,7 @@ from signing.files import PathLike, read_regular_file
 from signing.formats import malformed_entries
 from signing.layout import MANIFEST_NAME, DirectoryLayout, FileLayout, resolve_bundle
 from signing.pins import LockFile, SourcePin
-from signing.policy import AllOf, CheckName, Evidence, SourceCheck, TrustPolicy
+from signing.policy import AllOf, CheckName, Evidence, FetchedFrom, SourceCheck, TrustPolicy
 from signing.roles import Role, RoleClaim
 from signing.schemas import JSON_SCHEMA_VERSION
 from signing.trustfile import Publisher, TrustFile
@@ -130,6 +130,7 @@ def verify_bundle(
     signatures: SignaturePaths | None = None,
     pin: SourcePin | None = None,
     signatures_dir: PathLike | None = None,
+    fetched_from: str | None = None,
 ) -> Verdict:
     """Verify a directory or single-file bundle against `policy`, and against `pin` if given.
 
@@ -148,7 +149,9 @@ def verify_bundle(
     bundle's digest and which states what the pin and the policy require.
     `signatures_dir` is where `sign_bundle(..., output_dir=)` wrote the
     Statements and signatures (`signing.layout`); a directory bundle that
-    then still holds a `.packseal/` is refused.
+    then still holds a `.packseal/` is refused. `fetched_from` is the
+    repository URL a Git install fetched the bundle from: when provenance is
+    required, it must name that repository (the "fetched-repository" check).
 
     Raises `BundleError` for a path that does not exist or lies inside a
     `.packseal/` directory (`signing.layout.resolve_bundle`): neither can be
@@ -168,6 +171,8 @@ def verify_bundle(
         policy = policy.policy_for(publisher)
     signatures.require_trusted(policy)
     source = policy.source if pin is None else policy.source & pin.checks()
+    if fetched_from is not None and source.needs_provenance:
+        source = source & AllOf((FetchedFrom(fetched_from),))
     verification = _DirectoryVerification if path.is_dir() else _FileVerification
     apart = None if signatures_dir is None else Path(signatures_dir)
     publisher_name = None if publisher is None else publisher.name
@@ -199,6 +204,7 @@ def verify_locked_bundle(
     signatures: SignaturePaths | None = None,
     require_checkout: bool = False,
     signatures_dir: PathLike | None = None,
+    fetched_from: str | None = None,
 ) -> Verdict:
     """Verify a bundle against its entry in a lock file; a bundle absent from it is refused."""
     path = Path(path)
@@ -212,6 +218,7 @@ def verify_locked_bundle(
         signatures=signatures,
         pin=replace(pin, require_checkout=require_checkout),
         signatures_dir=signatures_dir,
+        fetched_from=fetched_from,
     )
 
 
