@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from signing.pins import SourcePin as SourcePin
     from signing.policy import TrustPolicy as TrustPolicy
     from signing.records import InstallRecord as InstallRecord
+    from signing.records import Origin as Origin
     from signing.selfcheck import SelfCheckResult as SelfCheckResult
     from signing.selfcheck import check_self as check_self
     from signing.selfcheck import record_self as record_self
@@ -65,6 +66,10 @@ if TYPE_CHECKING:
     from signing.sign import sign_bundle as sign_bundle
     from signing.sign import sign_with_minisign as sign_with_minisign
     from signing.sign import sign_with_sigstore as sign_with_sigstore
+    from signing.sources.fetch import RemoteOptions as RemoteOptions
+    from signing.sources.spec import GitSource as GitSource
+    from signing.sources.spec import ReleaseSource as ReleaseSource
+    from signing.sources.spec import parse_source as parse_source
     from signing.verify import Check as Check
     from signing.verify import SignaturePaths as SignaturePaths
     from signing.verify import Verdict as Verdict

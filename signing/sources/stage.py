@@ -174,7 +174,9 @@ def _verified_archive(
     verdict = verify_bundle(archive, policy)
     if not verdict.verified:
         bundle = Path(shown) if origin.kind == "path" else Path(archive.name)
-        raise refused(shown, verdict, bundle, "the archive is signed as a file, and must verify before it is opened")
+        raise refused(
+            shown, verdict, bundle, "the archive is signed as a file and must verify before it is opened; refused"
+        )
     return {
         "name": archive.name,
         "digest": verdict.digest,

@@ -40,7 +40,7 @@ TRUST_OPTIONS = {
     "sign": {"--minisign-key", "--staging", "--trust-config"},
     "attest": {"--minisign-key", "--staging", "--trust-config", "--allow-dirty"},
     "verify-bundle": {"--minisign-pubkey", "--signature", "--bundle", "--signatures-dir"} | SIGSTORE_TRUST | PINS,
-    "install": {"--policy", "--lock", "--minisign-pubkey", "--signature", "--bundle", "--signatures-dir"}
+    "install": {"--policy", "--lock", "--minisign-pubkey", "--signature", "--bundle", "--signatures-dir", "--ref"}
     | SIGSTORE_TRUST,
     "self record": {"--minisign-key"},
     "self check": {"--record", "--binary", "--python", "--script", "--minisign-pubkey", "--allow-unsigned"},

@@ -167,7 +167,7 @@ def test_provenance_naming_another_repository_than_the_one_fetched_is_refused(se
 
 
 def test_nothing_from_the_repository_or_the_user_git_config_runs(served: Served, tmp_path, dest, key_pair, monkeypatch):
-    """`.gitattributes` filters and eol, hooks in the tree and via the user's core.hooksPath: inert, bytes as committed."""
+    """`.gitattributes` filters and eol, hooks in the tree and via core.hooksPath: inert, bytes as committed."""
     marker = tmp_path / "ran"
     home = tmp_path / "user-home"
     home.mkdir()
