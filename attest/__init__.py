@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from attest.manifest import differences as differences
     from attest.manifest import manifest_from_statement as manifest_from_statement
     from attest.manifest import manifest_statement as manifest_statement
+    from attest.manifest import manifest_version as manifest_version
     from attest.provenance import PROVENANCE_PREDICATE_TYPE as PROVENANCE_PREDICATE_TYPE
     from attest.provenance import BuildFacts as BuildFacts
     from attest.provenance import Provenance as Provenance

@@ -24,6 +24,10 @@ from attest.statement import SHA256_HEX, Statement, Subject
 BUNDLE_MANIFEST_PREDICATE_TYPE = "https://packseal.dev/bundle-manifest/v1"
 SIGNATURE_DIR = ".packseal"
 """Where a directory bundle keeps its signatures; never part of its manifest."""
+VERSION_FIELD = "version"
+"""The optional field of the manifest predicate, beside `files`, that states the bundle's version."""
+MAX_VERSION_LENGTH = 128
+_VERSION = re.compile(rf"[\x21-\x7e]{{1,{MAX_VERSION_LENGTH}}}")
 
 _MAX_FILE_SIZE = 2**53 - 1
 """Sizes travel through protobuf's double-precision Struct and RFC 8785 numbers: exact up to here."""
@@ -106,25 +110,56 @@ class Manifest:
         return cls(tuple(_entry_from_json(item, index) for index, item in enumerate(value["files"])))
 
 
-def manifest_statement(name: str, manifest: Manifest) -> Statement:
-    """The Statement that a bundle is signed as: subject = (bundle name, tree digest)."""
+def manifest_statement(name: str, manifest: Manifest, *, version: str | None = None) -> Statement:
+    """The Statement that a bundle is signed as: subject = (bundle name, tree digest), and its version if given.
+
+    The version sits in the predicate beside `files`: outside the tree
+    digest, which stays the digest of the file list, but inside the signed
+    Statement bytes, so no one can change it without breaking the signature.
+    """
+    predicate = manifest.to_json()
+    if version is not None:
+        predicate[VERSION_FIELD] = check_version(version)
     return Statement(
         subjects=(Subject(name=name, sha256=manifest.digest),),
         predicate_type=BUNDLE_MANIFEST_PREDICATE_TYPE,
-        predicate=manifest.to_json(),
+        predicate=predicate,
     )
 
 
 def manifest_from_statement(data: bytes, *, what: str) -> tuple[Statement, Manifest]:
-    """Parse a signed manifest Statement and check its subject is the manifest's tree digest."""
+    """Parse a signed manifest Statement and check its subject is the manifest's tree digest (and any version)."""
     statement = Statement.from_bytes(data, what=what, predicate_type=BUNDLE_MANIFEST_PREDICATE_TYPE)
     try:
-        manifest = Manifest.from_json(statement.predicate)
+        manifest_version(statement)
+        files = {key: value for key, value in statement.predicate.items() if key != VERSION_FIELD}
+        manifest = Manifest.from_json(files)
     except ManifestError as err:
         raise ManifestError(f"{what}: {err}") from None
     if len(statement.subjects) != 1 or statement.subjects[0].sha256 != manifest.digest:
         raise StatementError(f"{what}: subject digest is not the tree digest of its file list")
     return statement, manifest
+
+
+def manifest_version(statement: Statement) -> str | None:
+    """The version a bundle manifest Statement states; None when it states none (an unversioned bundle)."""
+    if VERSION_FIELD not in statement.predicate:
+        return None
+    return check_version(statement.predicate[VERSION_FIELD])
+
+
+def check_version(version: object) -> str:
+    """Refuse a version that is not 1 to 128 printable ASCII characters without spaces, and return it.
+
+    Only the form is checked here: which versions order how is the
+    installer's publisher's scheme (PEP 440 or SemVer), not the manifest's.
+    """
+    if not isinstance(version, str) or not _VERSION.fullmatch(version):
+        shown = ascii(version[:64]) if isinstance(version, str) else type(version).__name__
+        raise ManifestError(
+            f"version {shown}: a version is 1 to {MAX_VERSION_LENGTH} printable ASCII characters without spaces"
+        )
+    return version
 
 
 def check_path(path: str) -> None:

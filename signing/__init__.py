@@ -54,6 +54,15 @@ if TYPE_CHECKING:
     from signing.installer import read_installed as read_installed
     from signing.pins import LockFile as LockFile
     from signing.pins import SourcePin as SourcePin
+    from signing.policy import AllOf as AllOf
+    from signing.policy import BuilderIs as BuilderIs
+    from signing.policy import CheckName as CheckName
+    from signing.policy import CheckoutAt as CheckoutAt
+    from signing.policy import CommitIs as CommitIs
+    from signing.policy import DigestIs as DigestIs
+    from signing.policy import RefIs as RefIs
+    from signing.policy import RepositoryIs as RepositoryIs
+    from signing.policy import SourceCheck as SourceCheck
     from signing.policy import TrustPolicy as TrustPolicy
     from signing.records import InstallRecord as InstallRecord
     from signing.records import Origin as Origin
@@ -70,6 +79,10 @@ if TYPE_CHECKING:
     from signing.sources.spec import GitSource as GitSource
     from signing.sources.spec import ReleaseSource as ReleaseSource
     from signing.sources.spec import parse_source as parse_source
+    from signing.trustfile import Publisher as Publisher
+    from signing.trustfile import SigstoreIdentity as SigstoreIdentity
+    from signing.trustfile import TrustedKey as TrustedKey
+    from signing.trustfile import TrustFile as TrustFile
     from signing.verify import Check as Check
     from signing.verify import SignaturePaths as SignaturePaths
     from signing.verify import Verdict as Verdict

@@ -188,7 +188,10 @@ def _string(value: Any, name: str, where: str) -> str:
 
 
 def event_line(event: AuditEvent, *, seq: int, prev: str, torn: tuple[str, ...] = (), time: str | None = None) -> bytes:
-    """The line (without its newline) that logs `event` as number `seq` after the event whose hash is `prev`."""
+    """The line (without its newline) that logs `event` as number `seq` after the event whose hash is `prev`.
+
+    Raises `AuditError` when the line would be longer than a reader accepts.
+    """
     value: dict[str, Any] = {
         **event.to_json(),
         "format": LOG_FORMAT,
@@ -201,12 +204,34 @@ def event_line(event: AuditEvent, *, seq: int, prev: str, torn: tuple[str, ...] 
     if torn:
         value["torn"] = list(torn)
     try:
-        line = canonical_json(value)
+        line = canonical_json(_loggable(value))
     except CanonicalJSONError as err:
         raise ValueError(f"audit event detail: {err}") from None
     if len(line) > MAX_LINE_BYTES:
-        raise ValueError(f"audit event of {len(line)} bytes is over the {MAX_LINE_BYTES} byte limit of a line")
+        raise AuditError(
+            f"audit event for {event.bundle!r} of {len(line)} bytes is over the {MAX_LINE_BYTES} "
+            "byte limit of a line; not logged"
+        )
     return line
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _loggable(value: Any) -> Any:
+    """`value` with each lone surrogate in its strings written as `\\udcXX`, as `signing.terminal.escape` shows it.
+
+    A name read from a disk or an archive that is not UTF-8 arrives as such
+    surrogates (`os.fsdecode`), which no JSON line can hold; a refusal or a
+    phantom naming one must still be logged.
+    """
+    if isinstance(value, str):
+        return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", value)
+    if isinstance(value, dict):
+        return {_loggable(key): _loggable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_loggable(item) for item in value]
+    return value
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,12 +38,14 @@ from signing.landing import Move, land, recover
 from signing.pins import LockFile
 from signing.policy import TrustPolicy
 from signing.records import InstallRecord, Origin
+from signing.rollback import HighestInstalled, RollbackDecision, check_rollback
 from signing.schemas import JSON_SCHEMA_VERSION
 from signing.sources.fetch import RemoteOptions
 from signing.sources.stage import BUNDLE_DIR, Source, Staged, as_source, refused, stage
 from signing.staging import STATE_DIR, InstallState
 from signing.trustfile import TrustFile
 from signing.verify import Verdict, verify_bundle, verify_locked_bundle
+from signing.versions import Scheme
 
 DEFAULT_LIMITS = ArchiveLimits()
 DEFAULT_REMOTE = RemoteOptions()
@@ -70,18 +72,30 @@ class Installed:
     replaced: InstallRecord | None
     verdict: Verdict
     origin: Origin
+    version: str | None = None
+    """The bundle's signed version; None for an unversioned bundle."""
+    highest: HighestInstalled | None = None
+    """The highest version installed under this name, this install included: what its record keeps."""
+    downgrade: str | None = None
+    """The rollback refusal that `allow_downgrade` overrode, when this install is a downgrade."""
 
     def changes(self) -> dict[str, tuple[Any, Any]]:
-        """What differs from the install replaced: `digest`, `signers`, `commit`, each as (before, after)."""
+        """What differs from the install replaced: `version`, `digest`, `signers`, `commit`, each as (before, after)."""
         if self.replaced is None:
             return {}
         now = {
+            "version": self.version,
             "digest": self.digest,
             "signers": [signer.to_json() for signer in self.signers],
             "commit": None if self.provenance is None else self.provenance.source_commit,
         }
         replaced = self.replaced
-        before = {"digest": replaced.digest, "signers": list(replaced.signers), "commit": replaced.commit}
+        before = {
+            "version": replaced.version,
+            "digest": replaced.digest,
+            "signers": list(replaced.signers),
+            "commit": replaced.commit,
+        }
         return {key: (before[key], now[key]) for key in now if before[key] != now[key]}
 
     def to_json(self) -> dict[str, Any]:
@@ -94,6 +108,9 @@ class Installed:
             "name": self.name,
             "path": str(self.path),
             "digest": self.digest,
+            "version": self.version,
+            "highest": None if self.highest is None else self.highest.to_json(),
+            "downgrade": self.downgrade,
             "publisher": self.publisher,
             "signers": [signer.to_json() for signer in self.signers],
             "provenance": _provenance_json(self.provenance),
@@ -117,6 +134,7 @@ def install(
     limits: ArchiveLimits = DEFAULT_LIMITS,
     audit: AuditLog | None = None,
     announce: Callable[[Installed], None] | None = None,
+    allow_downgrade: bool = False,
     remote: RemoteOptions = DEFAULT_REMOTE,
 ) -> Installed:
     """Verify `source` under `policy` (and `lock`) and land it as `dest/<name>`; return what landed.
@@ -141,13 +159,20 @@ def install(
     `dry_run` stages in a temporary directory outside `dest`, verifies,
     announces, and writes nothing: no landing, no record, no audit event.
     Every other outcome is appended to `audit` (`AuditLog.default()` when None).
+
+    Rollback protection (`signing.rollback`) refuses, as the `rollback` check
+    of the verdict, a version below the highest ever installed under the
+    name in `dest`, the same version with another digest, an unversioned
+    bundle after a versioned one, and a version the publisher's versioning
+    cannot parse; `allow_downgrade` installs it anyway, recorded as a
+    downgrade in the install record and the audit event (`downgrade`).
     """
     given, dest = as_source(source), Path(dest)
     state = InstallState(dest)
     if dry_run:
         with tempfile.TemporaryDirectory(prefix="packseal-dry-run-") as temporary:
             staged = stage(given, Path(temporary), policy, limits, remote)
-            installed = _verified(staged, state, policy, lock, record=None)
+            installed = _verified(staged, state, policy, lock, record=None, allow_downgrade=allow_downgrade)
             if announce is not None:
                 announce(installed)
             return installed
@@ -161,7 +186,8 @@ def install(
             staging = state.new_staging()
             try:
                 staged = stage(given, staging, policy, limits, remote)
-                installed = _verified(staged, state, policy, lock, record=state.record_path(staged.name))
+                record = state.record_path(staged.name)
+                installed = _verified(staged, state, policy, lock, record=record, allow_downgrade=allow_downgrade)
                 moves = _moves(staged, installed, state, trust)
                 if announce is not None:
                     announce(installed)
@@ -184,14 +210,24 @@ def read_installed(dest: PathLike, name: str) -> InstallRecord | None:
 
 
 def _verified(
-    staged: Staged, state: InstallState, policy: TrustPolicy | TrustFile, lock: LockFile | None, *, record: Path | None
+    staged: Staged,
+    state: InstallState,
+    policy: TrustPolicy | TrustFile,
+    lock: LockFile | None,
+    *,
+    record: Path | None,
+    allow_downgrade: bool,
 ) -> Installed:
     fetched_from = staged.origin.url if staged.origin.kind == "git" else None
     if lock is None:
         verdict = verify_bundle(staged.path, policy, fetched_from=fetched_from)
     else:
         verdict = verify_locked_bundle(staged.path, policy, lock, fetched_from=fetched_from)
-    if not verdict.verified or verdict.digest is None:
+    replaced = InstallRecord.read(state.record_path(staged.name))
+    rollback = _rollback(verdict, replaced, policy, staged.name, allow_downgrade)
+    if rollback is not None:
+        verdict = replace(verdict, checks=(*verdict.checks, rollback.check))
+    if not verdict.verified or verdict.digest is None or rollback is None:
         raise refused(staged.shown, verdict, staged.bundle)
     return Installed(
         name=staged.name,
@@ -203,10 +239,24 @@ def _verified(
         files=staged.tally.files,
         bytes=staged.tally.bytes,
         record=record,
-        replaced=InstallRecord.read(state.record_path(staged.name)),
+        replaced=replaced,
         verdict=verdict,
         origin=staged.origin,
+        version=verdict.version,
+        highest=rollback.highest,
+        downgrade=rollback.downgrade,
     )
+
+
+def _rollback(
+    verdict: Verdict, replaced: InstallRecord | None, policy: TrustPolicy | TrustFile, name: str, allow_downgrade: bool
+) -> RollbackDecision | None:
+    """Rollback protection for a verified bundle, under its publisher's versioning; None for a refused bundle."""
+    if not verdict.verified or verdict.digest is None:
+        return None
+    scheme = policy.publisher_for(name).versioning if isinstance(policy, TrustFile) else Scheme.PEP440
+    highest = None if replaced is None else replaced.highest
+    return check_rollback(verdict.version, verdict.digest, highest, scheme, allow_downgrade=allow_downgrade)
 
 
 def _moves(staged: Staged, installed: Installed, state: InstallState, trust: "_Trust") -> list[Move]:
@@ -246,6 +296,9 @@ def _record(installed: Installed, staged: Staged, entries: tuple[str, ...], trus
         files=installed.files,
         bytes=installed.bytes,
         entries=entries,
+        version=installed.version,
+        highest=installed.highest,
+        downgrade=installed.downgrade,
         origin=staged.origin,
     )
 
@@ -317,7 +370,7 @@ def _refusals_audited(log: AuditLog, source: str, trust: _Trust) -> Iterator[Non
 def _event(installed: Installed, trust: _Trust) -> AuditEvent:
     provenance = _provenance_json(installed.provenance) or {}
     return AuditEvent(
-        action="install",
+        action="install" if installed.downgrade is None else "downgrade",
         bundle=installed.name,
         verdict="verified",
         digest=installed.digest,
@@ -331,5 +384,8 @@ def _event(installed: Installed, trust: _Trust) -> AuditEvent:
             "commit": provenance.get("commit"),
             "replaced": None if installed.replaced is None else installed.replaced.digest,
             "record": str(installed.record),
+            "version": installed.version,
+            "highest": None if installed.highest is None else installed.highest.version,
+            "downgrade": installed.downgrade,
         },
     )

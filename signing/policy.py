@@ -22,7 +22,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from attest.git import Checkout
 from attest.manifest import SIGNATURE_DIR
 from attest.provenance import Provenance, normalise_repository
 from signing.backends import BundleVerifier
@@ -65,6 +64,8 @@ class CheckName(StrEnum):
     BUILDER = "builder"
     GIT_CHECKOUT = "git-checkout"
     """The bundle is exactly the tree of the pinned commit in a clean checkout."""
+    ROLLBACK = "rollback"
+    """Install only: the version is not below the highest installed before (`signing.rollback`)."""
 
 
 _ORDER = {name: index for index, name in enumerate(CheckName)}
@@ -211,6 +212,8 @@ class CheckoutAt:
     reads_provenance = False
 
     def verify(self, evidence: Evidence) -> str:
+        from attest.git import Checkout  # Git code loads only for a checkout pin, not on every verification
+
         checkout = Checkout.containing(evidence.path)
         checkout.require_at(self.commit)
         checkout.require_committed(evidence.path, signature_dir=SIGNATURE_DIR)

@@ -18,6 +18,7 @@ from typing import Any
 
 from signing.errors import BundleError, OutputError
 from signing.files import read_regular_file
+from signing.rollback import HighestInstalled
 
 RECORD_FORMAT = 1
 _MAX_RECORD_BYTES = 1024 * 1024
@@ -82,6 +83,12 @@ class InstallRecord:
     bytes: int
     entries: tuple[str, ...]
     """The names this install put in the install directory: the bundle, and a single file's signature files."""
+    version: str | None = None
+    """The bundle's signed version; None for an unversioned bundle."""
+    highest: HighestInstalled | None = None
+    """The highest version ever installed under this name here, kept across downgrades (`signing.rollback`)."""
+    downgrade: str | None = None
+    """The rollback refusal that `--allow-downgrade` overrode for this install, if one did."""
     origin: Origin | None = None
     """Where the bundle came from; None in a record written before origins were recorded."""
 
@@ -104,6 +111,9 @@ class InstallRecord:
             "files": self.files,
             "bytes": self.bytes,
             "entries": list(self.entries),
+            "version": self.version,
+            "highest": None if self.highest is None else self.highest.to_json(),
+            "downgrade": self.downgrade,
             "origin": None if self.origin is None else self.origin.to_json(),
         }
 
@@ -140,6 +150,9 @@ class InstallRecord:
                 files=_typed(document, "files", int),
                 bytes=_typed(document, "bytes", int),
                 entries=tuple(_typed(document, "entries", list)),
+                version=_optional_string(document, "version"),
+                highest=HighestInstalled.from_json(document["highest"]),
+                downgrade=_optional_string(document, "downgrade"),
                 origin=None if document.get("origin") is None else Origin.from_json(document["origin"]),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as err:
@@ -150,4 +163,11 @@ def _typed(document: Mapping[str, Any], key: str, kind: type) -> Any:
     value = document[key]
     if not isinstance(value, kind):
         raise TypeError(f"{key!r} is not {kind.__name__}")
+    return value
+
+
+def _optional_string(document: Mapping[str, Any], key: str) -> str | None:
+    value = document[key]
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{key!r} is not a string or null")
     return value

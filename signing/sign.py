@@ -25,14 +25,15 @@ import minisign
 
 from attest.build_facts import ExplicitSource, gather_build_facts
 from attest.canonical import MAX_DOCUMENT_BYTES
-from attest.manifest import SIGNATURE_DIR, manifest_statement
+from attest.errors import ManifestError
+from attest.manifest import SIGNATURE_DIR, check_version, manifest_statement
 from attest.provenance import BuildFacts, provenance_statement
 from attest.statement import Subject
 from signing.backends import BundleSigning
 from signing.backends.minisign import MinisignSigning
 from signing.bundle import directory_manifest
 from signing.digest import file_digest
-from signing.errors import BundleError
+from signing.errors import BundleError, SigningError
 from signing.files import PathLike, check_replaceable, read_regular_file, replace_together
 from signing.layout import DirectoryLayout, FileLayout, resolve_bundle, statement_signatures
 from signing.roles import Role, RoleClaim
@@ -56,21 +57,28 @@ class SignedBundle:
     written: tuple[Path, ...]
 
 
-def sign_bundle(path: PathLike, signing: BundleSigning, *, output_dir: PathLike | None = None) -> SignedBundle:
+def sign_bundle(
+    path: PathLike, signing: BundleSigning, *, output_dir: PathLike | None = None, version: str | None = None
+) -> SignedBundle:
     """Sign a directory (`.packseal/manifest.json` and its signature) or a single file.
 
     With `output_dir`, what would go into `.packseal/` (or beside the file)
     goes there instead and nothing is written in the bundle, which may be
     read-only; `verify_bundle(..., signatures_dir=)` reads it back.
+    `version` is signed into a directory's manifest Statement, for
+    installers' rollback protection; a single file is signed as it is,
+    with no Statement to carry one, so it cannot be given a version.
     """
     path = Path(path)
     apart = None if output_dir is None else Path(output_dir)
     name = _bundle_name(path)
+    if version is not None:
+        _check_signable_version(path, version)
     if path.is_dir():
         layout = DirectoryLayout(path, apart)
         layout.check_signable()
         manifest = directory_manifest(path)
-        statement = manifest_statement(name, manifest).to_bytes()
+        statement = manifest_statement(name, manifest, version=version).to_bytes()
         claim = RoleClaim(Role.BUNDLE_MANIFEST, manifest.digest)
         return _publish_statement(path, layout.manifest, statement, claim, _printable(name), signing)
     digest = file_digest(path)
@@ -142,17 +150,19 @@ def attest_bundle(
 
 
 def sign_with_minisign(
-    path: PathLike, secret_key: minisign.SecretKey, *, trusted_comment: str | None = None
+    path: PathLike, secret_key: minisign.SecretKey, *, trusted_comment: str | None = None, version: str | None = None
 ) -> SignedBundle:
-    """Sign a directory or file with an unlocked minisign secret key (see `MinisignSigning`)."""
-    return sign_bundle(path, MinisignSigning(secret_key, trusted_comment))
+    """Sign a directory or file with an unlocked minisign secret key (see `MinisignSigning`, and `sign_bundle`)."""
+    return sign_bundle(path, MinisignSigning(secret_key, trusted_comment), version=version)
 
 
-def sign_with_sigstore(path: PathLike, instance: "SigstoreInstance", token: "IdentityToken") -> SignedBundle:
+def sign_with_sigstore(
+    path: PathLike, instance: "SigstoreInstance", token: "IdentityToken", *, version: str | None = None
+) -> SignedBundle:
     """Sign keylessly as `token`'s identity; a file's bundle is exactly what `sigstore sign` writes."""
     from signing.backends.sigstore import SigstoreSigning
 
-    return sign_bundle(path, SigstoreSigning(instance, token))
+    return sign_bundle(path, SigstoreSigning(instance, token), version=version)
 
 
 def _bundle_name(path: Path) -> str:
@@ -163,6 +173,19 @@ def _bundle_name(path: Path) -> str:
     except UnicodeEncodeError:
         raise BundleError(f"{str(path)!a}: a bundle name must be valid UTF-8") from None
     return resolved.name
+
+
+def _check_signable_version(path: Path, version: str) -> None:
+    """Refuse, before any work, a version the manifest would refuse, or one for a bundle with no manifest."""
+    if not path.is_dir():
+        raise SigningError(
+            f"{path}: a single file is signed as it is, with no manifest Statement to carry a version; "
+            "sign a directory bundle to give it one"
+        )
+    try:
+        check_version(version)
+    except ManifestError as err:
+        raise SigningError(f"{path}: {err}") from None
 
 
 def _printable(name: str) -> str:

@@ -32,7 +32,7 @@ from signing.files import file_kind, open_regular_file
 STATE_DIR = ".packseal-installs"
 """packseal's own state inside an install directory: records, staging directories, the lock."""
 _LOCK_NAME = "lock"
-_STAGING_PREFIX = "stage-"
+STAGING_PREFIX = "stage-"
 _CHUNK_BYTES = 1024 * 1024
 
 
@@ -96,13 +96,13 @@ class InstallState:
     def new_staging(self) -> Path:
         """A new, empty staging directory, mode 0700, inside the state directory."""
         try:
-            return Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=self.path))
+            return Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.path))
         except OSError as err:
             raise OutputError(os_error_line(self.path, err, "create directory")) from None
 
     def stagings(self) -> list[Path]:
         """Staging directories left by an installer that did not finish; call with the lock held."""
-        return sorted(self.path.glob(f"{_STAGING_PREFIX}*"))
+        return sorted(self.path.glob(f"{STAGING_PREFIX}*"))
 
 
 def copy_tree(source: Path, target: Path) -> Tally:

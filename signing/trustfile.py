@@ -11,6 +11,7 @@ sigstore = [{ identity = "https://github.com/acme/packs/.github/workflows/releas
 require_provenance = true
 source_repo = "https://github.com/acme/packs"
 builder_id = "https://github.com/actions/runner"
+versioning = "semver"                                          # how install orders versions; default "pep440"
 ```
 
 Each publisher becomes a `signing.policy.TrustPolicy`: any listed minisign
@@ -39,6 +40,7 @@ from signing.backends.minisign import MinisignKeyring, key_id, read_public_key
 from signing.errors import BundleError, KeyFileError, TrustPolicyError
 from signing.files import PathLike, read_regular_file
 from signing.policy import AllOf, BuilderIs, RepositoryIs, SourceCheck, TrustPolicy
+from signing.versions import Scheme
 
 if TYPE_CHECKING:
     from signing.backends.sigstore import SigstoreIdentityPolicy, SigstoreInstance
@@ -53,7 +55,7 @@ _IDENTITY_WILDCARD = "[^/@]*"
 _PUBLISHER_KEYS = frozenset(
     {
         "name", "bundles", "minisign_keys", "revoked_keys", "sigstore",
-        "require_provenance", "source_repo", "builder_id",
+        "require_provenance", "source_repo", "builder_id", "versioning",
     }
 )  # fmt: skip
 _SIGSTORE_KEYS = frozenset({"identity", "issuer", "github_repository"})
@@ -114,6 +116,8 @@ class Publisher:
     require_provenance: bool
     source_repo: str | None
     builder_id: str | None
+    versioning: Scheme = Scheme.PEP440
+    """How the publisher's signed versions order, for install's rollback protection."""
     keyring: MinisignKeyring | None = field(default=None, compare=False, repr=False)
     """The listed keys not revoked, read when the file was loaded."""
 
@@ -141,6 +145,7 @@ class Publisher:
             "require_provenance": self.require_provenance,
             "source_repo": self.source_repo,
             "builder_id": self.builder_id,
+            "versioning": self.versioning.value,
         }
 
 
@@ -172,7 +177,7 @@ class TrustFile:
         except UnicodeDecodeError as err:
             raise TrustPolicyError(f"{path}: a trust policy is UTF-8 text ({err.reason} at byte {err.start})") from None
         except tomllib.TOMLDecodeError as err:
-            raise TrustPolicyError(_decode_error(path, err)) from None
+            raise TrustPolicyError(_decode_error(path, err, text)) from None
         except RecursionError:
             # tomllib recurses once per nested array or inline table; a policy nests two deep.
             raise TrustPolicyError(f"{path}: not a trust policy: TOML nested too deeply") from None
@@ -217,9 +222,12 @@ def _bundle_glob(pattern: str) -> re.Pattern[str]:
     return re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
 
 
-def _decode_error(path: Path, err: tomllib.TOMLDecodeError) -> str:
-    """tomllib's message as `file:line: reason (column N)`: its position is only in the text."""
+def _decode_error(path: Path, err: tomllib.TOMLDecodeError, text: str) -> str:
+    """tomllib's message as `file:line: reason`: Python 3.11's tomllib gives its position only in the text."""
     message = str(err)
+    at_end = re.fullmatch(r"(.*) \(at end of document\)", message)
+    if at_end is not None:
+        return f"{path}:{max(1, len(text.splitlines()))}: not TOML: {at_end.group(1)} (at the end of the file)"
     found = re.fullmatch(r"(.*) \(at line (\d+), column (\d+)\)", message)
     if found is None:
         return f"{path}: not TOML: {message}"
@@ -308,13 +316,13 @@ class _PublisherParser:
 
     def publisher(self) -> Publisher:
         self.label = f"publisher {self.index + 1}"
+        name = self.string("name", required=True)
+        assert name is not None
+        self.label = f"publisher {name!r}"
         for key in self.table:
             if key not in _PUBLISHER_KEYS:
                 known = ", ".join(sorted(_PUBLISHER_KEYS))
                 raise self.error(f"unknown key {key!r} (a publisher may hold {known})", key)
-        name = self.string("name", required=True)
-        assert name is not None
-        self.label = f"publisher {name!r}"
         bundles = tuple(self.strings("bundles", required=True))
         for pattern in bundles:
             # `*` alone is allowed: a policy with one publisher may trust it for every bundle.
@@ -347,6 +355,7 @@ class _PublisherParser:
             require_provenance=bool(require) or source_repo is not None or builder_id is not None,
             source_repo=source_repo,
             builder_id=builder_id,
+            versioning=self.versioning(),
             keyring=keyring,
         )
 
@@ -381,6 +390,15 @@ class _PublisherParser:
             if not isinstance(value, str) or not value.strip():
                 raise self.error(f"{key}: entry {position} must be a non-empty string, not {_toml_type(value)}", key)
         return list(values)
+
+    def versioning(self) -> Scheme:
+        value = self.string("versioning")
+        if value is None:
+            return Scheme.PEP440
+        if value not in set(Scheme):
+            schemes = " or ".join(repr(scheme.value) for scheme in Scheme)
+            raise self.error(f"versioning is {value!r}; it must be {schemes}", "versioning")
+        return Scheme(value)
 
     def revoked(self) -> tuple[str, ...]:
         """Key ids as minisign prints them; a padded id (minisign 0.12's) is the same id."""

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from attest.canonical import MAX_DOCUMENT_BYTES
-from attest.manifest import SIGNATURE_DIR, Manifest, differences, manifest_from_statement, path_differences
+from attest.manifest import (
+    SIGNATURE_DIR,
+    Manifest,
+    differences,
+    manifest_from_statement,
+    manifest_version,
+    path_differences,
+)
 from attest.provenance import Provenance
 from signing.backends import BundleVerifier, Signer
 from signing.bundle import directory_manifest
@@ -97,6 +104,8 @@ class Verdict:
     """The bundle's signed provenance, when a check verified it (a source pin or policy asked for it)."""
     publisher: str | None = None
     """The trust policy file's publisher whose signers the bundle was verified against, with a policy file."""
+    version: str | None = None
+    """The version signed into a directory's manifest, once its signature verified; None for an unversioned bundle."""
 
     @property
     def verified(self) -> bool:
@@ -119,6 +128,7 @@ class Verdict:
             "digest": self.digest,
             "signers": [signer.to_json() for signer in self.signers],
             "publisher": self.publisher,
+            "version": self.version,
             "checks": [check.to_json() for check in self.checks],
         }
 
@@ -280,6 +290,7 @@ class _Verification:
     digest: str | None = None
     signers: tuple[Signer, ...] = ()
     provenance: Provenance | None = None
+    version: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     """The structured facts of the check that runs now: `check` empties it before each step."""
 
@@ -291,7 +302,9 @@ class _Verification:
         except _Stop:
             pass
         digest = None if self.digest is None else f"sha256:{self.digest}"
-        return Verdict(self.path, tuple(self.checks), digest, self.signers, self.provenance, self.publisher)
+        return Verdict(
+            self.path, tuple(self.checks), digest, self.signers, self.provenance, self.publisher, self.version
+        )
 
     def steps(self) -> None:
         raise NotImplementedError
@@ -456,7 +469,9 @@ class _DirectoryVerification(_Verification):
     def _statement(self, statement: bytes, signers: list[Signer], where: Path) -> tuple[tuple[str, Manifest], str]:
         parsed, manifest = manifest_from_statement(statement, what=f"{SIGNATURE_DIR}/{MANIFEST_NAME}")
         _require_claims(signers, RoleClaim(Role.BUNDLE_MANIFEST, manifest.digest), where=where)
+        self.version = manifest_version(parsed)
         detail = f"bundle manifest of {len(manifest.entries)} entries, tree sha256:{manifest.digest}"
+        detail += "" if self.version is None else f", version {self.version}"
         return (parsed.subjects[0].name, manifest), detail
 
     def _named(self, signed_name: str) -> tuple[None, str]:

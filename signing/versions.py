@@ -28,6 +28,11 @@ class Scheme(StrEnum):
     PEP440 = "pep440"
     SEMVER = "semver"
 
+    @property
+    def spec_name(self) -> str:
+        """The scheme as its specification names it, for messages."""
+        return {"pep440": "PEP 440", "semver": "SemVer 2.0.0"}[self.value]
+
 
 def precedence(version: str, scheme: Scheme) -> Any:
     """A key that orders versions of `scheme` as the scheme does; equal keys are the same release.

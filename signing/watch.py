@@ -5,8 +5,20 @@ on every start. Anything that can write there later can rewrite an
 installed manifest or plugin (drift), drop a new one beside the others
 (phantom), or delete one (removed). `record_watch` records every installed
 bundle (a directory holding `.packseal/`, every file of it, signatures
-included) and every file matching the patterns outside bundles;
-`Watcher.check` reports each as unchanged, drifted, phantom or removed.
+included), every file matching the patterns outside bundles, and every
+link to a directory outside bundles; `Watcher.check` reports each as
+unchanged, drifted, phantom or removed.
+
+What counts as a bundle is what a loader could take for one: a directory
+with an entry `.packseal` of any kind (a link to a directory too, since a
+loader's `is_dir()` follows it) in any letter case (a case-insensitive
+filesystem folds it). A link to a directory is watched as a link, by its
+target: a loader following it may find bundles there, so one that appears
+is a phantom and one retargeted is drift; what lies behind it is not read.
+Nothing below the watched directory is skipped by its name alone, except
+packseal's staging directories (`stage-*` directly in a
+`.packseal-installs/`), which hold a bundle only while it is installed;
+install records beside them are watched, so one rewritten is drift.
 
 A daemon calls `check` every tick, so it is cheap when nothing changed: a
 file whose `lstat` fingerprint (device, inode, size, mode, mtime, ctime)
@@ -33,16 +45,18 @@ from attest.canonical import MAX_DOCUMENT_BYTES, canonical_json, parse_canonical
 from attest.errors import os_error_line
 from attest.manifest import SIGNATURE_DIR
 from attest.statement import SHA256_HEX
+from signing.audit import AuditEvent
 from signing.digest import file_digest
 from signing.errors import BundleError, TrustPolicyError
 from signing.files import PathLike, file_kind, read_regular_file
+from signing.staging import STAGING_PREFIX, STATE_DIR
 
 DEFAULT_PATTERNS = ("*.toml", "*.json")
 STATE_FORMAT = 1
 RACY_NANOSECONDS = 2_000_000_000
 """How long after a file's last change its fingerprint stops being trusted alone: well above any clock tick."""
-UNWATCHED_DIRECTORIES = frozenset({".packseal-installs"})
-"""packseal's own install records and staging, which change with every install; never a bundle or a watched file."""
+AUDIT_NAMES_BYTES = 64 * 1024
+"""How many bytes of file names one change's audit event lists, far below an audit line's limit."""
 
 
 class Status(StrEnum):
@@ -56,9 +70,13 @@ class Status(StrEnum):
     REMOVED = "removed"
 
 
+_AUDIT_ACTIONS = {Status.DRIFTED: "drift", Status.PHANTOM: "phantom", Status.REMOVED: "removed"}
+
+
 class Kind(StrEnum):
     BUNDLE = "bundle"
     FILE = "file"
+    """A file matching a pattern, or a link to a directory (watched by its target)."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +195,27 @@ class ItemReport:
         """The differences in one line: `changed a, b; extra c`."""
         parts = [f"{name} {', '.join(paths)}" for name, paths in self._differences() if paths]
         return "; ".join(parts)
+
+    def audit_event(self, root: PathLike) -> AuditEvent:
+        """The audit event of this change: its path below `root`, status, and the files it names, within bounds.
+
+        Whoever drifts a bundle chooses how many files it names, and an
+        audit line has a length limit (`signing.audit.MAX_LINE_BYTES`), so
+        each list holds its first names up to `AUDIT_NAMES_BYTES` in all,
+        and its full length as `<list>_count`; the report itself is whole.
+        """
+        detail: dict[str, Any] = {"path": str(Path(root) / self.path), "kind": self.kind.value}
+        detail["status"] = self.status.value
+        budget = AUDIT_NAMES_BYTES
+        for name, paths in self._differences():
+            kept = []
+            for path in paths:
+                budget -= len(path.encode("utf-8", "surrogateescape")) + 8
+                if budget < 0:
+                    break
+                kept.append(path)
+            detail[name], detail[f"{name}_count"] = kept, len(paths)
+        return AuditEvent(action=_AUDIT_ACTIONS[self.status], bundle=self.path, verdict="refused", detail=detail)
 
     def _differences(self) -> Iterator[tuple[str, tuple[str, ...]]]:
         yield "changed", self.changed
@@ -301,16 +340,21 @@ def _scan(root: Path, patterns: tuple[str, ...]) -> dict[str, Kind]:
     while pending:
         directory, prefix = pending.pop()
         children = _listing(directory)
-        if any(child.name == SIGNATURE_DIR and child.is_dir(follow_symlinks=False) for child in children):
+        if any(child.name.casefold() == SIGNATURE_DIR for child in children):
             found[prefix.rstrip("/") or "."] = Kind.BUNDLE
             continue
         for child in children:
             if child.is_dir(follow_symlinks=False):
-                if child.name not in UNWATCHED_DIRECTORIES:
+                if not (directory.name == STATE_DIR and child.name.startswith(STAGING_PREFIX)):
                     pending.append((Path(child.path), f"{prefix}{child.name}/"))
-            elif any(fnmatch.fnmatchcase(child.name, pattern) for pattern in patterns):
+            elif any(fnmatch.fnmatchcase(child.name, pattern) for pattern in patterns) or _links_to_directory(child):
                 found[prefix + child.name] = Kind.FILE
     return found
+
+
+def _links_to_directory(child: os.DirEntry[str]) -> bool:
+    """Whether `child` is a link a loader would follow into a directory (an unreadable target counts as none)."""
+    return child.is_symlink() and os.path.isdir(child.path)
 
 
 def _files_of(root: Path, path: str, kind: Kind) -> dict[str, tuple[Path, os.stat_result]]:

@@ -1,7 +1,7 @@
 """The `packseal` command: parse arguments, call the library, print the outcome.
 
 One module per job: a command group each (`keygen`, `sign` with `attest`,
-`verify`, `selfcheck` for `self`), the passwords and secret keys the
+`verify`, `selfcheck` for `self`, `lock`, `policy`), the passwords and secret keys the
 signing commands share (`keys`), the options read from the environment
 (`environment`), and how a command ends, its exit status (`exits`).
 
@@ -16,7 +16,7 @@ import sys
 
 import click
 
-from signing.cli import audit, install, keygen, lock, selfcheck, sign, verify, version, watch
+from signing.cli import audit, install, keygen, lock, policy, selfcheck, sign, verify, version, watch
 from signing.cli.environment import ENVIRONMENT_OPTIONS as ENVIRONMENT_OPTIONS
 from signing.cli.environment import configure_environment, refuse_trust_from_environment
 from signing.cli.exits import Invocation, exit_statuses, print_help_when_bare, watch_json_options
@@ -46,6 +46,7 @@ cli.add_command(install.install_command)
 cli.add_command(selfcheck.self_group)
 cli.add_command(lock.lock_group)
 cli.add_command(audit.audit_group)
+cli.add_command(policy.policy_group)
 cli.add_command(version.version_command)
 cli.add_command(watch.watch_group)
 

@@ -12,7 +12,9 @@ from signing.errors import TrustPolicyError
 
 ENVIRONMENT_OPTIONS: dict[str, frozenset[str]] = {
     "keygen": frozenset({"--output-dir", "--name", "--no-password", "--password-file"}),
-    "sign": frozenset({"--password-file", "--trusted-comment", "--sigstore", "--identity-token", "--output-dir"}),
+    "sign": frozenset(
+        {"--password-file", "--trusted-comment", "--sigstore", "--identity-token", "--output-dir", "--bundle-version"}
+    ),
     "attest": frozenset(
         {"--password-file", "--trusted-comment", "--sigstore", "--identity-token", "--output-dir"}
         | {"--source-repo", "--source-commit", "--source-ref", "--builder-id"}
@@ -28,12 +30,13 @@ ENVIRONMENT_OPTIONS: dict[str, frozenset[str]] = {
     "audit head": frozenset({"--log", "--out", "--password-file"}),
     "watch record": frozenset({"--out", "--pattern", "--password-file"}),
     "watch check": frozenset({"--paranoid", "--json"}),
+    "policy check": frozenset({"--json"}),
 }
 """The options each command reads from `PACKSEAL_<COMMAND>_<OPTION>` when the command line lacks them.
 
 Every other option decides trust or what is signed with which key: keys,
 identities, issuers, workflow claims, the Sigstore instance, trust roots
-and configs, `--offline`, pins, lock files, signature paths and `--signatures-dir`,
+and configs, `--offline`, policy files, pins, lock files, signature paths and `--signatures-dir`,
 `--allow-dirty`, the record and binary `self check` compares, and the state `watch check` compares. Those come
 from the command line only: whoever sets the environment of a command must
 not silently choose whom it trusts.

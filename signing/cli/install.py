@@ -5,7 +5,6 @@ SRC is a path, `git+https://host/org/repo@<commit>[#subdirectory=p]` or an
 """
 
 import json
-from dataclasses import fields
 from pathlib import Path
 
 import click
@@ -30,7 +29,6 @@ _DEFAULTS = ArchiveLimits()
 @click.command("install")
 @click.argument("source")
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--policy", "policy_file", type=_FILE, help="The trust policy file (TOML): which publisher signs what.")
 @trust_options
 @click.option("--lock", type=_FILE, help="Pins for many bundles (TOML); the bundle must have an entry.")
 @click.option("--ref", help="Git source: a branch or tag that must point at the pinned commit on the server now.")
@@ -43,11 +41,15 @@ _DEFAULTS = ArchiveLimits()
               help="Archives: bytes extracted per byte of archive at most, beyond the first MiB.")  # fmt: skip
 @click.option("--max-size", type=click.IntRange(min=1), metavar="BYTES",
               help="Release URL: artifact bytes at most; Git: bytes received at most (default 2 GiB).")  # fmt: skip
+@click.option(
+    "--allow-downgrade",
+    is_flag=True,
+    help="Install even an older version than the highest installed, or the same version with other content.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 def install_command(
     source: str,
     dest: Path,
-    policy_file: Path | None,
     trust: TrustOptions,
     lock: Path | None,
     ref: str | None,
@@ -56,6 +58,7 @@ def install_command(
     max_files: int,
     max_ratio: int,
     max_size: int | None,
+    allow_downgrade: bool,
     as_json: bool,
 ) -> int:
     """Verify SRC (a directory, .tar.gz/.tgz/.zip archive, file, Git commit or release URL) and install it as DEST/NAME.
@@ -65,7 +68,7 @@ def install_command(
     of a release, downloaded with the signature files beside it.
     """
     given = parse_source(source, ref=ref)
-    policy = _policy(policy_file, trust)
+    policy = _policy(trust)
     limits = ArchiveLimits(max_bytes=max_bytes, max_files=max_files, max_ratio=max_ratio)
     try:
         installed = install(
@@ -76,6 +79,7 @@ def install_command(
             dry_run=dry_run,
             limits=limits,
             announce=None if as_json else lambda verified: click.echo(trust_summary(verified, source)),
+            allow_downgrade=allow_downgrade,
             remote=RemoteOptions(max_size=max_size),
         )
     except InstallRefused as refused:
@@ -86,18 +90,12 @@ def install_command(
     return ExitStatus.DONE
 
 
-def _policy(policy_file: Path | None, trust: TrustOptions) -> TrustPolicy | TrustFile:
-    """The policy file, or else the trust options; never both, and never signatures read from elsewhere."""
-    given = [field.name for field in fields(trust) if getattr(trust, field.name) not in (None, False, ())]
-    apart = {"signature", "sigstore_bundle", "signatures_dir"} & set(given)
-    if apart:
+def _policy(trust: TrustOptions) -> TrustPolicy | TrustFile:
+    """The policy file or the signer options (`TrustOptions.policy`), never signatures read from elsewhere."""
+    if any(given is not None for given in (trust.signature, trust.sigstore_bundle, trust.signatures_dir)):
         raise TrustPolicyError("install reads the signatures staged with the bundle: --signature, --bundle and "
                                "--signatures-dir are not accepted")  # fmt: skip
-    if policy_file is None:
-        return trust.policy()
-    if given:
-        raise TrustPolicyError("--policy is the whole trust decision: give it alone, without other trust options")
-    return TrustFile.load(policy_file)
+    return trust.policy()
 
 
 def trust_summary(installed: Installed, source: str) -> str:
@@ -114,7 +112,10 @@ def trust_summary(installed: Installed, source: str) -> str:
         f"  source     {escape(origin)}",
         f"  digest     {installed.digest}",
         f"  content    {installed.files} files, {installed.bytes} bytes",
+        f"  version    {escape(installed.version or 'unversioned')}",
     ]
+    if installed.downgrade is not None:
+        lines.append(f"  DOWNGRADE  allowed by --allow-downgrade: {escape(installed.downgrade)}")
     if installed.replaced is not None:
         lines.append(
             f"  replaces   {escape(installed.replaced.digest)}, installed {escape(installed.replaced.installed_at)}"

@@ -72,10 +72,16 @@ def _signing(options: _SigningOptions) -> Iterator[BundleSigning]:
 @click.argument("path", type=click.Path(path_type=Path))
 @_signing_options
 @_output_dir
-def sign(path: Path, signing: _SigningOptions, output_dir: Path | None) -> int:
+@click.option(
+    "--bundle-version",
+    help="Sign this version into a directory's manifest, for installers' rollback protection (PEP 440 or SemVer).",
+)
+def sign(path: Path, signing: _SigningOptions, output_dir: Path | None, bundle_version: str | None) -> int:
     """Sign PATH, a bundle directory or a single file, with minisign or Sigstore."""
     with _signing(signing) as chosen:
-        _report("signed", sign_bundle(path, chosen, output_dir=output_dir))
+        _report("signed", sign_bundle(path, chosen, output_dir=output_dir, version=bundle_version))
+    if bundle_version is not None:
+        click.echo(f"  version {escape(bundle_version)}")
     return 0
 
 

@@ -2,9 +2,9 @@
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,15 +12,21 @@ from signing.backends import BundleVerifier
 from signing.backends import minisign as minisign_backend
 from signing.cli.options import sigstore_instance_options
 from signing.policy import TrustPolicy
+from signing.trustfile import TrustFile
 from signing.verify import SignaturePaths
+
+if TYPE_CHECKING:
+    from signing.backends.sigstore import SigstoreInstance
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
 @dataclass(frozen=True)
 class TrustOptions:
-    """Trusted minisign keys, a Sigstore identity and instance, and signatures stored apart."""
+    """A trust policy file, or trusted minisign keys and a Sigstore identity; a Sigstore instance; signatures apart."""
 
+    policy_file: Path | None
+    """`--policy`: the TOML trust policy (`signing.trustfile`), instead of the signer options."""
     minisign_pubkeys: tuple[Path, ...]
     certificate_identity: str | None
     certificate_identity_regexp: str | None
@@ -39,25 +45,20 @@ class TrustOptions:
     signatures_dir: Path | None
     """Where `sign --output-dir` wrote the Statements and signatures, instead of the bundle's `.packseal/`."""
 
-    def policy(self) -> TrustPolicy:
-        """Every system the options name a signer of; Sigstore only when an identity option is given."""
+    def policy(self) -> TrustPolicy | TrustFile:
+        """The policy file given with --policy, else every system the options name a signer of.
+
+        Sigstore only when an identity option is given, or the policy file lists an identity.
+        """
+        if self.policy_file is not None:
+            return self.trust_file(self.policy_file)
         verifiers: list[BundleVerifier] = []
         if self.minisign_pubkeys:
             verifiers.append(minisign_backend.MinisignKeyring.from_files(self.minisign_pubkeys))
-        identity = (
-            self.certificate_identity, self.certificate_identity_regexp, self.certificate_oidc_issuer,
-            self.certificate_oidc_issuer_regexp, self.github_repository, self.github_ref, self.github_sha,
-            self.github_workflow_trigger,
-        )  # fmt: skip
-        if any(value is not None for value in identity):
+        if self.signer_options:
             from signing.backends import sigstore as sigstore_backend
 
-            instance = sigstore_backend.SigstoreInstance(
-                staging=self.staging,
-                trust_config=self.trust_config,
-                trusted_root=self.trusted_root,
-                offline=self.offline,
-            )
+            instance = self.sigstore_instance()
             identity_policy = sigstore_backend.SigstoreIdentityPolicy(
                 identity=self.certificate_identity,
                 identity_regexp=self.certificate_identity_regexp,
@@ -71,6 +72,38 @@ class TrustOptions:
             verifiers.append(sigstore_backend.SigstoreVerifier(instance, identity_policy))
         return TrustPolicy(tuple(verifiers))
 
+    @property
+    def signer_options(self) -> list[str]:
+        """The Sigstore signer options given: each one states whom to trust, as a policy file does."""
+        identity = {
+            "--certificate-identity": self.certificate_identity,
+            "--certificate-identity-regexp": self.certificate_identity_regexp,
+            "--certificate-oidc-issuer": self.certificate_oidc_issuer,
+            "--certificate-oidc-issuer-regexp": self.certificate_oidc_issuer_regexp,
+            "--github-repository": self.github_repository,
+            "--github-ref": self.github_ref,
+            "--github-sha": self.github_sha,
+            "--github-workflow-trigger": self.github_workflow_trigger,
+        }
+        return [option for option, value in identity.items() if value is not None]
+
+    def trust_file(self, path: Path) -> TrustFile:
+        """The policy file, verified against the Sigstore instance the options name; no signer option besides it."""
+        given = self.signer_options + (["--minisign-pubkey"] if self.minisign_pubkeys else [])
+        if given:
+            raise click.UsageError(f"--policy excludes {given[0]}: the policy file says whom to trust")
+        trust_file = TrustFile.load(path)
+        if any(publisher.sigstore for publisher in trust_file.publishers):
+            trust_file = replace(trust_file, sigstore=self.sigstore_instance())
+        return trust_file
+
+    def sigstore_instance(self) -> "SigstoreInstance":
+        from signing.backends import sigstore as sigstore_backend
+
+        return sigstore_backend.SigstoreInstance(
+            staging=self.staging, trust_config=self.trust_config, trusted_root=self.trusted_root, offline=self.offline
+        )
+
     def signatures(self) -> SignaturePaths:
         return SignaturePaths(minisign=self.signature, sigstore=self.sigstore_bundle)
 
@@ -78,6 +111,12 @@ class TrustOptions:
 def trust_options(command: Callable[..., int]) -> Callable[..., int]:
     """Add the trust options to a command, which receives them as one `trust: TrustOptions` argument."""
     options: list[Callable[[Callable[..., int]], Callable[..., int]]] = [
+        click.option(
+            "--policy",
+            "policy_file",
+            type=_FILE,
+            help="A trust policy file (TOML): which publisher may sign which bundles; excludes the signer options.",
+        ),
         click.option(
             "--minisign-pubkey",
             "minisign_pubkeys",

@@ -1,4 +1,7 @@
-"""`packseal verify-bundle`: build the trust policy and pin from the options, verify, print the verdict."""
+"""`packseal verify-bundle`: build the trust policy and pin from the options, verify, print the verdict.
+
+A bundle refused under a policy file (`--policy`) is also recorded in the audit log (`signing.audit`).
+"""
 
 import json
 from pathlib import Path
@@ -9,7 +12,8 @@ from signing.cli.trust import TrustOptions, trust_options
 from signing.errors import ExitStatus
 from signing.pins import LockFile, SourcePin
 from signing.terminal import escape
-from signing.verify import Verdict, verify_bundle, verify_locked_bundle
+from signing.trustfile import TrustFile
+from signing.verify import Verdict, bundle_name, verify_bundle, verify_locked_bundle
 
 
 @click.command("verify-bundle")
@@ -56,15 +60,49 @@ def verify_bundle_command(
     else:
         verdict = verify_bundle(path, policy, signatures=signatures, pin=pin, signatures_dir=trust.signatures_dir)
     click.echo(json.dumps(verdict.to_json(), indent=2) if as_json else summary(verdict))
+    if not verdict.verified and isinstance(policy, TrustFile):
+        record_refusal(verdict, policy)
     return ExitStatus.DONE if verdict.verified else ExitStatus.REFUSED
+
+
+def record_refusal(verdict: Verdict, policy: TrustFile) -> None:
+    """Append a `verify-refused` event to the audit log: a policy refusal is what an installer's log must show.
+
+    The verdict is printed first, so a log that cannot be written (exit 2,
+    one error line) never hides why the bundle was refused.
+    """
+    from signing.audit import AuditEvent, AuditLog
+
+    refusal = verdict.refusal
+    assert refusal is not None
+    detail = {
+        "publisher": verdict.publisher,
+        "check": refusal.name,
+        "reason": refusal.detail,
+        "path": str(verdict.bundle),
+    }
+    event = AuditEvent(
+        action="verify-refused",
+        bundle=bundle_name(verdict.bundle),
+        verdict="refused",
+        digest=verdict.digest,
+        signers=tuple(signer.to_json() for signer in verdict.signers),
+        policy_digest=policy.digest,
+        detail={key: value for key, value in detail.items() if value is not None},
+    )
+    AuditLog.default().append(event)
 
 
 def summary(verdict: Verdict) -> str:
     lines = [f"{'VERIFIED' if verdict.verified else 'REFUSED'} {escape(str(verdict.bundle))}"]
     if verdict.digest:
         lines.append(f"  digest  {escape(verdict.digest)}")
+    if verdict.publisher:
+        lines.append(f"  publisher  {escape(verdict.publisher)}")
     if verdict.signers:
         lines.append(f"  signer  {escape('; '.join(str(signer) for signer in verdict.signers))}")
+    if verdict.version:
+        lines.append(f"  version {escape(verdict.version)}")
     for check in verdict.checks:
         lines.append(f"  [{'ok' if check.ok else 'FAIL'}] {check.name}: {escape(check.detail)}")
     return "\n".join(lines)

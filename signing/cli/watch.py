@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from signing import watch
-from signing.audit import AuditEvent, AuditLog
+from signing.audit import AuditLog
 from signing.cli.exits import print_help_when_bare
 from signing.cli.keys import PASSWORD_FILE_HELP, unlocked_secret_key
 from signing.documents import read_document, write_document
@@ -23,7 +23,6 @@ from signing.terminal import escape
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 _DIRECTORY = click.Path(file_okay=False, path_type=Path)
-_AUDIT_ACTIONS = {watch.Status.DRIFTED: "drift", watch.Status.PHANTOM: "phantom", watch.Status.REMOVED: "removed"}
 
 
 @click.group("watch", invoke_without_command=True)
@@ -93,8 +92,7 @@ def check(
     report = watch.Watcher(directory, state).check(paranoid=paranoid)
     audit = AuditLog.default()
     for item in report.changes:
-        detail = {"path": str(directory / item.path), **item.to_json()}
-        audit.append(AuditEvent(action=_AUDIT_ACTIONS[item.status], bundle=item.path, verdict="refused", detail=detail))
+        audit.append(item.audit_event(directory))
     if as_json:
         output = {
             "schema": JSON_SCHEMA_VERSION,

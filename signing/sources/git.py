@@ -27,6 +27,7 @@ a commit no ref reaches any more (force-pushed away) needs
 
 import hashlib
 import os
+import re
 import shutil
 import ssl
 import struct
@@ -61,6 +62,8 @@ CHECKOUT_DIR = "checkout"
 _PACK_HEADER = struct.Struct(">4sLL")
 _REGULAR, _EXECUTABLE, _SYMLINK, _DIRECTORY, _GITLINK = 0o100644, 0o100755, 0o120000, 0o040000, 0o160000
 _Object = TypeVar("_Object", bound=ShaFile)
+_HFS_IGNORED = re.compile("[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]")
+"""Code points HFS+ drops from names, so that `.g\u200cit` opens `.git` on macOS (Git's `is_hfs_dotgit` list)."""
 
 
 @dataclass(frozen=True)
@@ -379,7 +382,7 @@ class _Writer:
         except UnicodeDecodeError:
             raise SourceError(f"{self._source}: a name in the tree is not UTF-8: {name!r}") from None
         relative = f"{directory}/{text}" if directory else text
-        if text.casefold() in (".git", "git~1") or "/" in text:
+        if _HFS_IGNORED.sub("", text).casefold() in (".git", "git~1") or "/" in text:
             raise SourceError(f"{self._source}: {escape(relative)!r} is a name Git refuses to check out")
         checked = relative.removeprefix(SIGNATURE_DIR + "/") if relative != SIGNATURE_DIR else None
         try:

@@ -27,12 +27,12 @@ from attest.errors import GitError, ManifestError
 from attest.git import check_full_commit
 from attest.manifest import check_path
 from signing.errors import SourceSpecError
+from signing.sources import URL_UNSAFE
 from signing.terminal import escape
 
 GIT_PREFIX = "git+"
 _SCHEME = "https"
 _SUBDIRECTORY = "subdirectory="
-_URL_UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
 _REF_UNSAFE = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|/\.|\.lock(/|$)")
 _URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -111,7 +111,7 @@ def parse_git_source(text: str, *, ref: str | None = None) -> GitSource:
     shown = escape(text)
     if not is_git_source(text):
         raise SourceSpecError(f"{shown}: not a Git source (git+https://host/org/repo@<full commit>)")
-    if _URL_UNSAFE.search(text):
+    if URL_UNSAFE.search(text):
         raise SourceSpecError(f"{shown}: space, control character or backslash in the source")
     location, _, fragment = text[len(GIT_PREFIX) :].partition("#")
     parts = urlsplit(location)
@@ -185,6 +185,8 @@ def release_name(url: str) -> tuple[str, str]:
     rules of a bundle path name (`attest.manifest.check_path`): no `..`,
     no `/`, no control characters, portable everywhere.
     """
+    if URL_UNSAFE.search(url):
+        raise SourceSpecError(f"{escape(url)}: space, control character or backslash in the URL")
     try:
         parts = urlsplit(url)
         host = (parts.hostname, parts.port)[0]  # reading `port` checks it: refused here, not mid-download

@@ -19,6 +19,7 @@ from attest.manifest import (
     differences,
     manifest_from_statement,
     manifest_statement,
+    manifest_version,
 )
 from attest.statement import Statement, Subject
 
@@ -406,6 +407,42 @@ def test_manifest_statement_names_the_bundle_and_its_digest(sample_manifest):
     statement = manifest_statement("my-pack", sample_manifest)
     assert statement.subjects == (Subject("my-pack", sample_manifest.digest),)
     assert statement.predicate == sample_manifest.to_json()
+
+
+# --- the signed version ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["1.2.0", "1.0.0-rc.1+build.5", "2024.1", "v1!2.0.post1", "x" * 128])
+def test_a_version_travels_in_the_signed_statement_beside_the_files(sample_manifest, version):
+    data = manifest_statement("bundle", sample_manifest, version=version).to_bytes()
+
+    statement, manifest = manifest_from_statement(data, what="m.json")
+
+    assert manifest_version(statement) == version
+    assert manifest == sample_manifest
+    assert json.loads(data)["predicate"] == {"files": sample_manifest.to_json()["files"], "version": version}
+    assert statement.subjects[0].sha256 == sample_manifest.digest, "the tree digest stays the file list's"
+
+
+def test_a_statement_without_a_version_is_an_unversioned_bundle(sample_statement_bytes):
+    statement, _ = manifest_from_statement(sample_statement_bytes, what="m.json")
+    assert manifest_version(statement) is None
+
+
+BAD_VERSIONS = ["", " 1.0", "1.0 ", "1 .0", "x" * 129, "1.0\n", "1.0\x1b[2J", "caf\u00e9", None, 1, 1.5, [], {}]
+
+
+@pytest.mark.parametrize("version", BAD_VERSIONS, ids=repr)
+def test_a_signed_version_that_is_not_a_short_printable_string_is_refused(sample_manifest, version):
+    data = _with_document(_statement(sample_manifest), lambda d: d["predicate"].update(version=version))
+    with pytest.raises(ManifestError, match=r"m\.json: version .*1 to 128 printable ASCII characters"):
+        manifest_from_statement(data, what="m.json")
+
+
+@pytest.mark.parametrize("version", [v for v in BAD_VERSIONS if isinstance(v, str)], ids=repr)
+def test_a_bad_version_cannot_be_signed(sample_manifest, version):
+    with pytest.raises(ManifestError, match="printable ASCII"):
+        manifest_statement("bundle", sample_manifest, version=version)
 
 
 # --- names Windows cannot hold --------------------------------------------------

@@ -39,13 +39,17 @@ TRUST_OPTIONS = {
     "keygen": set(),
     "sign": {"--minisign-key", "--staging", "--trust-config"},
     "attest": {"--minisign-key", "--staging", "--trust-config", "--allow-dirty"},
-    "verify-bundle": {"--minisign-pubkey", "--signature", "--bundle", "--signatures-dir"} | SIGSTORE_TRUST | PINS,
-    "install": {"--policy", "--lock", "--minisign-pubkey", "--signature", "--bundle", "--signatures-dir", "--ref"}
+    "install": {"--policy", "--lock", "--minisign-pubkey", "--signature", "--bundle", "--signatures-dir"}
+    | {"--allow-downgrade", "--ref"}
     | SIGSTORE_TRUST,
+    "verify-bundle": {"--policy", "--minisign-pubkey", "--signature", "--bundle", "--signatures-dir"}
+    | SIGSTORE_TRUST
+    | PINS,
     "self record": {"--minisign-key"},
     "self check": {"--record", "--binary", "--python", "--script", "--minisign-pubkey", "--allow-unsigned"},
     "version": set(),
-    "lock add": {"--lock", "--replace", "--minisign-pubkey", "--signature", "--bundle", "--signatures-dir"}
+    "policy check": set(),
+    "lock add": {"--lock", "--replace", "--policy", "--minisign-pubkey", "--signature", "--bundle", "--signatures-dir"}
     | SIGSTORE_TRUST,
     "audit verify": {"--head", "--minisign-pubkey"},
     "audit show": set(),

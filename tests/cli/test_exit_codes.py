@@ -96,6 +96,12 @@ def changed_after_recording(ctx: SimpleNamespace) -> tuple[Path, Path]:
 
 
 # fmt: off
+def policy_file(c: SimpleNamespace, public_key: Path) -> Path:
+    path = c.tmp_path / "trust.toml"
+    path.write_text(f'[[publisher]]\nname = "acme"\nbundles = ["*"]\nminisign_keys = ["{public_key}"]\n')
+    return path
+
+
 CASES = [
     Case("keygen-done", lambda c: ["keygen", "--output-dir", c.tmp_path / "new", "--no-password"], 0),
     Case("keygen-bad-option", lambda c: ["keygen", "--output-dir", c.tmp_path / "new", "--bogus"], 2),
@@ -103,6 +109,8 @@ CASES = [
                                                 "--no-password"], 2),
     Case("keygen-interrupted", lambda c: ["keygen", "--output-dir", c.tmp_path / "new",
                                           "--password-file", fifo_at(c, "password")], 130),
+    Case("policy-check-done", lambda c: ["policy", "check", policy_file(c, c.keys.pub)], 0),
+    Case("policy-check-malformed", lambda c: ["policy", "check", policy_file(c, c.tmp_path / "absent.pub")], 2),
     Case("version-done", lambda c: ["version"], 0),
     Case("version-bad-option", lambda c: ["version", "--bogus"], 2),
     Case("sign-done", lambda c: ["sign", c.pack, "--minisign-key", c.keys.key], 0),
@@ -262,7 +270,9 @@ def test_every_command_is_in_the_table() -> None:
     for command in ENVIRONMENT_OPTIONS:
         prefix = command.replace("verify-bundle", "verify").replace(" ", "-")
         exits = {case.exit for case in CASES if case.id.startswith(prefix + "-")}
-        expected = {"keygen": {0, 2, 130}, "version": {0, 2}, "lock add": {1, 2}}.get(command, {0, 1, 2, 130})
+        expected = {"keygen": {0, 2, 130}, "version": {0, 2}, "lock add": {1, 2}, "policy check": {0, 2}}.get(
+            command, {0, 1, 2, 130}
+        )
         assert exits == expected, command
 
 

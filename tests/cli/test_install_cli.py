@@ -72,4 +72,4 @@ def test_policy_with_other_trust_options_is_a_usage_error(tmp_path, pack, key_st
     )
 
     assert result.returncode == 2, result.stderr
-    assert "--policy is the whole trust decision" in result.stderr
+    assert "--policy excludes --minisign-pubkey: the policy file says whom to trust" in result.stderr

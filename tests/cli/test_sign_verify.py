@@ -78,7 +78,7 @@ def test_directory_verdict_json_reports_every_check_in_order(signed_pack, keys, 
     result, verdict = cli.verify_json(signed_pack, keys.pub)
 
     assert result.returncode == 0, cli.describe(result)
-    assert set(verdict) == {"schema", "verified", "bundle", "digest", "signers", "checks"}
+    assert set(verdict) == {"schema", "verified", "bundle", "digest", "signers", "publisher", "version", "checks"}
     assert verdict["verified"] is True
     assert verdict["bundle"].rstrip("/").endswith("pack")
     assert DIGEST.fullmatch(verdict["digest"]), verdict

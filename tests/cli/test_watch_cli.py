@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import json_output
@@ -61,6 +62,34 @@ def test_drift_phantom_and_removal_exit_1_with_one_audit_event_each(plugins: Pat
     assert [item["changed"] for item in report["items"] if item["path"] == "acme-pack"] == [["acme-pack/bin/run.sh"]]
     events = {event["bundle"]: event["action"] for event in audit_events(home)}
     assert events == {"acme-pack": "drift", "phantom-pack": "phantom", "agents.toml": "removed"}
+
+
+def test_a_phantom_whose_name_is_not_utf8_is_reported_and_logged(plugins: Path, tmp_path: Path, home) -> None:
+    state = tmp_path / "state.json"
+    record(plugins, state)
+    (plugins / os.fsdecode(b"evil-\xff.toml")).write_text("evil = true\n")
+    result = packseal("watch", "check", plugins, "--state", state, "--allow-unsigned", "--json", env=home)
+    assert result.returncode == 1, describe(result)
+    report = json_output.parse(result.stdout)
+    assert [item["status"] for item in report["items"] if item["path"] == "evil-\udcff.toml"] == ["phantom"]
+    assert [(event["action"], event["bundle"]) for event in audit_events(home)] == [("phantom", "evil-\\udcff.toml")]
+
+
+def test_a_drift_of_thousands_of_files_is_reported_whole_and_logged_in_one_bounded_event(
+    plugins: Path, tmp_path: Path, home
+) -> None:
+    state = tmp_path / "state.json"
+    record(plugins, state)
+    names = [f"acme-pack/{'x' * 200}-{number}.py" for number in range(6000)]
+    for name in names:
+        (plugins / name).write_bytes(b"")
+    result = packseal("watch", "check", plugins, "--state", state, "--allow-unsigned", "--json", env=home)
+    assert result.returncode == 1, describe(result)
+    [drifted] = [item for item in json_output.parse(result.stdout)["items"] if item["status"] == "drifted"]
+    assert drifted["extra"] == sorted(names)
+    [event] = audit_events(home)
+    assert event["action"] == "drift" and event["detail"]["extra_count"] == 6000
+    assert 0 < len(event["detail"]["extra"]) < 6000
 
 
 def test_text_report_names_each_change(plugins: Path, tmp_path: Path, home) -> None:

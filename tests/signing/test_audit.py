@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 import stat
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from signing.audit import GENESIS, AuditEvent, AuditHead, AuditLog, event_line, line_hash, parse_line
+from signing.audit import GENESIS, MAX_LINE_BYTES, AuditEvent, AuditHead, AuditLog, event_line, line_hash, parse_line
 from signing.audit_verify import CheckedHead, verify_log
 from signing.errors import AuditError
 
@@ -46,6 +47,30 @@ def test_each_event_is_one_canonical_line_chained_to_the_previous_one(tmp_path):
     assert one["time"].endswith("Z")
     assert parse_line(second, 2).event == REFUSED
     assert AuditHead.read(log.head_path) == AuditHead(2, "sha256:" + hashlib.sha256(second).hexdigest())
+
+
+def test_a_file_name_that_is_not_utf8_is_logged_escaped_and_the_chain_verifies(tmp_path):
+    """Names come from disks and archives as bytes; a refusal naming one must still be logged, not crash."""
+    log = AuditLog(tmp_path / "audit.jsonl")
+    name = os.fsdecode(b"evil-\xff.toml")
+    log.append(AuditEvent(action="phantom", bundle=name, verdict="refused", detail={"extra": [name], name: 1}))
+    log.append(INSTALL)
+
+    [event, _] = log.events()
+    assert event.event.bundle == "evil-\\udcff.toml"
+    assert event.event.detail == {"extra": ["evil-\\udcff.toml"], "evil-\\udcff.toml": 1}
+    assert verify_log(log).verified
+
+
+def test_an_event_too_large_to_log_is_refused_in_one_line_and_nothing_is_written(tmp_path):
+    log = AuditLog(tmp_path / "audit.jsonl")
+    log.append(INSTALL)
+    before = log.path.read_bytes()
+    with pytest.raises(AuditError, match="byte limit"):
+        log.append(
+            AuditEvent(action="install-refused", bundle="x", verdict="refused", detail={"r": "x" * MAX_LINE_BYTES})
+        )
+    assert log.path.read_bytes() == before
 
 
 def test_the_log_is_private_to_its_user(tmp_path):

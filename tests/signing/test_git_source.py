@@ -339,6 +339,23 @@ def test_a_dot_git_directory_smuggled_into_the_tree_is_refused(served: Served, t
         fetch_commit(served.publish(repo), pinned, tmp_path / "stage")
 
 
+@pytest.mark.parametrize("name", [".g\u200cit", ".git\u200f", "\u202a.GIT", ".gi\u206ft", "\ufeff.git"])
+def test_a_dot_git_spelled_with_characters_hfs_ignores_is_refused(served: Served, tmp_path: Path, name: str) -> None:
+    """HFS+ ignores these code points in names, so macOS opens such an entry as `.git`; Git refuses them too."""
+    repo = served.repo()
+    sample(repo)
+    hook = _blob(repo, b"#!/bin/sh\ntouch ran\n")
+    hooks = _mktree(repo, f"100755 blob {hook}\tpost-checkout\n")
+    dot_git = _mktree(repo, f"040000 tree {hooks}\thooks\n")
+    root = _mktree(repo, f"040000 tree {dot_git}\t{name}\n")
+    pinned = repo.git("commit-tree", root, "-m", "smuggled")
+    repo.git("update-ref", "refs/heads/main", pinned)
+
+    with pytest.raises(SourceError, match="is a name Git refuses to check out"):
+        fetch_commit(served.publish(repo), pinned, tmp_path / "stage")
+    assert not (tmp_path / "stage" / CHECKOUT_DIR).exists()
+
+
 def _blob(repo: GitRepo, data: bytes) -> str:
     return subprocess.run(
         ["git", "-C", str(repo.top), "hash-object", "-w", "--stdin"],

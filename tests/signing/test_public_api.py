@@ -68,6 +68,17 @@ def test_sigstore_verification_is_public_and_takes_a_str_trusted_root(tmp_path):
     assert "TrustPolicyError: cannot read trusted root: " + missing in result.stderr.splitlines()[-1]
 
 
+def test_a_signed_version_through_the_api(tmp_path, make_tree, key_pair, policy):
+    import attest
+
+    root = make_tree(tmp_path / "pack", TREE)
+    signing.sign_with_minisign(str(root), key_pair.secret_key, version="1.2.0")
+
+    assert signing.verify_bundle(root, policy).version == "1.2.0"
+    statement, _ = attest.manifest_from_statement((root / ".packseal/manifest.json").read_bytes(), what="manifest")
+    assert attest.manifest_version(statement) == "1.2.0"
+
+
 def test_install_is_public_and_lands_a_bundle(tmp_path, make_tree, key_pair, policy, monkeypatch):
     """`signing.install` stays the function once its modules are imported (a submodule `install` replaced it)."""
     import signing.cli.install
@@ -100,3 +111,20 @@ def test_remote_sources_are_public_and_read_from_strings(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_trust_policy_file_and_the_policy_checks_are_public(tmp_path, key_pair, make_tree):
+    """A policy file loads and verifies through `signing` alone; the source checks compose as `AllOf`."""
+    (tmp_path / "release.pub").write_bytes(bytes(key_pair.public_key) + b"\n")
+    policy = tmp_path / "trust.toml"
+    policy.write_text('[[publisher]]\nname = "acme"\nbundles = ["pack"]\nminisign_keys = ["release.pub"]\n')
+    root = make_tree(tmp_path / "pack", TREE)
+    signing.sign_with_minisign(root, key_pair.secret_key)
+
+    trust_file = signing.TrustFile.load(str(policy))
+    verdict = signing.verify_bundle(str(root), trust_file)
+
+    assert verdict.verified and verdict.publisher == "acme"
+    assert isinstance(trust_file.publisher_for("pack"), signing.Publisher)
+    source = signing.AllOf((signing.BuilderIs("b"), signing.RepositoryIs("https://github.com/acme/pack")))
+    assert [check.name for check in source.checks] == [signing.CheckName.SOURCE_REPOSITORY, signing.CheckName.BUILDER]

@@ -351,6 +351,25 @@ def test_urls_that_cannot_be_used_are_usage_errors(into, url, reason):
     assert list(into.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1:9/releases/pack\ttar.gz",
+        "https://127.0.0.1:9/a\r\nX-Evil: 1/pack.tar.gz",
+        "https://127.0.0.1:9/a b/pack.tar.gz",
+        "https://127.0.0.1:9/a\\b/pack.tar.gz",
+    ],
+    ids=["tab", "crlf", "space", "backslash"],
+)
+def test_whitespace_or_a_control_character_in_the_url_is_a_usage_error_before_any_request(into, url):
+    """`urlsplit` drops tabs and newlines where the request keeps them: the name, the signature URLs and
+    the record would each describe another URL than the one fetched."""
+    with pytest.raises(SourceSpecError, match="space, control character or backslash in the URL") as raised:
+        download_release(url, into, limits=FAST)
+    assert "\n" not in str(raised.value) and "\r" not in str(raised.value) and "\t" not in str(raised.value)
+    assert list(into.iterdir()) == []
+
+
 def test_release_name_keeps_the_segment_as_written_for_the_signature_urls():
     assert release_name("https://h/a/pack%2B1.tgz") == ("pack+1.tgz", "pack%2B1.tgz")
 

@@ -45,7 +45,7 @@ def test_a_verdict_is_true_only_when_verified(signed_bundle, policy):
 def test_to_json_shape(signed_bundle, policy):
     document = verify_bundle(signed_bundle, policy).to_json()
     assert json.loads(json.dumps(document)) == document
-    assert set(document) == {"schema", "verified", "bundle", "digest", "signers", "publisher", "checks"}
+    assert set(document) == {"schema", "verified", "bundle", "digest", "signers", "publisher", "version", "checks"}
     assert document["schema"] == 1
     assert document["publisher"] is None
     assert document["verified"] is True
@@ -65,6 +65,7 @@ def test_to_json_of_a_refusal(signed_bundle, policy):
         "digest": None,
         "signers": [],
         "publisher": None,
+        "version": None,
         "checks": [
             {"name": "layout", "ok": False, "detail": ".packseal/ is missing: the bundle is not signed", "data": {}}
         ],

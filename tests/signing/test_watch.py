@@ -54,14 +54,16 @@ def statuses(report: watch.WatchReport) -> dict[str, Status]:
     return {item.path: item.status for item in report.items}
 
 
-def test_records_bundles_and_matching_files_and_nothing_of_packseal_state(plugins: Path) -> None:
+def test_records_bundles_matching_files_and_install_records_but_not_staging(plugins: Path, make_tree) -> None:
+    make_tree(plugins / ".packseal-installs", {"stage-1a2b/bundle/.packseal/manifest.json": b"{}"})
     state = record_watch(plugins)
     assert [(item.kind.value, item.path) for item in state.items] == [
+        ("file", ".packseal-installs/acme-tool.json"),
         ("bundle", "acme-tool"),
         ("file", "agents.toml"),
         ("bundle", "beta-tool"),
     ]
-    acme = state.items[0]
+    acme = state.items[1]
     assert "acme-tool/.packseal/manifest.json" in {file.path for file in acme.files}
     assert "acme-tool/docs/latest.md" in {file.path for file in acme.files}
 
@@ -128,6 +130,51 @@ def test_a_new_bundle_or_config_file_anywhere_below_is_a_phantom(plugins: Path, 
     assert {item.path: (item.kind.value, item.status) for item in report.changes} == {
         "vendor/evil-pack": ("bundle", Status.PHANTOM),
         "conf.d/extra.json": ("file", Status.PHANTOM),
+    }
+
+
+def test_a_bundle_a_loader_reaches_through_a_link_or_another_spelling_is_a_phantom(
+    plugins: Path, tmp_path: Path, make_tree, other_key_pair
+) -> None:
+    """A loader asking `(d / ".packseal").is_dir()` follows links, and a case-insensitive filesystem folds case."""
+    watcher = Watcher(plugins, record_watch(plugins))
+    outside = make_tree(tmp_path / "outside/evil-pack", {"x.py": b"x"})
+    sign_with_minisign(outside, other_key_pair.secret_key)
+    (plugins / "evil-pack").symlink_to(outside)
+    make_tree(plugins, {"linked-signatures/x.py": b"x", "linked-signatures/.packseal": str(outside / ".packseal")})
+    make_tree(plugins, {"shouting/x.py": b"x", "shouting/.PACKSEAL/manifest.json": b"{}"})
+    changes = {item.path: (item.kind.value, item.status) for item in watcher.check().changes}
+    assert changes == {
+        "evil-pack": ("file", Status.PHANTOM),
+        "linked-signatures": ("bundle", Status.PHANTOM),
+        "shouting": ("bundle", Status.PHANTOM),
+    }
+
+
+def test_a_linked_directory_is_watched_as_its_link(plugins: Path, tmp_path: Path) -> None:
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v2").mkdir()
+    (plugins / "vendor").symlink_to(tmp_path / "v1")
+    watcher = Watcher(plugins, record_watch(plugins))
+    assert watcher.check().unchanged
+    (plugins / "vendor").unlink()
+    (plugins / "vendor").symlink_to(tmp_path / "v2")
+    [drifted] = watcher.check().changes
+    assert (drifted.path, drifted.status, drifted.changed) == ("vendor", Status.DRIFTED, ("vendor",))
+
+
+def test_only_staging_in_packseal_install_state_is_unwatched(plugins: Path, make_tree, other_key_pair) -> None:
+    """Install records are watched (one rewritten is drift); a bundle or config hidden beside them is a phantom."""
+    watcher = Watcher(plugins, record_watch(plugins))
+    make_tree(plugins / ".packseal-installs", {"stage-1a2b/bundle/.packseal/manifest.json": b"{}", "lock": b""})
+    sign_with_minisign(make_tree(plugins / ".packseal-installs/evil-pack", {"x.py": b"x"}), other_key_pair.secret_key)
+    make_tree(plugins, {"vendor/.packseal-installs/agent.toml": b"[agent]\n"})
+    (plugins / ".packseal-installs/acme-tool.json").write_bytes(b'{"highest": "0.0.1"}')
+    changes = {item.path: (item.kind.value, item.status) for item in watcher.check().changes}
+    assert changes == {
+        ".packseal-installs/acme-tool.json": ("file", Status.DRIFTED),
+        ".packseal-installs/evil-pack": ("bundle", Status.PHANTOM),
+        "vendor/.packseal-installs/agent.toml": ("file", Status.PHANTOM),
     }
 
 
