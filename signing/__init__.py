@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from signing.progress import Progress as Progress
     from signing.progress import progress_for_terminal as progress_for_terminal
     from signing.records import InstallRecord as InstallRecord
+    from signing.records import Origin as Origin
     from signing.selfcheck import SelfCheckResult as SelfCheckResult
     from signing.selfcheck import check_self as check_self
     from signing.selfcheck import record_self as record_self
@@ -76,6 +77,10 @@ if TYPE_CHECKING:
     from signing.sign import sign_bundle as sign_bundle
     from signing.sign import sign_with_minisign as sign_with_minisign
     from signing.sign import sign_with_sigstore as sign_with_sigstore
+    from signing.sources.fetch import RemoteOptions as RemoteOptions
+    from signing.sources.spec import GitSource as GitSource
+    from signing.sources.spec import ReleaseSource as ReleaseSource
+    from signing.sources.spec import parse_source as parse_source
     from signing.trustfile import Publisher as Publisher
     from signing.trustfile import SigstoreIdentity as SigstoreIdentity
     from signing.trustfile import TrustedKey as TrustedKey

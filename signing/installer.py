@@ -4,11 +4,12 @@ The module is `installer`, not `install`: importing a submodule named
 `install` would replace the `signing.install` function with the module.
 
 `install` copies the source (a directory, an archive, or a single file with
-its signature files) into a private staging directory on the install
-directory's filesystem (`signing.staging`, `signing.archive`), verifies
-that copy under the installer's policy, and lands exactly it by rename
-(`signing.landing`), with its install record (`signing.records`). Whoever
-can write the source after the copy changes nothing that lands.
+its signature files), or fetches it (a Git commit, a release URL), into a
+private staging directory on the install directory's filesystem
+(`signing.sources.stage`), verifies that copy under the installer's policy,
+and lands exactly it by rename (`signing.landing`), with its install record
+(`signing.records`). Whoever can write the source after the copy changes
+nothing that lands.
 
 One installer at a time works in an install directory (a lock in
 `DEST/.packseal-installs/`), and each first finishes or undoes a landing an
@@ -27,28 +28,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from attest.errors import ManifestError
-from attest.manifest import check_path
 from attest.provenance import Provenance
-from signing.archive import ArchiveLimits, extract_archive, is_archive
+from signing.archive import ArchiveLimits
 from signing.audit import AuditEvent, AuditLog
 from signing.backends import Signer
-from signing.errors import BundleError, InstallRefused, OutputError
+from signing.errors import BundleError, InstallRefused, OutputError, SourceError
 from signing.files import PathLike
 from signing.landing import Move, land, recover
-from signing.layout import FileLayout
 from signing.pins import LockFile
 from signing.policy import TrustPolicy
-from signing.records import InstallRecord
+from signing.records import InstallRecord, Origin
 from signing.rollback import HighestInstalled, RollbackDecision, check_rollback
 from signing.schemas import JSON_SCHEMA_VERSION
-from signing.staging import STATE_DIR, InstallState, Tally, copy_file, copy_tree
+from signing.sources.fetch import RemoteOptions
+from signing.sources.stage import BUNDLE_DIR, Source, Staged, as_source, refused, stage
+from signing.staging import STATE_DIR, InstallState
 from signing.trustfile import TrustFile
 from signing.verify import Verdict, verify_bundle, verify_locked_bundle
 from signing.versions import Scheme
 
 DEFAULT_LIMITS = ArchiveLimits()
-_BUNDLE_DIR = "bundle"
+DEFAULT_REMOTE = RemoteOptions()
 _RECORD_NAME = "record.json"
 
 
@@ -57,7 +57,7 @@ class Installed:
     """A bundle that verified and landed at `path` (or, in a dry run, would land there).
 
     `record` is the install record written, None in a dry run; `replaced`
-    the record of the install it replaced, if any.
+    the record of the install it replaced, if any; `origin` where it came from.
     """
 
     name: str
@@ -71,6 +71,7 @@ class Installed:
     record: Path | None
     replaced: InstallRecord | None
     verdict: Verdict
+    origin: Origin
     version: str | None = None
     """The bundle's signed version; None for an unversioned bundle."""
     highest: HighestInstalled | None = None
@@ -119,11 +120,12 @@ class Installed:
             "replaced": None if self.replaced is None else self.replaced.to_json(),
             "changes": {key: {"before": old, "after": new} for key, (old, new) in self.changes().items()},
             "checks": [check.to_json() for check in self.verdict.checks],
+            "origin": self.origin.to_json(),
         }
 
 
 def install(
-    source: PathLike,
+    source: Source,
     dest: PathLike,
     policy: TrustPolicy | TrustFile,
     *,
@@ -133,18 +135,26 @@ def install(
     audit: AuditLog | None = None,
     announce: Callable[[Installed], None] | None = None,
     allow_downgrade: bool = False,
+    remote: RemoteOptions = DEFAULT_REMOTE,
 ) -> Installed:
     """Verify `source` under `policy` (and `lock`) and land it as `dest/<name>`; return what landed.
 
-    The name is a directory's own name, an archive's one top-level
-    directory, or a single file's name. Raises `InstallRefused` (carrying
-    the `Verdict` of the staged copy, its `bundle` the source) when
-    verification refuses the bundle, `ArchiveError` or
-    `BundleError` for a source that cannot be copied or extracted safely,
-    `OutputError` when the install directory cannot take it (for example
-    an entry there that no install record names). In each case the install
-    directory is unchanged. `announce` hears of the verified bundle before
-    it lands: how the command line prints the trust summary first.
+    `source` is a path, a `GitSource`, a `ReleaseSource`, or a `str` read
+    by `parse_source` (`git+https://host/org/repo@<commit>[#subdirectory=p]`,
+    `https://host/path/pack-1.2.0.tar.gz`, or a path); `remote` says how a
+    remote one is fetched (`signing.sources.stage` has the rules). The name
+    is a directory's own name, an archive's one top-level directory, a
+    single file's name, or a Git source's subdirectory or repository name.
+    From Git, when provenance is required, it must name the repository
+    fetched. Raises `InstallRefused` (carrying the `Verdict` of the staged
+    copy) when verification refuses the bundle, or an archive's signature
+    as a file; `ArchiveError` or `BundleError` for a source that cannot be
+    copied or extracted safely; `SourceError` for one not fetched as
+    pinned; `SourceSpecError` for one given wrongly; `OutputError` when the
+    install directory cannot take it (for example an entry there that no
+    install record names). In each case the install directory is
+    unchanged. `announce` hears of the verified bundle before it lands:
+    how the command line prints the trust summary first.
 
     `dry_run` stages in a temporary directory outside `dest`, verifies,
     announces, and writes nothing: no landing, no record, no audit event.
@@ -157,25 +167,25 @@ def install(
     cannot parse; `allow_downgrade` installs it anyway, recorded as a
     downgrade in the install record and the audit event (`downgrade`).
     """
-    source, dest = Path(source), Path(dest)
+    given, dest = as_source(source), Path(dest)
     state = InstallState(dest)
     if dry_run:
         with tempfile.TemporaryDirectory(prefix="packseal-dry-run-") as temporary:
-            staged = _Staged.make(source, Path(temporary), limits)
+            staged = stage(given, Path(temporary), policy, limits, remote)
             installed = _verified(staged, state, policy, lock, record=None, allow_downgrade=allow_downgrade)
             if announce is not None:
                 announce(installed)
             return installed
     log = AuditLog.default() if audit is None else audit
     trust = _Trust.of(policy, lock)
-    with _refusals_audited(log, source, trust):
+    with _refusals_audited(log, str(given), trust):
         state.prepare()
         with state.locked():
             for leftover in state.stagings():
                 recover(leftover, dest)
             staging = state.new_staging()
             try:
-                staged = _Staged.make(source, staging, limits)
+                staged = stage(given, staging, policy, limits, remote)
                 record = state.record_path(staged.name)
                 installed = _verified(staged, state, policy, lock, record=record, allow_downgrade=allow_downgrade)
                 moves = _moves(staged, installed, state, trust)
@@ -185,7 +195,7 @@ def install(
             finally:
                 if staging.exists():
                     recover(staging, dest)
-    log.append(_event(installed, trust, source))
+    log.append(_event(installed, trust))
     return installed
 
 
@@ -199,57 +209,8 @@ def read_installed(dest: PathLike, name: str) -> InstallRecord | None:
         return InstallRecord.read(state.record_path(name))
 
 
-@dataclass(frozen=True)
-class _Staged:
-    """The copy in staging: its name, path, what it holds, and the signature files staged beside a single file."""
-
-    name: str
-    path: Path
-    tally: Tally
-    source: Path
-
-    @classmethod
-    def make(cls, source: Path, staging: Path, limits: ArchiveLimits) -> "_Staged":
-        if not source.exists():
-            raise BundleError(f"{source}: no such file or directory")
-        resolved = source.resolve()
-        into = staging / _BUNDLE_DIR
-        into.mkdir(mode=0o700)
-        if resolved.is_dir():
-            name = _checked_name(resolved.name, source)
-            tally = copy_tree(resolved, into / name)
-        elif is_archive(resolved):
-            name, tally = extract_archive(resolved, into, limits)
-            name = _checked_name(name, source)
-        else:
-            name = _checked_name(resolved.name, source)
-            tally = Tally().add(copy_file(resolved, into / name))
-            for signature in sorted(FileLayout(resolved).signature_files()):
-                if signature.exists() or signature.is_symlink():
-                    copy_file(signature, into / signature.name)
-        return cls(name, into / name, tally, source)
-
-    def landed_signatures(self, verdict: Verdict) -> list[str]:
-        """The signature files of a single file that its verification read: only those land beside it."""
-        if self.path.is_dir():
-            return []
-        read = {Path(path) for check in verdict.checks for path in check.data.get("signatures", ())}
-        return sorted(path.name for path in read if path.parent == self.path.parent and path != self.path)
-
-
-def _checked_name(name: str, source: Path) -> str:
-    """A bundle name that is one safe path component, and not packseal's own state directory."""
-    try:
-        check_path(name)
-    except ManifestError as err:
-        raise BundleError(f"{source}: cannot be installed under the name {err}") from None
-    if "/" in name or name == STATE_DIR:
-        raise BundleError(f"{source}: cannot be installed under the name {name!r}")
-    return name
-
-
 def _verified(
-    staged: _Staged,
+    staged: Staged,
     state: InstallState,
     policy: TrustPolicy | TrustFile,
     lock: LockFile | None,
@@ -257,15 +218,17 @@ def _verified(
     record: Path | None,
     allow_downgrade: bool,
 ) -> Installed:
-    verdict = verify_bundle(staged.path, policy) if lock is None else verify_locked_bundle(staged.path, policy, lock)
+    fetched_from = staged.origin.url if staged.origin.kind == "git" else None
+    if lock is None:
+        verdict = verify_bundle(staged.path, policy, fetched_from=fetched_from)
+    else:
+        verdict = verify_locked_bundle(staged.path, policy, lock, fetched_from=fetched_from)
     replaced = InstallRecord.read(state.record_path(staged.name))
     rollback = _rollback(verdict, replaced, policy, staged.name, allow_downgrade)
     if rollback is not None:
         verdict = replace(verdict, checks=(*verdict.checks, rollback.check))
     if not verdict.verified or verdict.digest is None or rollback is None:
-        refusal = verdict.refusal
-        detail = "" if refusal is None else f" at {refusal.name}: {refusal.detail}"
-        raise InstallRefused(f"{staged.source}: refused{detail}", replace(verdict, bundle=staged.source))
+        raise refused(staged.shown, verdict, staged.bundle)
     return Installed(
         name=staged.name,
         path=state.dest / staged.name,
@@ -278,6 +241,7 @@ def _verified(
         record=record,
         replaced=replaced,
         verdict=verdict,
+        origin=staged.origin,
         version=verdict.version,
         highest=rollback.highest,
         downgrade=rollback.downgrade,
@@ -295,7 +259,7 @@ def _rollback(
     return check_rollback(verdict.version, verdict.digest, highest, scheme, allow_downgrade=allow_downgrade)
 
 
-def _moves(staged: _Staged, installed: Installed, state: InstallState, trust: "_Trust") -> list[Move]:
+def _moves(staged: Staged, installed: Installed, state: InstallState, trust: "_Trust") -> list[Move]:
     """What lands: signature files, the record, and the bundle last; and what the previous install had that goes.
 
     Only entries a previous record names are replaced or removed: anything
@@ -311,14 +275,14 @@ def _moves(staged: _Staged, installed: Installed, state: InstallState, trust: "_
     record = _record(installed, staged, entries, trust)
     (staged.path.parent.parent / _RECORD_NAME).write_bytes(record.to_bytes())
     return [
-        *(Move(f"{_BUNDLE_DIR}/{name}", name) for name in signatures),
+        *(Move(f"{BUNDLE_DIR}/{name}", name) for name in signatures),
         *(Move(None, name) for name in previous if name not in entries),
         Move(_RECORD_NAME, f"{STATE_DIR}/{staged.name}.json"),
-        Move(f"{_BUNDLE_DIR}/{staged.name}", staged.name),
+        Move(f"{BUNDLE_DIR}/{staged.name}", staged.name),
     ]
 
 
-def _record(installed: Installed, staged: _Staged, entries: tuple[str, ...], trust: "_Trust") -> InstallRecord:
+def _record(installed: Installed, staged: Staged, entries: tuple[str, ...], trust: "_Trust") -> InstallRecord:
     return InstallRecord(
         name=installed.name,
         digest=installed.digest,
@@ -327,7 +291,7 @@ def _record(installed: Installed, staged: _Staged, entries: tuple[str, ...], tru
         method=f"{trust.method}; checks: {', '.join(check.name for check in installed.verdict.checks)}",
         policy_digest=trust.policy_digest,
         provenance=_provenance_json(installed.provenance),
-        source=str(staged.source.resolve()),
+        source=staged.origin.source,
         installed_at=datetime.now(UTC).isoformat(timespec="seconds"),
         files=installed.files,
         bytes=installed.bytes,
@@ -335,6 +299,7 @@ def _record(installed: Installed, staged: _Staged, entries: tuple[str, ...], tru
         version=installed.version,
         highest=installed.highest,
         downgrade=installed.downgrade,
+        origin=staged.origin,
     )
 
 
@@ -367,7 +332,7 @@ def _provenance_json(provenance: Provenance | None) -> dict[str, str | None] | N
 
 
 @contextlib.contextmanager
-def _refusals_audited(log: AuditLog, source: Path, trust: _Trust) -> Iterator[None]:
+def _refusals_audited(log: AuditLog, source: str, trust: _Trust) -> Iterator[None]:
     """Append an `install-refused` event for a refusal of the bundle or its source, then let it propagate."""
     try:
         yield
@@ -382,27 +347,27 @@ def _refusals_audited(log: AuditLog, source: Path, trust: _Trust) -> Iterator[No
                 signers=tuple(signer.to_json() for signer in verdict.signers),
                 policy_digest=trust.policy_digest,
                 detail={
-                    "source": str(source),
+                    "source": source,
                     "check": verdict.refusal.name if verdict.refusal else None,
                     "reason": str(err),
                 },
             )
         )
         raise
-    except BundleError as err:
+    except (BundleError, SourceError) as err:
         log.append(
             AuditEvent(
                 action="install-refused",
-                bundle=str(source),
+                bundle=source,
                 verdict="refused",
                 policy_digest=trust.policy_digest,
-                detail={"source": str(source), "reason": str(err)},
+                detail={"source": source, "reason": str(err)},
             )
         )
         raise
 
 
-def _event(installed: Installed, trust: _Trust, source: Path) -> AuditEvent:
+def _event(installed: Installed, trust: _Trust) -> AuditEvent:
     provenance = _provenance_json(installed.provenance) or {}
     return AuditEvent(
         action="install" if installed.downgrade is None else "downgrade",
@@ -412,7 +377,8 @@ def _event(installed: Installed, trust: _Trust, source: Path) -> AuditEvent:
         signers=tuple(signer.to_json() for signer in installed.signers),
         policy_digest=trust.policy_digest,
         detail={
-            "source": str(source),
+            "source": installed.origin.source,
+            "origin": installed.origin.to_json(),
             "publisher": installed.publisher,
             "repository": provenance.get("repository"),
             "commit": provenance.get("commit"),

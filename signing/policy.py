@@ -57,6 +57,8 @@ class CheckName(StrEnum):
     PROVENANCE_SUBJECT = "provenance-subject"
     """The provenance, and every signature over it, names this bundle's digest."""
     SOURCE_REPOSITORY = "source-repository"
+    FETCHED_REPOSITORY = "fetched-repository"
+    """Install from Git: the provenance names the repository the bundle was fetched from."""
     SOURCE_COMMIT = "source-commit"
     SOURCE_REF = "source-ref"
     BUILDER = "builder"
@@ -136,6 +138,33 @@ class RepositoryIs:
     def verify(self, evidence: Evidence) -> str:
         actual = normalise_repository(evidence.verified_provenance().source_repository)
         return _expect("source repository", actual, self.repository)
+
+
+@dataclass(frozen=True)
+class FetchedFrom:
+    """The provenance names the repository a Git install fetched the bundle from, compared as `RepositoryIs` does.
+
+    Not the commit: a bundle's signatures are committed in the commit
+    fetched, so provenance naming that commit cannot be inside it (its id
+    would depend on itself); the provenance names the commit built from.
+    """
+
+    repository: str
+    name = CheckName.FETCHED_REPOSITORY
+    reads_provenance = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "repository", normalise_repository(self.repository))
+
+    def verify(self, evidence: Evidence) -> str:
+        actual = normalise_repository(evidence.verified_provenance().source_repository)
+        if actual != self.repository:
+            raise PinMismatchError(
+                f"provenance names source repository {actual!r}, but the bundle was fetched from {self.repository!r}",
+                expected=self.repository,
+                actual=actual,
+            )
+        return f"provenance names {actual}, the repository fetched"
 
 
 @dataclass(frozen=True)

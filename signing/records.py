@@ -5,7 +5,8 @@ and bytes, the entries it put in the install directory), whom it trusted
 and how (the signers, the publisher, the policy and its digest), where it
 came from (the source given, the provenance repository and commit), and
 when. The next install of the same name compares against it, and only an
-entry a record names is ever replaced.
+entry a record names is ever replaced. Where the bundle came from is its
+`Origin`: a path, a release URL, or a Git repository and the commit fetched.
 """
 
 import builtins
@@ -21,6 +22,45 @@ from signing.rollback import HighestInstalled
 
 RECORD_FORMAT = 1
 _MAX_RECORD_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an installed bundle came from, as its install record, its audit event and the trust summary state it.
+
+    `source` is what the installer gave: a resolved path, a release URL,
+    or a Git source (`git+https://host/org/repo@<commit>`). A Git install
+    adds the repository `url` and the `commit` whose tree the bundle is (and
+    the `ref` checked to point at it, the `subdirectory`); a release URL adds
+    `url`. `archive` is the archive verified as a signed file before it was
+    opened: its name, `sha256:` digest and signers.
+    """
+
+    source: str
+    kind: str = "path"
+    """`path`, `url` or `git`."""
+    url: str | None = None
+    commit: str | None = None
+    ref: str | None = None
+    subdirectory: str | None = None
+    archive: Mapping[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "url": self.url,
+            "commit": self.commit,
+            "ref": self.ref,
+            "subdirectory": self.subdirectory,
+            "archive": None if self.archive is None else dict(self.archive),
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> "Origin":
+        if not isinstance(value, dict) or set(value) != set(cls(source="").to_json()):
+            raise ValueError("malformed origin")
+        return cls(**value)
 
 
 @dataclass(frozen=True)
@@ -49,6 +89,8 @@ class InstallRecord:
     """The highest version ever installed under this name here, kept across downgrades (`signing.rollback`)."""
     downgrade: str | None = None
     """The rollback refusal that `--allow-downgrade` overrode for this install, if one did."""
+    origin: Origin | None = None
+    """Where the bundle came from; None in a record written before origins were recorded."""
 
     @property
     def commit(self) -> str | None:
@@ -72,6 +114,7 @@ class InstallRecord:
             "version": self.version,
             "highest": None if self.highest is None else self.highest.to_json(),
             "downgrade": self.downgrade,
+            "origin": None if self.origin is None else self.origin.to_json(),
         }
 
     def to_bytes(self) -> builtins.bytes:
@@ -110,6 +153,7 @@ class InstallRecord:
                 version=_optional_string(document, "version"),
                 highest=HighestInstalled.from_json(document["highest"]),
                 downgrade=_optional_string(document, "downgrade"),
+                origin=None if document.get("origin") is None else Origin.from_json(document["origin"]),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise OutputError(f"{path}: not an install record ({err}); move it away to install again") from None

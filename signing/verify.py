@@ -30,7 +30,7 @@ from signing.files import PathLike, read_regular_file
 from signing.formats import malformed_entries
 from signing.layout import MANIFEST_NAME, DirectoryLayout, FileLayout, resolve_bundle
 from signing.pins import LockFile, SourcePin
-from signing.policy import AllOf, CheckName, Evidence, SourceCheck, TrustPolicy
+from signing.policy import AllOf, CheckName, Evidence, FetchedFrom, SourceCheck, TrustPolicy
 from signing.progress import Progress
 from signing.roles import Role, RoleClaim
 from signing.schemas import JSON_SCHEMA_VERSION
@@ -142,6 +142,7 @@ def verify_bundle(
     pin: SourcePin | None = None,
     signatures_dir: PathLike | None = None,
     progress: Progress | None = None,
+    fetched_from: str | None = None,
 ) -> Verdict:
     """Verify a directory or single-file bundle against `policy`, and against `pin` if given.
 
@@ -161,7 +162,9 @@ def verify_bundle(
     `signatures_dir` is where `sign_bundle(..., output_dir=)` wrote the
     Statements and signatures (`signing.layout`); a directory bundle that
     then still holds a `.packseal/` is refused. `progress` is told of a
-    directory's files as they are hashed.
+    directory's files as they are hashed. `fetched_from` is the
+    repository URL a Git install fetched the bundle from: when provenance is
+    required, it must name that repository (the "fetched-repository" check).
 
     Raises `BundleError` for a path that does not exist or lies inside a
     `.packseal/` directory (`signing.layout.resolve_bundle`): neither can be
@@ -181,6 +184,8 @@ def verify_bundle(
         policy = policy.policy_for(publisher)
     signatures.require_trusted(policy)
     source = policy.source if pin is None else policy.source & pin.checks()
+    if fetched_from is not None and source.needs_provenance:
+        source = source & AllOf((FetchedFrom(fetched_from),))
     verification = _DirectoryVerification if path.is_dir() else _FileVerification
     apart = None if signatures_dir is None else Path(signatures_dir)
     publisher_name = None if publisher is None else publisher.name
@@ -214,6 +219,7 @@ def verify_locked_bundle(
     require_checkout: bool = False,
     signatures_dir: PathLike | None = None,
     progress: Progress | None = None,
+    fetched_from: str | None = None,
 ) -> Verdict:
     """Verify a bundle against its entry in a lock file; a bundle absent from it is refused."""
     path = Path(path)
@@ -228,6 +234,7 @@ def verify_locked_bundle(
         pin=replace(pin, require_checkout=require_checkout),
         signatures_dir=signatures_dir,
         progress=progress,
+        fetched_from=fetched_from,
     )
 
 

@@ -1,4 +1,8 @@
-"""`packseal install`: verify a copy of SRC under the trust policy, say what it trusts, land exactly it in DEST."""
+"""`packseal install`: verify a copy of SRC under the trust policy, say what it trusts, land exactly it in DEST.
+
+SRC is a path, `git+https://host/org/repo@<commit>[#subdirectory=p]` or an
+`https://` release URL, read by `signing.sources.spec.parse_source`.
+"""
 
 import json
 from pathlib import Path
@@ -12,6 +16,9 @@ from signing.errors import ExitStatus, InstallRefused, TrustPolicyError
 from signing.installer import Installed, install
 from signing.pins import LockFile
 from signing.policy import TrustPolicy
+from signing.records import Origin
+from signing.sources.fetch import RemoteOptions
+from signing.sources.spec import parse_source
 from signing.terminal import escape
 from signing.trustfile import TrustFile
 
@@ -20,10 +27,11 @@ _DEFAULTS = ArchiveLimits()
 
 
 @click.command("install")
-@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("source")
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
 @trust_options
 @click.option("--lock", type=_FILE, help="Pins for many bundles (TOML); the bundle must have an entry.")
+@click.option("--ref", help="Git source: a branch or tag that must point at the pinned commit on the server now.")
 @click.option("--dry-run", is_flag=True, help="Verify and print the summary; write nothing to DEST, log nothing.")
 @click.option("--max-bytes", type=click.IntRange(min=1), default=_DEFAULTS.max_bytes, show_default=True,
               help="Archives: total bytes extracted at most.")  # fmt: skip
@@ -31,6 +39,8 @@ _DEFAULTS = ArchiveLimits()
               help="Archives: members (files, links, directories) at most.")  # fmt: skip
 @click.option("--max-ratio", type=click.IntRange(min=1), default=_DEFAULTS.max_ratio, show_default=True,
               help="Archives: bytes extracted per byte of archive at most, beyond the first MiB.")  # fmt: skip
+@click.option("--max-size", type=click.IntRange(min=1), metavar="BYTES",
+              help="Release URL: artifact bytes at most; Git: bytes received at most (default 2 GiB).")  # fmt: skip
 @click.option(
     "--allow-downgrade",
     is_flag=True,
@@ -38,23 +48,31 @@ _DEFAULTS = ArchiveLimits()
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 def install_command(
-    source: Path,
+    source: str,
     dest: Path,
     trust: TrustOptions,
     lock: Path | None,
+    ref: str | None,
     dry_run: bool,
     max_bytes: int,
     max_files: int,
     max_ratio: int,
+    max_size: int | None,
     allow_downgrade: bool,
     as_json: bool,
 ) -> int:
-    """Verify SRC (a directory, .tar.gz/.tgz/.zip archive, or file) and install it as DEST/NAME, atomically."""
+    """Verify SRC (a directory, .tar.gz/.tgz/.zip archive, file, Git commit or release URL) and install it as DEST/NAME.
+
+    SRC may be git+https://host/org/repo@COMMIT[#subdirectory=PATH] (a full
+    commit id; --ref checks a branch or tag points at it) or an https:// URL
+    of a release, downloaded with the signature files beside it.
+    """
+    given = parse_source(source, ref=ref)
     policy = _policy(trust)
     limits = ArchiveLimits(max_bytes=max_bytes, max_files=max_files, max_ratio=max_ratio)
     try:
         installed = install(
-            source,
+            given,
             dest,
             policy,
             lock=None if lock is None else LockFile.read(lock),
@@ -62,6 +80,7 @@ def install_command(
             limits=limits,
             announce=None if as_json else lambda verified: click.echo(trust_summary(verified, source)),
             allow_downgrade=allow_downgrade,
+            remote=RemoteOptions(max_size=max_size),
         )
     except InstallRefused as refused:
         click.echo(json.dumps(refused.verdict.to_json(), indent=2) if as_json else summary(refused.verdict))
@@ -79,16 +98,17 @@ def _policy(trust: TrustOptions) -> TrustPolicy | TrustFile:
     return trust.policy()
 
 
-def trust_summary(installed: Installed, source: Path) -> str:
+def trust_summary(installed: Installed, source: str) -> str:
     """What is about to land and whom it trusts, before it lands: every untrusted string escaped."""
     provenance = installed.provenance
     origin = "not checked (no source pin or policy requires provenance)"
     if provenance is not None:
         origin = f"{provenance.source_repository} at {provenance.source_commit}"
     lines = [
-        f"VERIFIED {escape(installed.name)} from {escape(str(source))}",
+        f"VERIFIED {escape(installed.name)} from {escape(source)}",
         f"  publisher  {escape(installed.publisher or '(trust options, no policy file)')}",
         f"  signer     {escape('; '.join(str(signer) for signer in installed.signers))}",
+        *_fetched(installed.origin),
         f"  source     {escape(origin)}",
         f"  digest     {installed.digest}",
         f"  content    {installed.files} files, {installed.bytes} bytes",
@@ -103,6 +123,22 @@ def trust_summary(installed: Installed, source: Path) -> str:
         for what, (before, after) in installed.changes().items():
             lines.append(f"  changed    {what}: {escape(json.dumps(before))} -> {escape(json.dumps(after))}")
     return "\n".join(lines)
+
+
+def _fetched(origin: Origin) -> list[str]:
+    """The lines saying where a remote bundle was fetched from, and the archive verified as a file."""
+    lines = []
+    if origin.kind == "git":
+        checked = "" if origin.ref is None else f" (ref {origin.ref} points at it)"
+        below = "" if origin.subdirectory is None else f", subdirectory {origin.subdirectory}"
+        lines.append(f"  fetched    {escape(f'{origin.url} at commit {origin.commit}{checked}{below}')}")
+    elif origin.kind == "url":
+        lines.append(f"  fetched    {escape(str(origin.url))}")
+    if origin.archive is not None:
+        name, digest = origin.archive["name"], origin.archive["digest"]
+        signers = "; ".join(" ".join(signer.values()) for signer in origin.archive["signers"])
+        lines.append(f"  archive    {escape(f'{name} {digest}, signed as a file by {signers}')}")
+    return lines
 
 
 def outcome(installed: Installed) -> str:

@@ -1,4 +1,4 @@
-"""Source strings for `install`: `git+https://host/org/repo@<commit>[#subdirectory=path]`.
+"""Source strings for `install`: `git+https://host/org/repo@<commit>[#subdirectory=path]`, release URLs, paths.
 
 The form is pip's VCS URL, narrowed to what can be trusted. Only a full
 commit id pins: a branch, a tag or an abbreviated id names whatever the
@@ -10,14 +10,18 @@ the path feed a pack or lie about refs. Credentials and query strings in
 the URL are refused, since the URL is printed and recorded in install
 records and the audit log.
 
+A release URL is `https://` only, names its file by its last path
+segment, and carries no credentials, query or fragment (`release_name`).
+
 A refusal is a `SourceSpecError` (asked wrongly, exit 2) with one line
-naming what is wrong.
+naming what is wrong, before anything is fetched.
 """
 
 import posixpath
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from attest.errors import GitError, ManifestError
 from attest.git import check_full_commit
@@ -30,6 +34,7 @@ GIT_PREFIX = "git+"
 _SCHEME = "https"
 _SUBDIRECTORY = "subdirectory="
 _REF_UNSAFE = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|/\.|\.lock(/|$)")
+_URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,40 @@ class GitSource:
     def __str__(self) -> str:
         fragment = f"#{_SUBDIRECTORY}{self.subdirectory}" if self.subdirectory else ""
         return f"{GIT_PREFIX}{self.url}@{self.commit}{fragment}"
+
+
+@dataclass(frozen=True)
+class ReleaseSource:
+    """A release artifact at an `https://` URL, downloaded with the signature files published beside it."""
+
+    url: str
+
+    def __post_init__(self) -> None:
+        release_name(self.url)
+
+    @property
+    def name(self) -> str:
+        """The file name it downloads to: the percent-decoded last path segment."""
+        return release_name(self.url)[0]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+def parse_source(text: str, *, ref: str | None = None) -> "Path | GitSource | ReleaseSource":
+    """What `install SRC` names: `git+...` a pinned Git commit, `scheme://...` a release URL, anything else a path.
+
+    Any `scheme://` is taken as a URL, so that `http://` or `ssh://` is
+    refused as such rather than looked for on disk (a local path of that
+    shape can be given as `./...`). `ref` belongs to a Git source only.
+    """
+    if is_git_source(text):
+        return parse_git_source(text, ref=ref)
+    if ref is not None:
+        raise SourceSpecError(f"{escape(text)}: a ref is checked only for a git+https:// source")
+    if _URL_SCHEME.match(text):
+        return ReleaseSource(text)
+    return Path(text)
 
 
 def is_git_source(text: str) -> bool:
@@ -134,3 +173,41 @@ def _check_name(shown: str, name: str) -> None:
         raise SourceSpecError(f"{shown}: the bundle name taken from the URL is unusable: {err}") from None
     if name.casefold() == ".git":
         raise SourceSpecError(f"{shown}: the bundle name taken from the URL is unusable: '.git'")
+
+
+def release_name(url: str) -> tuple[str, str]:
+    """The file name a release URL downloads to, and its last path segment as written; refuse a URL unfit.
+
+    Only `https://` with a host, no credentials (they would be written to
+    install records and audit logs), no query or fragment (the signature
+    URLs are made by appending to the path, which a query would not
+    survive). The name is the percent-decoded last segment, held to the
+    rules of a bundle path name (`attest.manifest.check_path`): no `..`,
+    no `/`, no control characters, portable everywhere.
+    """
+    if URL_UNSAFE.search(url):
+        raise SourceSpecError(f"{escape(url)}: space, control character or backslash in the URL")
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname, parts.port)[0]  # reading `port` checks it: refused here, not mid-download
+    except ValueError as err:
+        raise SourceSpecError(f"{url}: not a URL: {err}") from None
+    if parts.scheme.lower() != "https":
+        shown = f"{parts.scheme}://" if parts.scheme else "a URL without a scheme"
+        raise SourceSpecError(f"{url}: only https:// URLs are downloaded, {shown} is refused")
+    if not host:
+        raise SourceSpecError(f"{url}: no host in the URL")
+    if "@" in parts.netloc:
+        raise SourceSpecError(f"{url}: credentials in the URL are refused; they would be recorded with the install")
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        raise SourceSpecError(f"{url}: a query or fragment is refused; signature files are found beside the path")
+    segment = parts.path.rsplit("/", 1)[-1]
+    try:
+        name = unquote(segment, errors="strict")
+        if "/" in name:
+            raise ManifestError(f"{name!r}: '/' in a file name")
+        check_path(name)
+    except (ManifestError, UnicodeDecodeError) as err:
+        reason = "not UTF-8" if isinstance(err, UnicodeDecodeError) else str(err)
+        raise SourceSpecError(f"{url}: the last path segment is no safe file name: {reason}") from None
+    return name, segment

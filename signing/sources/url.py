@@ -42,19 +42,17 @@ from http import HTTPStatus
 from io import BufferedWriter
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 import urllib3.exceptions
 
 from attest.canonical import MAX_DOCUMENT_BYTES
-from attest.errors import ManifestError, os_error_line, os_error_reason
-from attest.manifest import check_path
+from attest.errors import os_error_line, os_error_reason
 from signing.digest import FileDigest
 from signing.errors import OutputError, SourceError, SourceSpecError, TrustPolicyError
 from signing.layout import FileLayout
-from signing.sources import URL_UNSAFE
-from signing.terminal import escape
+from signing.sources.spec import release_name
 
 DEFAULT_MAX_SIZE = 2 * 1024**3
 _CHUNK_BYTES = 1024 * 1024
@@ -137,44 +135,6 @@ def download_release(
             path.unlink(missing_ok=True)
         raise
     return Download(artifact, tuple(written[1:]), digest, tuple(absent))
-
-
-def release_name(url: str) -> tuple[str, str]:
-    """The file name a release URL downloads to, and its last path segment as written; refuse a URL unfit.
-
-    Only `https://` with a host, no credentials (they would be written to
-    install records and audit logs), no query or fragment (the signature
-    URLs are made by appending to the path, which a query would not
-    survive). The name is the percent-decoded last segment, held to the
-    rules of a bundle path name (`attest.manifest.check_path`): no `..`,
-    no `/`, no control characters, portable everywhere.
-    """
-    if URL_UNSAFE.search(url):
-        raise SourceSpecError(f"{escape(url)}: space, control character or backslash in the URL")
-    try:
-        parts = urlsplit(url)
-        host = (parts.hostname, parts.port)[0]  # reading `port` checks it: refused here, not mid-download
-    except ValueError as err:
-        raise SourceSpecError(f"{url}: not a URL: {err}") from None
-    if parts.scheme.lower() != "https":
-        shown = f"{parts.scheme}://" if parts.scheme else "a URL without a scheme"
-        raise SourceSpecError(f"{url}: only https:// URLs are downloaded, {shown} is refused")
-    if not host:
-        raise SourceSpecError(f"{url}: no host in the URL")
-    if "@" in parts.netloc:
-        raise SourceSpecError(f"{url}: credentials in the URL are refused; they would be recorded with the install")
-    if parts.query or parts.fragment or url.endswith(("?", "#")):
-        raise SourceSpecError(f"{url}: a query or fragment is refused; signature files are found beside the path")
-    segment = parts.path.rsplit("/", 1)[-1]
-    try:
-        name = unquote(segment, errors="strict")
-        if "/" in name:
-            raise ManifestError(f"{name!r}: '/' in a file name")
-        check_path(name)
-    except (ManifestError, UnicodeDecodeError) as err:
-        reason = "not UTF-8" if isinstance(err, UnicodeDecodeError) else str(err)
-        raise SourceSpecError(f"{url}: the last path segment is no safe file name: {reason}") from None
-    return name, segment
 
 
 def _beside(url: str, segment: str) -> str:

@@ -40,7 +40,7 @@ TRUST_OPTIONS = {
     "sign": {"--minisign-key", "--staging", "--trust-config"},
     "attest": {"--minisign-key", "--staging", "--trust-config", "--allow-dirty"},
     "install": {"--policy", "--lock", "--minisign-pubkey", "--signature", "--bundle", "--signatures-dir"}
-    | {"--allow-downgrade"}
+    | {"--allow-downgrade", "--ref"}
     | SIGSTORE_TRUST,
     "verify-bundle": {"--policy", "--minisign-pubkey", "--signature", "--bundle", "--signatures-dir"}
     | SIGSTORE_TRUST

@@ -15,13 +15,12 @@ import os
 import stat
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from git_http import git_http_backend
-from git_repo import GitRepo, clean_environment
-from https_server import HttpsServer, LocalCA, Response, https_server
+from git_http import HOSTILE_GITCONFIG, Served, serve_git
+from git_repo import GitRepo
+from https_server import LocalCA, Response, https_server
 
 from signing.errors import ExitStatus, SourceError, SourceSpecError, exit_status
 from signing.sources.git import CHECKOUT_DIR, FetchLimits, fetch_commit
@@ -29,39 +28,11 @@ from signing.sources.git import CHECKOUT_DIR, FetchLimits, fetch_commit
 pytestmark = pytest.mark.slow
 
 
-@dataclass
-class Served:
-    """Bare repositories served by `git http-backend` over HTTPS, and the environment tests run `git` in."""
-
-    server: HttpsServer
-    repositories: Path
-    environment: dict[str, str]
-    work: Path
-
-    def repo(self, name: str = "pack", *, object_format: str = "sha1") -> GitRepo:
-        return GitRepo.init(self.work / name, self.environment, object_format=object_format)
-
-    def publish(self, repo: GitRepo, name: str = "pack.git") -> str:
-        """Push every branch and tag of `repo` to the served `name`; return its URL."""
-        bare = self.repositories / name
-        if not bare.exists():
-            object_format = repo.git("rev-parse", "--show-object-format")
-            GitRepo.init(bare, self.environment, object_format=object_format).git("config", "core.bare", "true")
-        repo.git("push", "--quiet", "--force", "--mirror", str(bare))
-        return self.server.url(f"/git/{name}")
-
-
 @pytest.fixture
 def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
     """A Git HTTPS server whose CA this process trusts (`REQUESTS_CA_BUNDLE`), and a HOME with no Git config."""
-    environment = clean_environment(tmp_path / "git-home", ceiling=tmp_path)
-    repositories = tmp_path / "served" / "git"
-    repositories.mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    with https_server(tmp_path) as server:
-        server.route("/git/", git_http_backend(repositories.parent, environment), prefix=True)
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.ca_file))
-        yield Served(server, repositories, environment, tmp_path / "work")
+    with serve_git(tmp_path, monkeypatch) as served:
+        yield served
 
 
 def sample(repo: GitRepo) -> str:
@@ -219,23 +190,6 @@ def test_a_commit_force_pushed_away_is_still_the_pinned_tree(served: Served, tmp
     bundle = fetch_commit(url, orphaned, tmp_path / "stage")
 
     assert written_tree(bundle) == committed_tree(repo, orphaned)
-
-
-HOSTILE_GITCONFIG = """\
-[filter "evil"]
-    smudge = sh -c 'touch {marker}; cat'
-    process = sh -c 'touch {marker}'
-    required = true
-[filter "lfs"]
-    smudge = sh -c 'touch {marker}; cat'
-    process = sh -c 'touch {marker}'
-[core]
-    hooksPath = {hooks}
-    autocrlf = true
-    fsmonitor = sh -c 'touch {marker}'
-[http]
-    sslVerify = false
-"""
 
 
 def test_nothing_from_the_repository_or_the_user_git_config_runs_or_rewrites(

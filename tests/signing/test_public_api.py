@@ -98,6 +98,21 @@ def test_install_is_public_and_lands_a_bundle(tmp_path, make_tree, key_pair, pol
     assert issubclass(signing.ArchiveError, signing.BundleError)
 
 
+def test_remote_sources_are_public_and_read_from_strings(tmp_path):
+    """A caller names a Git commit or a release URL as `install` reads it, without loading an HTTP or Git client."""
+    code = (
+        "import sys, signing\n"
+        f"git = signing.parse_source('git+https://h/acme/pack@{'a' * 40}#subdirectory=p', ref='main')\n"
+        "assert isinstance(git, signing.GitSource) and (git.name, git.ref) == ('p', 'main')\n"
+        "assert isinstance(signing.parse_source('https://h/r/pack-1.0.tgz'), signing.ReleaseSource)\n"
+        "assert signing.RemoteOptions(max_size=1).max_size == 1 and signing.Origin('x').kind == 'path'\n"
+        "loaded = {'requests', 'dulwich.client', 'signing.sources.git', 'signing.sources.url'} & set(sys.modules)\n"
+        "assert not loaded, loaded\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+
+
 def test_the_trust_policy_file_and_the_policy_checks_are_public(tmp_path, key_pair, make_tree):
     """A policy file loads and verifies through `signing` alone; the source checks compose as `AllOf`."""
     (tmp_path / "release.pub").write_bytes(bytes(key_pair.public_key) + b"\n")
