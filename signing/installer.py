@@ -37,6 +37,7 @@ from signing.files import PathLike
 from signing.landing import Move, land, recover
 from signing.pins import LockFile
 from signing.policy import TrustPolicy
+from signing.progress import Progress
 from signing.records import InstallRecord, Origin
 from signing.rollback import HighestInstalled, RollbackDecision, check_rollback
 from signing.schemas import JSON_SCHEMA_VERSION
@@ -136,6 +137,7 @@ def install(
     announce: Callable[[Installed], None] | None = None,
     allow_downgrade: bool = False,
     remote: RemoteOptions = DEFAULT_REMOTE,
+    progress: Progress | None = None,
 ) -> Installed:
     """Verify `source` under `policy` (and `lock`) and land it as `dest/<name>`; return what landed.
 
@@ -154,7 +156,8 @@ def install(
     install directory cannot take it (for example an entry there that no
     install record names). In each case the install directory is
     unchanged. `announce` hears of the verified bundle before it lands:
-    how the command line prints the trust summary first.
+    how the command line prints the trust summary first. `progress` is told
+    of the staged files as they are hashed (and `remote.progress` of a download).
 
     `dry_run` stages in a temporary directory outside `dest`, verifies,
     announces, and writes nothing: no landing, no record, no audit event.
@@ -172,7 +175,9 @@ def install(
     if dry_run:
         with tempfile.TemporaryDirectory(prefix="packseal-dry-run-") as temporary:
             staged = stage(given, Path(temporary), policy, limits, remote)
-            installed = _verified(staged, state, policy, lock, record=None, allow_downgrade=allow_downgrade)
+            installed = _verified(
+                staged, state, policy, lock, record=None, allow_downgrade=allow_downgrade, progress=progress
+            )
             if announce is not None:
                 announce(installed)
             return installed
@@ -187,7 +192,9 @@ def install(
             try:
                 staged = stage(given, staging, policy, limits, remote)
                 record = state.record_path(staged.name)
-                installed = _verified(staged, state, policy, lock, record=record, allow_downgrade=allow_downgrade)
+                installed = _verified(
+                    staged, state, policy, lock, record=record, allow_downgrade=allow_downgrade, progress=progress
+                )
                 moves = _moves(staged, installed, state, trust)
                 if announce is not None:
                     announce(installed)
@@ -217,12 +224,13 @@ def _verified(
     *,
     record: Path | None,
     allow_downgrade: bool,
+    progress: Progress | None,
 ) -> Installed:
     fetched_from = staged.origin.url if staged.origin.kind == "git" else None
     if lock is None:
-        verdict = verify_bundle(staged.path, policy, fetched_from=fetched_from)
+        verdict = verify_bundle(staged.path, policy, fetched_from=fetched_from, progress=progress)
     else:
-        verdict = verify_locked_bundle(staged.path, policy, lock, fetched_from=fetched_from)
+        verdict = verify_locked_bundle(staged.path, policy, lock, fetched_from=fetched_from, progress=progress)
     replaced = InstallRecord.read(state.record_path(staged.name))
     rollback = _rollback(verdict, replaced, policy, staged.name, allow_downgrade)
     if rollback is not None:

@@ -21,7 +21,7 @@ ENVIRONMENT_OPTIONS: dict[str, frozenset[str]] = {
         | {"--source-repo", "--source-commit", "--source-ref", "--builder-id"}
     ),
     "verify-bundle": frozenset({"--json", "--quiet"}),
-    "install": frozenset({"--json", "--dry-run", "--max-bytes", "--max-files", "--max-ratio", "--max-size"}),
+    "install": frozenset({"--json", "--dry-run", "--max-bytes", "--max-files", "--max-ratio", "--max-size", "--quiet"}),
     "self record": frozenset(
         {"--binary", "--python", "--distribution", "--script", "--out", "--password-file", "--quiet"}
     ),

@@ -5,17 +5,20 @@ SRC is a path, `git+https://host/org/repo@<commit>[#subdirectory=p]` or an
 """
 
 import json
+import sys
 from pathlib import Path
 
 import click
 
 from signing.archive import ArchiveLimits
+from signing.cli.options import quiet_option
 from signing.cli.trust import TrustOptions, trust_options
 from signing.cli.verify import summary
 from signing.errors import ExitStatus, InstallRefused, TrustPolicyError
 from signing.installer import Installed, install
 from signing.pins import LockFile
 from signing.policy import TrustPolicy
+from signing.progress import progress_for_terminal
 from signing.records import Origin
 from signing.sources.fetch import RemoteOptions
 from signing.sources.spec import parse_source
@@ -47,6 +50,7 @@ _DEFAULTS = ArchiveLimits()
     help="Install even an older version than the highest installed, or the same version with other content.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@quiet_option
 def install_command(
     source: str,
     dest: Path,
@@ -60,6 +64,7 @@ def install_command(
     max_size: int | None,
     allow_downgrade: bool,
     as_json: bool,
+    quiet: bool,
 ) -> int:
     """Verify SRC (a directory, .tar.gz/.tgz/.zip archive, file, Git commit or release URL) and install it as DEST/NAME.
 
@@ -71,17 +76,19 @@ def install_command(
     policy = _policy(trust)
     limits = ArchiveLimits(max_bytes=max_bytes, max_files=max_files, max_ratio=max_ratio)
     try:
-        installed = install(
-            given,
-            dest,
-            policy,
-            lock=None if lock is None else LockFile.read(lock),
-            dry_run=dry_run,
-            limits=limits,
-            announce=None if as_json else lambda verified: click.echo(trust_summary(verified, source)),
-            allow_downgrade=allow_downgrade,
-            remote=RemoteOptions(max_size=max_size),
-        )
+        with progress_for_terminal(sys.stderr, label="installing", quiet=quiet or as_json) as progress:
+            installed = install(
+                given,
+                dest,
+                policy,
+                lock=None if lock is None else LockFile.read(lock),
+                dry_run=dry_run,
+                limits=limits,
+                announce=None if as_json else lambda verified: click.echo(trust_summary(verified, source)),
+                allow_downgrade=allow_downgrade,
+                remote=RemoteOptions(max_size=max_size, progress=progress),
+                progress=progress,
+            )
     except InstallRefused as refused:
         click.echo(json.dumps(refused.verdict.to_json(), indent=2) if as_json else summary(refused.verdict))
         click.echo(f"packseal: error: {escape(str(refused))}", err=True)
