@@ -91,7 +91,7 @@ def _code_words(path: Path) -> Iterator[str]:
     [
         # An OSError as one line: os_error_line; landing builds an OSError from a C errno (renameat2 through ctypes).
         ("strerror", False, {"attest/errors.py", "signing/landing.py"}),
-        ("[0-9a-f]{64}", True, {"attest/statement.py", "attest/git.py"}),  # SHA256_HEX; a SHA-256 commit id
+        ("[0-9a-f]{64}", True, {"attest/statement.py", "attest/commit_id.py"}),  # SHA256_HEX; a SHA-256 commit id
         (".minisig", False, {"signing/layout.py"}),  # where signatures live: minisign_signature, sigstore_bundle
         (".sigstore.json", False, {"signing/layout.py"}),
     ],

@@ -66,9 +66,9 @@ def install_command(
     as_json: bool,
     quiet: bool,
 ) -> int:
-    """Verify SRC (a directory, .tar.gz/.tgz/.zip archive, file, Git commit or release URL) and install it as DEST/NAME.
+    """Verify SOURCE (a directory, .tar.gz/.tgz/.zip archive, file, Git commit or release URL); install it as DEST/NAME.
 
-    SRC may be git+https://host/org/repo@COMMIT[#subdirectory=PATH] (a full
+    SOURCE may be git+https://host/org/repo@COMMIT[#subdirectory=PATH] (a full
     commit id; --ref checks a branch or tag points at it) or an https:// URL
     of a release, downloaded with the signature files beside it.
     """

@@ -82,7 +82,7 @@ def check(
     paranoid: bool,
     as_json: bool,
 ) -> int:
-    """Report each recorded or new item as unchanged, drifted, phantom or removed; exit 0 only if all are unchanged."""
+    """Report each item under DIRECTORY as unchanged, drifted, phantom or removed; exit 0 only if all are unchanged."""
     if (minisign_pubkey is None) != allow_unsigned:
         raise click.UsageError(
             "name the key the state must be signed by with --minisign-pubkey, or trust an "

@@ -47,7 +47,6 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import requests
 import urllib3.exceptions
 
-from attest.canonical import MAX_DOCUMENT_BYTES
 from attest.errors import os_error_line, os_error_reason
 from signing.digest import FileDigest
 from signing.errors import OutputError, SourceError, SourceSpecError, TrustPolicyError
@@ -57,8 +56,8 @@ from signing.sources.spec import release_name
 DEFAULT_MAX_SIZE = 2 * 1024**3
 _CHUNK_BYTES = 1024 * 1024
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-_SIDECAR_MAX_BYTES = MAX_DOCUMENT_BYTES
-"""No signature or provenance file the verifier reads may be larger (`attest.canonical`)."""
+_SIDECAR_MAX_BYTES = 16 * 1024 * 1024
+"""A signature or a single file's provenance is kilobytes; a server sending more is not sending one."""
 
 
 class Progress(Protocol):

@@ -172,8 +172,33 @@ CASES = [
     Case("watch-check-no-trust", lambda c: ["watch", "check", *watched(c)[:3]], 2),
     Case("watch-check-interrupted", lambda c: ["watch", "check", "--paranoid", *watched(
         c, before=lambda: large_file(c, c.pack / "data" / "large.bin"))], 130),
+    Case("audit-verify-done", lambda c: ["audit", "verify", "--log", audit_log(c)], 0),
+    Case("audit-verify-refused", lambda c: ["audit", "verify", "--log", audit_log(c, edited=True)], 1),
+    Case("audit-verify-bad-option", lambda c: ["audit", "verify", "--log", audit_log(c), "--bogus"], 2),
+    Case("audit-show-done", lambda c: ["audit", "show", "--log", audit_log(c)], 0),
+    Case("audit-show-refused", lambda c: ["audit", "show", "--log", audit_log(c, edited=True)], 1),
+    Case("audit-show-bad-option", lambda c: ["audit", "show", "--log", audit_log(c), "--bogus"], 2),
+    Case("audit-head-done", lambda c: ["audit", "head", "--log", audit_log(c), "--out", c.tmp_path / "head"], 0),
+    Case("audit-head-refused", lambda c: ["audit", "head", "--log", audit_log(c, edited=True),
+                                          "--out", c.tmp_path / "head"], 1),
+    Case("audit-head-no-out", lambda c: ["audit", "head", "--log", audit_log(c)], 2),
+    Case("audit-head-interrupted", lambda c: ["audit", "head", "--log", audit_log(c), "--out", c.tmp_path / "head",
+                                              "--minisign-key", locked_key(c),
+                                              "--password-file", fifo_at(c, "password")], 130),
 ]
 # fmt: on
+
+
+def audit_log(ctx: SimpleNamespace, *, edited: bool = False) -> Path:
+    """An audit log of two events; `edited`, its first event's bundle rewritten, which breaks the chain."""
+    from signing.audit import AuditEvent, AuditLog
+
+    path = ctx.tmp_path / "audit" / "audit.jsonl"
+    for bundle in ("acme-pack", "beta-pack"):
+        AuditLog(path).append(AuditEvent("install", bundle, "verified"))
+    if edited:
+        path.write_bytes(path.read_bytes().replace(b"acme-pack", b"evil-pack", 1))
+    return path
 
 
 def watched(
@@ -270,9 +295,15 @@ def test_every_command_is_in_the_table() -> None:
     for command in ENVIRONMENT_OPTIONS:
         prefix = command.replace("verify-bundle", "verify").replace(" ", "-")
         exits = {case.exit for case in CASES if case.id.startswith(prefix + "-")}
-        expected = {"keygen": {0, 2, 130}, "version": {0, 2}, "lock add": {1, 2}, "policy check": {0, 2}}.get(
-            command, {0, 1, 2, 130}
-        )
+        # `audit verify` and `audit show` read only a log whose every line is bounded: nothing to interrupt.
+        expected = {
+            "keygen": {0, 2, 130},
+            "version": {0, 2},
+            "lock add": {1, 2},
+            "policy check": {0, 2},
+            "audit verify": {0, 1, 2},
+            "audit show": {0, 1, 2},
+        }.get(command, {0, 1, 2, 130})
         assert exits == expected, command
 
 
