@@ -35,7 +35,7 @@ from attest.canonical import canonical_json, parse_canonical_json
 from attest.errors import CanonicalJSONError, os_error_line
 from attest.statement import SHA256_HEX
 from signing.errors import AuditError, BundleError, OutputError
-from signing.files import PathLike, file_kind, read_regular_file, replace_together
+from signing.files import PathLike, file_kind, fsync_directory, read_regular_file, replace_together
 
 LOG_FORMAT = 1
 """The `format` of every line this version writes and reads."""
@@ -303,7 +303,7 @@ class AuditLog:
             except OSError as err:
                 raise AuditError(os_error_line(self.path, err, "append to")) from None
             if created:
-                _fsync_directory(self.path.parent)
+                fsync_directory(self.path.parent)
             self._write_head(AuditHead(seq, line_hash(line)))
 
     def head(self) -> "AuditHead":
@@ -459,12 +459,3 @@ def _event_or_none(piece: bytes) -> LoggedEvent | None:
         return parse_line(piece, 0)
     except AuditError:
         return None
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a new log's directory entry durable: fsync of the file alone does not."""
-    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

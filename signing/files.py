@@ -218,3 +218,12 @@ def read_regular_file(path: PathLike, limit: int, *, follow_symlinks: bool = Fal
     if len(data) > limit:
         raise BundleError(f"{path}: over the {limit} byte limit")
     return data
+
+
+def fsync_directory(directory: PathLike) -> None:
+    """Make the entries created, renamed or removed in `directory` durable: fsync of a file alone does not."""
+    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

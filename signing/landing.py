@@ -32,6 +32,7 @@ from typing import Any
 
 from attest.errors import os_error_line
 from signing.errors import OutputError
+from signing.files import fsync_directory
 
 JOURNAL_NAME = "landing.json"
 _OLD_DIR = "old"
@@ -164,7 +165,7 @@ def _write_journal(staging: Path, items: list[dict[str, Any]]) -> None:
         stream.flush()
         os.fsync(stream.fileno())
     os.rename(temporary, staging / JOURNAL_NAME)
-    _fsync_directory(staging)
+    fsync_directory(staging)
 
 
 def _read_journal(staging: Path) -> list[_Item]:
@@ -176,14 +177,6 @@ def _read_journal(staging: Path) -> list[_Item]:
     except (OSError, ValueError, KeyError, TypeError) as err:
         journal = staging / JOURNAL_NAME
         raise OutputError(f"{journal}: unreadable landing journal ({err}); repair the install by hand") from None
-
-
-def _fsync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _rename(source: Path, target: Path) -> None:

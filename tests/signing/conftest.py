@@ -1,10 +1,11 @@
 """Fixtures for the `signing` unit tests: trees on disk, throwaway keys, signed bundles."""
 
-import os
 from pathlib import Path
 
 import minisign
 import pytest
+from https_server import https_server
+from installs import write_tree
 
 from signing.backends.minisign import MinisignKeyring
 from signing.policy import TrustPolicy
@@ -23,21 +24,16 @@ SAMPLE_TREE = {
 @pytest.fixture
 def make_tree():
     """Write a tree below `root`: bytes are a file (mode 0644), (bytes, mode) a file, str a symlink target."""
+    return write_tree
 
-    def make(root: Path, spec: dict) -> Path:
-        root.mkdir(parents=True, exist_ok=True)
-        for relative, content in spec.items():
-            path = root / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, str):
-                os.symlink(content, path)
-                continue
-            data, mode = content if isinstance(content, tuple) else (content, 0o644)
-            path.write_bytes(data)
-            path.chmod(mode)
-        return root
 
-    return make
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    """A real HTTPS server on 127.0.0.1 whose CA `requests` trusts (`REQUESTS_CA_BUNDLE`), and nothing else."""
+    with https_server(tmp_path) as server:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.ca_file))
+        monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from https_server import Response, https_server
+from https_server import Response
 from installs import NEW_PACK, OLD_PACK, signed_pack
 from trees import snapshot
 
@@ -35,14 +35,6 @@ RELEASE = "/releases/pack-1.2.0.tar.gz"
 def packseal_home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("PACKSEAL_HOME", str(tmp_path / "packseal-home"))
     return tmp_path / "packseal-home"
-
-
-@pytest.fixture
-def server(tmp_path, monkeypatch):
-    with https_server(tmp_path) as server:
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.ca_file))
-        monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
-        yield server
 
 
 @pytest.fixture

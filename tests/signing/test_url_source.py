@@ -33,14 +33,6 @@ SIDECARS = (
 
 
 @pytest.fixture
-def server(tmp_path, monkeypatch):
-    with https_server(tmp_path) as server:
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.ca_file))
-        monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
-        yield server
-
-
-@pytest.fixture
 def into(tmp_path) -> Path:
     staging = tmp_path / "staging"
     staging.mkdir()
