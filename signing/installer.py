@@ -42,7 +42,7 @@ from signing.policy import TrustPolicy
 from signing.records import InstallRecord
 from signing.rollback import HighestInstalled, RollbackDecision, check_rollback
 from signing.schemas import JSON_SCHEMA_VERSION
-from signing.staging import STATE_DIR, InstallState, Tally, copy_file, copy_tree
+from signing.staging import STATE_DIR, InstallState, Tally, copy_file, copy_tree, is_entry_name
 from signing.trustfile import TrustFile
 from signing.verify import Verdict, verify_bundle, verify_locked_bundle
 from signing.versions import Scheme
@@ -243,7 +243,7 @@ def _checked_name(name: str, source: Path) -> str:
         check_path(name)
     except ManifestError as err:
         raise BundleError(f"{source}: cannot be installed under the name {err}") from None
-    if "/" in name or name == STATE_DIR:
+    if not is_entry_name(name):
         raise BundleError(f"{source}: cannot be installed under the name {name!r}")
     return name
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from attest.errors import os_error_line
-from attest.manifest import SIGNATURE_DIR
+from attest.errors import ManifestError, os_error_line
+from attest.manifest import SIGNATURE_DIR, check_path
 from signing.errors import BundleError, OutputError
 from signing.files import file_kind, open_regular_file
 
@@ -34,6 +34,22 @@ STATE_DIR = ".packseal-installs"
 _LOCK_NAME = "lock"
 STAGING_PREFIX = "stage-"
 _CHUNK_BYTES = 1024 * 1024
+
+
+def is_entry_name(name: object) -> bool:
+    """Whether `name` can be an entry of an install directory: one safe path component, not packseal's state directory.
+
+    Install records are read back from disk and name the entries the next
+    install replaces or removes: a crafted record must not reach outside the
+    install directory (`../x`, `/x`), below it, or into packseal's state.
+    """
+    if not isinstance(name, str) or "/" in name or name == STATE_DIR:
+        return False
+    try:
+        check_path(name)
+    except ManifestError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
