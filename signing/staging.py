@@ -77,11 +77,15 @@ class InstallState:
         return self.path / f"{name}.json"
 
     def prepare(self) -> None:
-        """Create the state directory (mode 0700); refuse a link, a non-directory, or another filesystem.
+        """Create the state directory (0700); refuse a link, a non-directory, another filesystem, others' write access.
 
         A link there would send staging, and the renames out of it, to a
         place of someone else's choosing; another filesystem would make the
-        landing a copy instead of a rename.
+        landing a copy instead of a rename. Staging inside is private (0700),
+        but whoever owns or can write the state directory can rename a
+        staging directory away once it is verified and put their own in its
+        place, so the state directory must be this user's and no one else's
+        to write.
         """
         if not self.dest.is_dir():
             raise OutputError(f"{self.dest}: the install directory does not exist or is not a directory")
@@ -91,6 +95,11 @@ class InstallState:
             info = self.path.lstat()
             if not stat.S_ISDIR(info.st_mode):
                 raise OutputError(f"{self.path}: {file_kind(info.st_mode)}, not packseal's state directory")
+            if info.st_uid != os.geteuid():
+                raise OutputError(f"{self.path}: owned by uid {info.st_uid}, not this user; it could swap what lands")
+            if info.st_mode & 0o022:
+                mode = f"{stat.S_IMODE(info.st_mode):o}"
+                raise OutputError(f"{self.path}: writable by group or others (mode {mode}); they could swap what lands")
             if info.st_dev != self.dest.stat().st_dev:
                 raise OutputError(f"{self.path}: on another filesystem than {self.dest}; packseal lands by rename")
         except OSError as err:

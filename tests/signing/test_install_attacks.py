@@ -1,12 +1,15 @@
 """Attacks on `signing.install` from a review: crafted state on disk, shared state directories, hostile tar headers."""
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
 from installs import NEW_PACK, OLD_PACK, signed_pack, write_tree
 from trees import snapshot
 
+import signing.installer
 from signing.errors import OutputError
 from signing.installer import install, read_installed
 
@@ -70,4 +73,42 @@ def test_a_landing_journal_naming_a_path_outside_dest_or_staging_is_refused(
         read_installed(dest, "pack")
 
     assert (victim / "precious.txt").read_bytes() == b"keep me\n"
+    assert snapshot(dest) == before
+
+
+def swap_staging_after_verification(monkeypatch, evil: Path) -> None:
+    """What another user who can write the state directory does: swap the verified staging for their own copy."""
+    verify = signing.installer.verify_bundle
+
+    def verified_then_swapped(path: Path, *args, **kwargs):
+        verdict = verify(path, *args, **kwargs)
+        staging = path.parent.parent
+        staging.rename(staging.with_name("moved-away"))
+        shutil.copytree(evil, staging / "bundle" / path.name, symlinks=True)
+        return verdict
+
+    monkeypatch.setattr(signing.installer, "verify_bundle", verified_then_swapped)
+
+
+@pytest.mark.parametrize("owner", ["group and others can write it", "another user owns it"])
+def test_a_state_directory_another_user_could_write_is_refused(tmp_path, dest, key_pair, policy, monkeypatch, owner):
+    """Staging is private (0700), but its parent is not if others can write it: they rename staging away after
+    verification and put their own bundle where the landing takes it from."""
+    state = dest / ".packseal-installs"
+    state.mkdir()
+    if owner == "another user owns it":
+        if os.geteuid() != 0:
+            pytest.skip("making a directory another user's needs root")
+        os.chown(state, 65534, 65534)
+        state.chmod(0o700)
+        match = "owned by uid 65534"
+    else:
+        state.chmod(0o777)
+        match = "writable by group or others"
+    swap_staging_after_verification(monkeypatch, write_tree(tmp_path / "evil", {"README.md": b"evil\n"}))
+    before = snapshot(dest)
+
+    with pytest.raises(OutputError, match=match):
+        install(signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair), dest, policy)
+
     assert snapshot(dest) == before
