@@ -126,8 +126,17 @@ class InstallState:
             raise OutputError(os_error_line(self.path, err, "create directory")) from None
 
     def stagings(self) -> list[Path]:
-        """Staging directories left by an installer that did not finish; call with the lock held."""
-        return sorted(self.path.glob(f"{STAGING_PREFIX}*"))
+        """Staging directories left by an installer that did not finish; call with the lock held.
+
+        Only directories: the install record of a bundle named `stage-x` is
+        the file `stage-x.json` beside them.
+        """
+        with os.scandir(self.path) as entries:
+            return sorted(
+                Path(entry.path)
+                for entry in entries
+                if entry.name.startswith(STAGING_PREFIX) and entry.is_dir(follow_symlinks=False)
+            )
 
 
 def copy_tree(source: Path, target: Path) -> Tally:

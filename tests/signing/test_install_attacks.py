@@ -112,3 +112,13 @@ def test_a_state_directory_another_user_could_write_is_refused(tmp_path, dest, k
         install(signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair), dest, policy)
 
     assert snapshot(dest) == before
+
+
+def test_a_bundle_named_like_a_staging_directory_does_not_break_later_installs(tmp_path, dest, key_pair, policy):
+    """Its record `stage-x.json` sits where leftover staging directories are looked for; it is a record, not one."""
+    install(signed_pack(tmp_path / "one" / "stage-x", OLD_PACK, key_pair), dest, policy)
+
+    install(signed_pack(tmp_path / "two" / "pack", OLD_PACK, key_pair), dest, policy)
+
+    assert read_installed(dest, "stage-x") is not None and read_installed(dest, "pack") is not None
+    assert sorted(os.listdir(dest / ".packseal-installs")) == ["lock", "pack.json", "stage-x.json"]
