@@ -3,6 +3,9 @@
 import json
 import os
 import shutil
+import tarfile
+import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,7 @@ from installs import NEW_PACK, OLD_PACK, signed_pack, write_tree
 from trees import snapshot
 
 import signing.installer
-from signing.errors import OutputError
+from signing.errors import ArchiveError, OutputError
 from signing.installer import install, read_installed
 
 
@@ -122,3 +125,65 @@ def test_a_bundle_named_like_a_staging_directory_does_not_break_later_installs(t
 
     assert read_installed(dest, "stage-x") is not None and read_installed(dest, "pack") is not None
     assert sorted(os.listdir(dest / ".packseal-installs")) == ["lock", "pack.json", "stage-x.json"]
+
+
+def pax_record(key: str, value: str) -> bytes:
+    """One `length key=value` line of a pax header, its length counting itself."""
+    line = f" {key}={value}\n"
+    length = len(line) + 1
+    while len(str(length)) + len(line) != length:
+        length += 1
+    return f"{length}{line}".encode()
+
+
+def sparse_map_bomb(path: Path, kind: str, entries: int) -> Path:
+    """A tar.gz whose one sparse member declares `entries` map entries, a few KiB compressed.
+
+    `tarfile` reads a GNU sparse map into a list before the member is seen:
+    from the member's data (pax format 1.0) or from extension blocks (the old
+    GNU `S` type), with no bound, so a million entries cost ~200 MiB and 3 s.
+    """
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    with open(path, "wb") as output:
+
+        def write(data: bytes) -> None:
+            output.write(compressor.compress(data + bytes(-len(data) % 512)))
+
+        directory = tarfile.TarInfo("pack")
+        directory.type = tarfile.DIRTYPE
+        write(directory.tobuf(format=tarfile.USTAR_FORMAT))
+        member = tarfile.TarInfo("pack/sparse")
+        if kind == "pax 1.0":
+            records = [("GNU.sparse.major", "1"), ("GNU.sparse.minor", "0"), ("GNU.sparse.realsize", "0")]
+            header = b"".join(pax_record(key, value) for key, value in records)
+            extended = tarfile.TarInfo("pack/PaxHeaders/sparse")
+            extended.type, extended.size = tarfile.XHDTYPE, len(header)
+            write(extended.tobuf(format=tarfile.USTAR_FORMAT) + header)
+            write(member.tobuf(format=tarfile.USTAR_FORMAT))
+            write(f"{entries}\n".encode() + b"1\n" * (2 * entries))
+        else:
+            member.type = tarfile.GNUTYPE_SPARSE
+            block = bytearray(member.tobuf(format=tarfile.GNU_FORMAT))
+            block[482] = 1  # isextended: extension blocks of 21 map entries follow
+            block[148:156] = b" " * 8
+            block[148:156] = b"%06o\0 " % sum(block)
+            write(bytes(block))
+            extension = bytearray((b"%011o\0" % 1) * 2 * 21 + bytes(8))
+            extension[504] = 1
+            for _ in range(entries // 21):
+                write(bytes(extension))
+        output.write(compressor.flush())
+    return path
+
+
+@pytest.mark.parametrize("kind", ["pax 1.0", "old GNU"])
+def test_a_sparse_member_is_refused_before_its_map_is_read(tmp_path, dest, policy, kind):
+    archive = sparse_map_bomb(tmp_path / "sparse.tar.gz", kind, 1_000_000)
+    assert archive.stat().st_size < 128 * 1024
+    started = time.monotonic()
+
+    with pytest.raises(ArchiveError, match="GNU sparse member; refused"):
+        install(archive, dest, policy)
+
+    assert time.monotonic() - started < 2
+    assert os.listdir(dest / ".packseal-installs") == ["lock"]
