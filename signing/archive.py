@@ -6,7 +6,9 @@ ever written through a link. Refused: absolute names, `..`, a name below a
 file or link, duplicate names, hard links, devices, FIFOs and any other
 special member, symbolic links whose target leaves the bundle (lexically
 while extracting, and by `realpath` once all links exist), encrypted zip
-members. An archive holds exactly one top-level directory, the bundle,
+members, zip members compressed other than stored or deflate, and GNU
+sparse tar members (both of which `tarfile`/`zipfile` would inflate or
+read whole into memory). An archive holds exactly one top-level directory, the bundle,
 which is installed under that name; anything beside it is refused.
 
 Resources are bounded by `ArchiveLimits`, counted on the bytes actually
@@ -199,10 +201,17 @@ def _tar_kind(member: tarfile.TarInfo) -> str:
     return f"member of tar type {member.type!r}"
 
 
+_ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
+"""The zip compression methods `zipfile` reads in bounded memory: for bzip2 and LZMA it inflates each read's
+whole input at once, so a 540-byte member could cost 1 GiB before a single byte was counted."""
+
+
 def _extract_zip(stream: BinaryIO, extraction: "_Extraction") -> None:
     with zipfile.ZipFile(stream) as archive:
         for info in archive.infolist():
             mode = info.external_attr >> 16
+            if info.compress_type not in _ZIP_METHODS:
+                extraction.refuse(info.filename, f"compressed with method {info.compress_type}, not stored or deflate")
             if info.flag_bits & 0x1:
                 extraction.refuse(info.filename, "encrypted member")
             elif info.is_dir() or stat.S_ISDIR(mode):

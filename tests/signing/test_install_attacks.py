@@ -5,6 +5,8 @@ import os
 import shutil
 import tarfile
 import time
+import tracemalloc
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -186,4 +188,28 @@ def test_a_sparse_member_is_refused_before_its_map_is_read(tmp_path, dest, polic
         install(archive, dest, policy)
 
     assert time.monotonic() - started < 2
+    assert os.listdir(dest / ".packseal-installs") == ["lock"]
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA], ids=["bzip2", "lzma"])
+def test_a_zip_member_zipfile_would_inflate_whole_is_refused_before_it_is_read(tmp_path, dest, policy, method):
+    """`zipfile` bounds only deflate's output per read: a bzip2 or LZMA member's whole read is inflated at once.
+
+    Measured before the fix: a 540-byte zip of 512 MiB bzip2 zeros grew the
+    installer by 1 GiB before the ratio limit saw a byte; here 64 MiB.
+    """
+    archive = tmp_path / "bomb.zip"
+    info = zipfile.ZipInfo("pack/zeros")
+    info.compress_type = method
+    with zipfile.ZipFile(archive, "w") as bomb:
+        bomb.writestr(info, bytes(64 * 1024 * 1024))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ArchiveError, match=r"'pack/zeros': compressed with method 1[24]"):
+            install(archive, dest, policy)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 16 * 1024 * 1024, f"peak {peak / 1024 / 1024:.0f} MiB"
     assert os.listdir(dest / ".packseal-installs") == ["lock"]
