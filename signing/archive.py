@@ -6,7 +6,9 @@ ever written through a link. Refused: absolute names, `..`, a name below a
 file or link, duplicate names, hard links, devices, FIFOs and any other
 special member, symbolic links whose target leaves the bundle (lexically
 while extracting, and by `realpath` once all links exist), encrypted zip
-members. An archive holds exactly one top-level directory, the bundle,
+members, zip members compressed other than stored or deflate, and GNU
+sparse tar members (both of which `tarfile`/`zipfile` would inflate or
+read whole into memory). An archive holds exactly one top-level directory, the bundle,
 which is installed under that name; anything beside it is refused.
 
 Resources are bounded by `ArchiveLimits`, counted on the bytes actually
@@ -85,6 +87,8 @@ def extract_archive(archive: Path, into: Path, limits: ArchiveLimits = ArchiveLi
                 _extract_zip(stream, extraction)
             else:
                 _extract_tar(stream, extraction)
+    except _HeaderRefused as err:
+        extraction.refuse(err.name, err.why)
     except FileNotFoundError:
         raise BundleError(f"{archive}: missing") from None
     except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as err:
@@ -94,19 +98,40 @@ def extract_archive(archive: Path, into: Path, limits: ArchiveLimits = ArchiveLi
     return extraction.finish()
 
 
-class _BoundedTarInfo(tarfile.TarInfo):
-    """A tar header that refuses a long-name or pax header larger than 64 KiB before `tarfile` reads it whole.
+class _HeaderRefused(Exception):
+    """A tar header refused while `tarfile` reads it, before any member is seen: `extract_archive` names the archive."""
 
-    `tarfile` reads such a header's data in one piece into memory (Python
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(name, why)
+        self.name, self.why = name, why
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A tar header that refuses what `tarfile` would read whole into memory, before it reads it.
+
+    `tarfile` reads a long-name or pax header's data in one piece (Python
     3.11's `TarInfo._proc_member` dispatches them), so a 1 GiB pax header
-    would cost 1 GiB.
+    would cost 1 GiB: refused above 64 KiB. It reads a GNU sparse member's
+    map (from extension blocks, or from the member's data in pax format
+    1.0) into a list with no bound, so a few KiB of gzip declaring a million
+    entries cost 200 MiB: sparse members are refused outright, in each of
+    the three places `tarfile` would read a map. Sparseness is nothing a
+    manifest records.
     """
 
     def _proc_member(self, archive: tarfile.TarFile) -> tarfile.TarInfo:
         if self.type in _HEADER_TYPES and self.size > _MAX_HEADER_BYTES:
-            raise ArchiveError(f"a {self.size} byte extended header is over the {_MAX_HEADER_BYTES} byte limit")
+            why = f"a {self.size} byte extended header is over the {_MAX_HEADER_BYTES} byte limit"
+            raise _HeaderRefused(self.name, why)
+        if self.type == tarfile.GNUTYPE_SPARSE:
+            raise _HeaderRefused(self.name, "GNU sparse member")
         member: tarfile.TarInfo = getattr(super(), "_proc_member")(archive)  # noqa: B009 (private in typeshed)
         return member
+
+    def _proc_gnusparse_00(self, member: tarfile.TarInfo, *_: Any) -> NoReturn:
+        raise _HeaderRefused(member.name, "GNU sparse member")
+
+    _proc_gnusparse_01 = _proc_gnusparse_10 = _proc_gnusparse_00
 
 
 _HEADER_TYPES = frozenset(
@@ -176,10 +201,17 @@ def _tar_kind(member: tarfile.TarInfo) -> str:
     return f"member of tar type {member.type!r}"
 
 
+_ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
+"""The zip compression methods `zipfile` reads in bounded memory: for bzip2 and LZMA it inflates each read's
+whole input at once, so a 540-byte member could cost 1 GiB before a single byte was counted."""
+
+
 def _extract_zip(stream: BinaryIO, extraction: "_Extraction") -> None:
     with zipfile.ZipFile(stream) as archive:
         for info in archive.infolist():
             mode = info.external_attr >> 16
+            if info.compress_type not in _ZIP_METHODS:
+                extraction.refuse(info.filename, f"compressed with method {info.compress_type}, not stored or deflate")
             if info.flag_bits & 0x1:
                 extraction.refuse(info.filename, "encrypted member")
             elif info.is_dir() or stat.S_ISDIR(mode):

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from attest.errors import os_error_line
+from attest.errors import ManifestError, os_error_line
+from attest.manifest import check_path
 from signing.errors import OutputError
 from signing.files import fsync_directory
 
@@ -108,7 +109,22 @@ class _Item:
     def from_json(cls, index: int, value: Any) -> "_Item":
         if not isinstance(value, dict) or set(value) != {"staged", "name", "inode"}:
             raise ValueError("malformed landing journal entry")
-        return cls(index, Move(value["staged"], value["name"]), value["inode"])
+        staged, name, inode = value["staged"], value["name"], value["inode"]
+        if not (inode is None or (isinstance(inode, int) and not isinstance(inode, bool))):
+            raise ValueError(f"inode {inode!r} is not a number")
+        for path in (name,) if staged is None else (staged, name):
+            _check_relative(path)
+        return cls(index, Move(staged, name), inode)
+
+
+def _check_relative(path: Any) -> None:
+    """Refuse a journal path that could leave the staging or install directory: recovery moves what it names."""
+    if not isinstance(path, str):
+        raise ValueError(f"{path!r} is not a relative path")
+    try:
+        check_path(path)
+    except ManifestError as err:
+        raise ValueError(f"{path!r} is not a relative path below the staging or install directory: {err}") from None
 
 
 def _inode(staging: Path, move: Move) -> int | None:

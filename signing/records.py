@@ -19,6 +19,7 @@ from typing import Any
 from signing.errors import BundleError, OutputError
 from signing.files import read_regular_file
 from signing.rollback import HighestInstalled
+from signing.staging import is_entry_name
 
 RECORD_FORMAT = 1
 _MAX_RECORD_BYTES = 1024 * 1024
@@ -149,7 +150,7 @@ class InstallRecord:
                 installed_at=_typed(document, "installed_at", str),
                 files=_typed(document, "files", int),
                 bytes=_typed(document, "bytes", int),
-                entries=tuple(_typed(document, "entries", list)),
+                entries=_entries(document),
                 version=_optional_string(document, "version"),
                 highest=HighestInstalled.from_json(document["highest"]),
                 downgrade=_optional_string(document, "downgrade"),
@@ -164,6 +165,15 @@ def _typed(document: Mapping[str, Any], key: str, kind: type) -> Any:
     if not isinstance(value, kind):
         raise TypeError(f"{key!r} is not {kind.__name__}")
     return value
+
+
+def _entries(document: Mapping[str, Any]) -> tuple[str, ...]:
+    """The entries a record names: each one name in the install directory, as the next install moves or removes them."""
+    entries = tuple(_typed(document, "entries", list))
+    for entry in entries:
+        if not is_entry_name(entry):
+            raise ValueError(f"entry {entry!r} is not one name in the install directory")
+    return entries
 
 
 def _optional_string(document: Mapping[str, Any], key: str) -> str | None:

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from attest.errors import os_error_line
-from attest.manifest import SIGNATURE_DIR
+from attest.errors import ManifestError, os_error_line
+from attest.manifest import SIGNATURE_DIR, check_path
 from signing.errors import BundleError, OutputError
 from signing.files import file_kind, open_regular_file
 
@@ -34,6 +34,22 @@ STATE_DIR = ".packseal-installs"
 _LOCK_NAME = "lock"
 STAGING_PREFIX = "stage-"
 _CHUNK_BYTES = 1024 * 1024
+
+
+def is_entry_name(name: object) -> bool:
+    """Whether `name` can be an entry of an install directory: one safe path component, not packseal's state directory.
+
+    Install records are read back from disk and name the entries the next
+    install replaces or removes: a crafted record must not reach outside the
+    install directory (`../x`, `/x`), below it, or into packseal's state.
+    """
+    if not isinstance(name, str) or "/" in name or name == STATE_DIR:
+        return False
+    try:
+        check_path(name)
+    except ManifestError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -61,11 +77,15 @@ class InstallState:
         return self.path / f"{name}.json"
 
     def prepare(self) -> None:
-        """Create the state directory (mode 0700); refuse a link, a non-directory, or another filesystem.
+        """Create the state directory (0700); refuse a link, a non-directory, another filesystem, others' write access.
 
         A link there would send staging, and the renames out of it, to a
         place of someone else's choosing; another filesystem would make the
-        landing a copy instead of a rename.
+        landing a copy instead of a rename. Staging inside is private (0700),
+        but whoever owns or can write the state directory can rename a
+        staging directory away once it is verified and put their own in its
+        place, so the state directory must be this user's and no one else's
+        to write.
         """
         if not self.dest.is_dir():
             raise OutputError(f"{self.dest}: the install directory does not exist or is not a directory")
@@ -75,6 +95,11 @@ class InstallState:
             info = self.path.lstat()
             if not stat.S_ISDIR(info.st_mode):
                 raise OutputError(f"{self.path}: {file_kind(info.st_mode)}, not packseal's state directory")
+            if info.st_uid != os.geteuid():
+                raise OutputError(f"{self.path}: owned by uid {info.st_uid}, not this user; it could swap what lands")
+            if info.st_mode & 0o022:
+                mode = f"{stat.S_IMODE(info.st_mode):o}"
+                raise OutputError(f"{self.path}: writable by group or others (mode {mode}); they could swap what lands")
             if info.st_dev != self.dest.stat().st_dev:
                 raise OutputError(f"{self.path}: on another filesystem than {self.dest}; packseal lands by rename")
         except OSError as err:
@@ -101,8 +126,17 @@ class InstallState:
             raise OutputError(os_error_line(self.path, err, "create directory")) from None
 
     def stagings(self) -> list[Path]:
-        """Staging directories left by an installer that did not finish; call with the lock held."""
-        return sorted(self.path.glob(f"{STAGING_PREFIX}*"))
+        """Staging directories left by an installer that did not finish; call with the lock held.
+
+        Only directories: the install record of a bundle named `stage-x` is
+        the file `stage-x.json` beside them.
+        """
+        with os.scandir(self.path) as entries:
+            return sorted(
+                Path(entry.path)
+                for entry in entries
+                if entry.name.startswith(STAGING_PREFIX) and entry.is_dir(follow_symlinks=False)
+            )
 
 
 def copy_tree(source: Path, target: Path) -> Tally:

@@ -38,7 +38,7 @@ from signing.policy import TrustPolicy
 from signing.records import Origin
 from signing.sources.fetch import RemoteOptions, fetch_source
 from signing.sources.spec import GitSource, ReleaseSource, parse_source
-from signing.staging import STATE_DIR, Tally, copy_file, copy_tree
+from signing.staging import Tally, copy_file, copy_tree, is_entry_name
 from signing.trustfile import TrustFile
 from signing.verify import Verdict, verify_bundle
 
@@ -114,7 +114,7 @@ def checked_name(name: str, source: str) -> str:
         check_path(name)
     except ManifestError as err:
         raise BundleError(f"{source}: cannot be installed under the name {err}") from None
-    if "/" in name or name == STATE_DIR:
+    if not is_entry_name(name):
         raise BundleError(f"{source}: cannot be installed under the name {name!r}")
     return name
 
