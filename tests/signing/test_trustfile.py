@@ -288,6 +288,52 @@ def test_a_bundle_renamed_within_one_publisher_is_refused(tmp_path, keys, make_t
     assert verify_bundle(copy, trust_file).refusal.name == "bundle-name"
 
 
+ACME_AND_LAB = ACME + """
+[[publisher]]
+name = "lab"
+bundles = ["lab-*"]
+minisign_keys = ["keys/new.pub"]
+"""
+
+
+def test_a_link_is_verified_by_its_own_name_not_the_name_of_what_it_links_to(tmp_path, keys, make_tree):
+    """`plugins/acme-auth` is a link to lab's validly signed `lab-tool`: chosen by the target's name, lab's
+    key verified it and a loader of `acme-auth` ran lab's code; a lock pinned `acme-auth` by the same rule."""
+    trust_file = load(tmp_path, ACME_AND_LAB)
+    labs = signed_pack(tmp_path / "dl", "lab-tool", make_tree, keys["new"])
+    acme = signed_pack(tmp_path / "dl", "acme-viewer", make_tree, keys["old"])
+    (tmp_path / "plugins").mkdir()
+    link = tmp_path / "plugins" / "acme-auth"
+    link.symlink_to(labs)
+    assert verify_bundle(labs, trust_file).verified
+
+    verdict = verify_bundle(link, trust_file)
+
+    assert not verdict.verified
+    assert verdict.publisher == "acme"
+    assert verdict.refusal.name == "signature"
+    link.unlink()
+    link.symlink_to(acme)
+    assert verify_bundle(link, trust_file).refusal.name == "bundle-name"
+    link.unlink()
+    link.symlink_to(labs)
+    lock = LockFile(tmp_path / "packs.lock", {"lab-tool": SourcePin(FACTS.source_repository, FACTS.source_commit)})
+    locked = verify_locked_bundle(link, trust_file, lock)
+    assert locked.refusal.name == "lock", locked.refusal
+    assert "no [bundle.acme-auth] entry" in locked.refusal.detail
+
+
+def test_a_bundle_verified_as_dot_is_known_by_its_directory_name(tmp_path, keys, make_tree, monkeypatch):
+    trust_file = load(tmp_path, ACME_AND_LAB)
+    labs = signed_pack(tmp_path / "dl", "lab-tool", make_tree, keys["new"])
+    monkeypatch.chdir(labs / "bin")
+    verdict = verify_bundle("..", trust_file)
+    assert verdict.verified, verdict.refusal
+    assert verdict.publisher == "lab"
+    monkeypatch.chdir(labs)
+    assert verify_bundle(".", trust_file).publisher == "lab"
+
+
 # --- rotation and revocation are edits of the one file -------------------------------------
 
 BOTH_KEYS = ACME.replace('["keys/old.pub"]', '["keys/old.pub", "keys/new.pub"]')
