@@ -37,6 +37,7 @@ from attest.errors import AttestError
 from attest.provenance import normalise_repository
 from signing.backends import BundleVerifier
 from signing.backends.minisign import MinisignKeyring, key_id, read_public_key
+from signing.backends.minisign_files import canonical_key_id
 from signing.errors import BundleError, KeyFileError, TrustPolicyError
 from signing.files import PathLike, read_regular_file
 from signing.policy import AllOf, BuilderIs, RepositoryIs, SourceCheck, TrustPolicy
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 MAX_POLICY_BYTES = 1024 * 1024
-_KEY_ID = re.compile(r"[0-9A-Fa-f]{1,16}")
 _IDENTITY_WILDCARD = "[^/@]*"
 """What `*` matches in an identity: never a `/` or `@`, so it cannot reach into another path segment or ref."""
 
@@ -404,10 +404,10 @@ class _PublisherParser:
         """Key ids as minisign prints them; a padded id (minisign 0.12's) is the same id."""
         ids = []
         for value in self.strings("revoked_keys"):
-            if not _KEY_ID.fullmatch(value):
-                problem = f"revoked_keys: {value!r} is not a minisign key id (1 to 16 hex digits)"
-                raise self.error(problem, "revoked_keys")
-            ids.append(f"{int(value, 16):X}")
+            try:
+                ids.append(canonical_key_id(value))
+            except ValueError as err:
+                raise self.error(f"revoked_keys: {err}", "revoked_keys") from None
         return tuple(sorted(set(ids)))
 
     def minisign_keys(self, revoked: tuple[str, ...]) -> tuple[tuple[TrustedKey, ...], MinisignKeyring | None]:

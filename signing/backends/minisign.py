@@ -205,13 +205,20 @@ class MinisignKeyring:
     def __init__(self, keys: "Iterable[minisign.PublicKey | VerifyingKey]", *, revoked: Iterable[str] = ()) -> None:
         """Trust any of `keys` whose id is not in `revoked`; refuse none, and two different keys that share a key id.
 
+        A revoked id may be spelled as minisign 0.11 or 0.12 prints it, in
+        either case (`minisign_files.canonical_key_id`); one that is no key id
+        is refused, as it would revoke nothing.
+
         A signature names the key it needs by id alone, so two keys with one
         id would leave only one of them usable, silently. The same key given
         twice (say, one file named in two places) is no such ambiguity: it is
         accepted once. A revoked key is refused even when listed, and its
         signature is refused naming the revocation, not as merely unknown.
         """
-        self._revoked = frozenset(revoked)
+        try:
+            self._revoked = frozenset(minisign_files.canonical_key_id(identifier) for identifier in revoked)
+        except ValueError as err:
+            raise TrustPolicyError(f"revoked minisign key {err}") from None
         self._keys: dict[str, VerifyingKey] = {}
         for given in keys:
             key = given if isinstance(given, VerifyingKey) else _verifying_key(given)

@@ -19,6 +19,7 @@ form and nothing rides along in it.
 import base64
 import binascii
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -37,6 +38,7 @@ _SIGNATURE_BYTES = 64
 _UNTRUSTED = b"untrusted comment: "
 _TRUSTED = b"trusted comment: "
 _CHUNK_BYTES = 64 * 1024
+_KEY_ID = re.compile(r"[0-9A-Fa-f]{1,16}")
 
 
 class Readable(Protocol):
@@ -145,6 +147,18 @@ class SignatureFile:
 def key_id(key_number: bytes) -> str:
     """A key id as stock minisign 0.11 prints it (minisign 0.12 pads it to 16 digits)."""
     return f"{int.from_bytes(key_number, 'little'):X}"
+
+
+def canonical_key_id(given: str) -> str:
+    """A key id as `key_id` prints it, from any way a person copies one: minisign 0.11's, 0.12's zero-padded, any case.
+
+    Key ids are compared as these strings (a revocation with the one a
+    signature names): text that is no key id (1 to 16 hex digits) raises
+    `ValueError`, since it could match nothing and would revoke nothing.
+    """
+    if not _KEY_ID.fullmatch(given):
+        raise ValueError(f"{given!r} is not a minisign key id (1 to 16 hex digits)")
+    return f"{int(given, 16):X}"
 
 
 def _comment(line: bytes, prefix: bytes) -> str:

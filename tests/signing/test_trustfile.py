@@ -288,12 +288,15 @@ def test_a_bundle_renamed_within_one_publisher_is_refused(tmp_path, keys, make_t
     assert verify_bundle(copy, trust_file).refusal.name == "bundle-name"
 
 
-ACME_AND_LAB = ACME + """
+ACME_AND_LAB = (
+    ACME
+    + """
 [[publisher]]
 name = "lab"
 bundles = ["lab-*"]
 minisign_keys = ["keys/new.pub"]
 """
+)
 
 
 def test_a_link_is_verified_by_its_own_name_not_the_name_of_what_it_links_to(tmp_path, keys, make_tree):
