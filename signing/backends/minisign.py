@@ -4,7 +4,8 @@ Keys and signature files are exactly the stock tool's: a key pair made here
 signs with `minisign -S`, and a signature made here verifies with
 `minisign -V`. Signatures are prehashed (BLAKE2b), as minisign 0.11 makes
 them; legacy (`minisign -l`) signatures are still accepted at verification,
-as minisign itself accepts them.
+as minisign itself accepts them (over a file, up to
+`minisign_files.LEGACY_MAX_BYTES`).
 
 Trusted keys never come from the bundle: a `MinisignKeyring` is built from
 the installer's own key files, and a signature names the key it needs by id.
@@ -283,7 +284,11 @@ class MinisignKeyring:
         key = self._keys.get(identifier)
         if key is None:
             raise SignatureError(f"{signature_file}: signed by key {identifier}, which is not trusted")
-        if not signature.verifies(key, content):
+        try:
+            verified = signature.verifies(key, content)
+        except SignatureError as err:
+            raise SignatureError(f"{signature_file}: {err}") from None
+        if not verified:
             raise SignatureError(
                 f"{signature_file}: signature or trusted comment does not verify with key {identifier}"
             )

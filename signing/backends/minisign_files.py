@@ -38,6 +38,14 @@ _SIGNATURE_BYTES = 64
 _UNTRUSTED = b"untrusted comment: "
 _TRUSTED = b"trusted comment: "
 _CHUNK_BYTES = 64 * 1024
+LEGACY_MAX_BYTES = 32 * 1024 * 1024
+"""The most content read from a stream (a file) that a legacy (non-prehashed) signature is checked over.
+
+Ed25519 without prehashing needs the whole content in memory at once, and
+whoever serves a file can put a legacy signature beside it: without a cap
+a 2 GiB download would be read into memory whole before its forged
+signature failed. minisign 0.11 signs prehashed unless told `-l`.
+"""
 _KEY_ID = re.compile(r"[0-9A-Fa-f]{1,16}")
 
 
@@ -131,7 +139,11 @@ class SignatureFile:
         )
 
     def verifies(self, key: VerifyingKey, content: bytes | Readable) -> bool:
-        """Whether `key` signed `content` and this trusted comment, as `minisign -V` decides; reads `content` once."""
+        """Whether `key` signed `content` and this trusted comment, as `minisign -V` decides; reads `content` once.
+
+        Raises `SignatureError` for a legacy signature over a stream of more
+        than `LEGACY_MAX_BYTES`, having read no more than that.
+        """
         if key.key_number != self.key_number:
             return False
         public_key = Ed25519PublicKey.from_public_bytes(key.ed25519)
@@ -192,7 +204,19 @@ def _prehash(content: bytes | Readable) -> bytes:
 
 
 def _whole(content: bytes | Readable) -> bytes:
-    return content if isinstance(content, bytes) else b"".join(_chunks(content))
+    if isinstance(content, bytes):
+        return content
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in _chunks(content):
+        size += len(chunk)
+        if size > LEGACY_MAX_BYTES:
+            raise SignatureError(
+                f"a legacy (non-prehashed) signature over more than {LEGACY_MAX_BYTES >> 20} MiB is refused, "
+                "as checking it would hold the whole file in memory; sign prehashed (minisign 0.11's default)"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _chunks(stream: Readable) -> Iterable[bytes]:

@@ -13,7 +13,7 @@ import subprocess
 import minisign
 import pytest
 
-from signing.backends.minisign_files import SignatureFile, VerifyingKey
+from signing.backends.minisign_files import LEGACY_MAX_BYTES, SignatureFile, VerifyingKey
 from signing.digest import DigestingReader
 from signing.errors import KeyFileError, SignatureError
 
@@ -159,3 +159,56 @@ def test_a_signature_is_read_only_in_minisign_s_exact_encoding(stock) -> None:
         with pytest.raises(SignatureError, match=r"^f\.minisig: not a minisign signature in minisign's exact encoding"):
             SignatureFile.from_bytes(variant, what="f.minisig")
             pytest.fail(f"accepted: {name}")
+
+
+class _Zeros:
+    """A stream of `size` zero bytes that counts what was read from it."""
+
+    def __init__(self, size: int) -> None:
+        self.left, self.read_bytes = size, 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        count = self.left if size < 0 else min(size, self.left)
+        self.left -= count
+        self.read_bytes += count
+        return bytes(count)
+
+
+def _forged(algorithm: bytes, key: VerifyingKey) -> SignatureFile:
+    """What anyone can write: a trusted key's (public) key number and signatures of their own bytes."""
+    return SignatureFile(algorithm, key.key_number, b"\x01" * 64, "forged", b"\x02" * 64)
+
+
+def test_a_legacy_signature_never_makes_verification_hold_a_large_file_in_memory(stock) -> None:
+    """Ed25519 without prehashing needs the whole content at once: a forged legacy signature beside a 2 GiB
+    download made the verifier read all of it into memory (twice, joined) before refusing it."""
+    key = VerifyingKey.from_bytes(stock[0], what="k.pub")
+    large = _Zeros(LEGACY_MAX_BYTES + 16 * 1024 * 1024)
+    with pytest.raises(SignatureError, match=r"legacy \(non-prehashed\) signature over more than 32 MiB"):
+        _forged(b"Ed", key).verifies(key, large)
+    assert large.read_bytes <= LEGACY_MAX_BYTES + 64 * 1024
+
+    prehashed = _Zeros(LEGACY_MAX_BYTES + 16 * 1024 * 1024)
+    assert not _forged(b"ED", key).verifies(key, prehashed)  # streamed: any size, in constant memory
+    assert prehashed.left == 0
+
+
+def test_a_forged_legacy_signature_beside_a_large_file_is_refused_naming_it(stock, tmp_path) -> None:
+    from signing.backends.minisign import MinisignKeyring
+    from signing.policy import TrustPolicy
+    from signing.verify import verify_bundle
+
+    public, _ = stock
+    (tmp_path / "k.pub").write_bytes(public)
+    key = VerifyingKey.from_bytes(public, what="k.pub")
+    release = tmp_path / "release.bin"
+    with release.open("wb") as sparse:
+        sparse.truncate(LEGACY_MAX_BYTES + 1)
+    signed = base64.b64encode(b"Ed" + key.key_number + b"\x01" * 64)
+    signature = b"untrusted comment: x\n" + signed + b"\ntrusted comment: x\n" + base64.b64encode(b"\x02" * 64) + b"\n"
+    (tmp_path / "release.bin.minisig").write_bytes(signature)
+
+    verdict = verify_bundle(release, TrustPolicy((MinisignKeyring.from_files([tmp_path / "k.pub"]),)))
+
+    assert verdict.refusal.name == "signature"
+    assert verdict.refusal.detail.startswith(f"{tmp_path / 'release.bin.minisig'}: a legacy (non-prehashed) signature")
