@@ -138,6 +138,44 @@ def test_a_malformed_policy_is_one_error_naming_file_and_line(tmp_path, keys, te
     assert "\n" not in error
 
 
+BETA = '\n[[publisher]]\nname = "beta"\nbundles = ["beta-*"]\nminisign_keys = ["keys/new.pub"]\n'
+LINES_AFTER_STRINGS = {
+    "a header inside a multi-line string": (
+        ACME + 'builder_id = """\n[[publisher]]\n"""\n' + BETA + 'bundle = "x"\n',
+        14,
+        "publisher 'beta': unknown key 'bundle'",
+    ),
+    "a key inside a multi-line literal string": (
+        "\n[[publisher]]\nname = 'acme'\nbuilder_id = '''\nbundles = []\n'''\nbundles = 'acme-*'\n",
+        7,
+        "bundles must be a list of strings",
+    ),
+    "an escaped quote before the end of a multi-line string": (
+        ACME + 'builder_id = """ends \\""" later\n[[publisher]]\n"""\n' + BETA + 'bundle = "x"\n',
+        14,
+        "publisher 'beta': unknown key 'bundle'",
+    ),
+    "a line separator inside a string": (
+        ACME.replace('"acme"', '"ac\u2028me\u0085"') + 'require_provenance = "yes"\n',
+        6,
+        "require_provenance must be true or false",
+    ),
+    "a header after a comment": (ACME + BETA.replace("]]", "]] # beta") + 'bundle = "x"\n', 11, "unknown key 'bundle'"),
+}
+
+
+@pytest.mark.parametrize(("text", "line", "message"), LINES_AFTER_STRINGS.values(), ids=list(LINES_AFTER_STRINGS))
+def test_the_line_named_is_the_line_whatever_a_string_before_it_holds(tmp_path, keys, text, line, message):
+    """A string may hold what looks like a header or a key, or a character `str.splitlines` splits at: the error
+    still names the line tomllib would count to."""
+    path = policy_file(tmp_path, text)
+    with pytest.raises(TrustPolicyError) as raised:
+        TrustFile.load(path)
+    error = str(raised.value)
+    assert error.startswith(f"{path}:{line}: "), error
+    assert message in error
+
+
 @pytest.mark.parametrize(("identity", "message"), IDENTITY_ERRORS.values(), ids=list(IDENTITY_ERRORS))
 def test_an_identity_pattern_that_trusts_too_much_is_refused_with_its_line(tmp_path, keys, identity, message):
     text = ACME + f'sigstore = [\n  {{ identity = "ok@example.com", issuer = "{ISSUER}" }},\n'
