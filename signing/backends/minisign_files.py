@@ -12,8 +12,9 @@ whole; and the global one over that signature and the trusted comment), as
 
 A public key is accepted exactly when `py-minisign` accepts it; a
 signature file only in minisign's exact encoding (lines joined by `\\n`,
-one optional final `\\n`, canonical base64), so one signature has one byte
-form and nothing rides along in it.
+one optional final `\\n`, canonical base64, no NUL, an untrusted comment
+line no longer than minisign 0.11 reads), so stock `minisign -V` reads every
+signature file accepted here, and only the unsigned untrusted comment varies.
 """
 
 import base64
@@ -36,6 +37,8 @@ _KEY_NUMBER_BYTES = 8
 _ED25519_KEY_BYTES = 32
 _SIGNATURE_BYTES = 64
 _UNTRUSTED = b"untrusted comment: "
+_UNTRUSTED_LINE_MAX_BYTES = 1022
+"""The longest untrusted comment line minisign 0.11 reads (into 1024 bytes, with its line feed and a NUL)."""
 _TRUSTED = b"trusted comment: "
 _CHUNK_BYTES = 64 * 1024
 LEGACY_MAX_BYTES = 32 * 1024 * 1024
@@ -126,6 +129,10 @@ class SignatureFile:
             raise _Malformed("a signature file has 4 lines, joined by a line feed")
         if b"\r" in data:
             raise _Malformed("a stray carriage return")
+        if b"\0" in data:
+            raise _Malformed("a NUL byte, where minisign stops reading a comment")
+        if len(lines[0]) > _UNTRUSTED_LINE_MAX_BYTES:
+            raise _Malformed(f"an untrusted comment line over {_UNTRUSTED_LINE_MAX_BYTES} bytes, too long for minisign")
         _comment(lines[0], _UNTRUSTED)
         signed = _base64(lines[1], 2 + _KEY_NUMBER_BYTES + _SIGNATURE_BYTES, canonical=True)
         if signed[:2] not in (PREHASHED, PUBLIC_KEY_ALGORITHM):

@@ -212,3 +212,35 @@ def test_a_forged_legacy_signature_beside_a_large_file_is_refused_naming_it(stoc
 
     assert verdict.refusal.name == "signature"
     assert verdict.refusal.detail.startswith(f"{tmp_path / 'release.bin.minisig'}: a legacy (non-prehashed) signature")
+
+
+def _stock_verifies(directory, public: bytes, signature: bytes) -> bool:
+    (directory / "k.pub").write_bytes(public)
+    (directory / "file").write_bytes(CONTENT)
+    (directory / "file.minisig").write_bytes(signature)
+    command = [MINISIGN, "-V", "-p", directory / "k.pub", "-m", directory / "file", "-x", directory / "file.minisig"]
+    return subprocess.run(command, capture_output=True).returncode == 0
+
+
+def test_a_signature_stock_minisign_cannot_read_is_refused_though_its_signatures_verify(stock, tmp_path) -> None:
+    """minisign 0.11 reads the untrusted comment into 1024 bytes and each comment up to a NUL: an untrusted
+    comment line of 1023 bytes or more, or a NUL in a comment, makes `minisign -V` refuse the file. Accepting it
+    would let one signature have byte forms stock minisign calls invalid (the untrusted comment is unsigned)."""
+    public, signatures = stock
+    key = VerifyingKey.from_bytes(public, what="k.pub")
+    data = signatures["prehashed"]
+    longest = "a" * (1022 - len("untrusted comment: "))
+    readable = {"longest untrusted comment": _reencoded(data, 0, lambda _: f"untrusted comment: {longest}".encode())}
+    unreadable = {
+        "untrusted comment too long": _reencoded(data, 0, lambda _: f"untrusted comment: {longest}a".encode()),
+        "NUL in the untrusted comment": _reencoded(data, 0, lambda line: line + b"\x00"),
+        "NUL in the trusted comment": _reencoded(data, 2, lambda line: line + b"\x00"),
+    }
+    for name, variant in readable.items():
+        assert _stock_verifies(tmp_path, public, variant), name
+        assert SignatureFile.from_bytes(variant, what="f.minisig").verifies(key, CONTENT), name
+    for name, variant in unreadable.items():
+        assert not _stock_verifies(tmp_path, public, variant), name
+        with pytest.raises(SignatureError, match=r"^f\.minisig: not a minisign signature in minisign's exact encoding"):
+            SignatureFile.from_bytes(variant, what="f.minisig")
+            pytest.fail(f"accepted: {name}")
