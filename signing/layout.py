@@ -24,6 +24,7 @@ from pathlib import Path
 from attest.errors import os_error_reason
 from attest.manifest import SIGNATURE_DIR
 from signing.errors import BundleError, NotABundleError
+from signing.files import PathLike
 from signing.roles import Role
 
 MANIFEST_NAME = "manifest.json"
@@ -46,6 +47,21 @@ def sigstore_bundle(signed: Path, *, statement: bool) -> Path:
 def statement_signatures(statement: Path) -> set[Path]:
     """Every signature file over a Statement, one per signing system."""
     return {minisign_signature(statement), sigstore_bundle(statement, statement=True)}
+
+
+def bundle_name(path: PathLike) -> str:
+    """The name a bundle is verified, locked and installed as: the last component of the path as given.
+
+    A link is known by its own name, never by the name of what it links to:
+    a policy file chooses the publisher, and a lock file the pin, by this
+    name, and a loader of `plugins/acme-auth` runs whatever that link points
+    at, so a link `acme-auth` to publisher B's bundle `lab-tool` must be
+    verified as `acme-auth`, by publisher A's signers. Only `.`, `..` and a
+    path with no name stand for a directory they do not name; they are
+    resolved to it.
+    """
+    given = Path(path)
+    return given.resolve().name if given.name in ("", ".", "..") else given.name
 
 
 def resolve_bundle(path: Path) -> Path:

@@ -15,6 +15,7 @@ from attest.provenance import normalise_repository
 from attest.statement import SHA256_HEX
 from signing.errors import BundleError, TrustPolicyError
 from signing.files import PathLike, read_regular_file, replace_together
+from signing.layout import bundle_name
 from signing.policy import AllOf, BuilderIs, CheckoutAt, CommitIs, DigestIs, RefIs, RepositoryIs, SourceCheck
 
 _MAX_LOCK_BYTES = 4 * 1024 * 1024
@@ -157,7 +158,7 @@ class LockFile:
 
     def pin_for(self, bundle: PathLike) -> SourcePin | None:
         """The pin of a bundle, by its file or directory name; None when it is not locked."""
-        return self.pins.get(Path(bundle).resolve().name)
+        return self.pins.get(bundle_name(bundle))
 
 
 def _pin(path: Path, name: str, table: object) -> SourcePin:

@@ -37,6 +37,7 @@ from attest.errors import AttestError
 from attest.provenance import normalise_repository
 from signing.backends import BundleVerifier
 from signing.backends.minisign import MinisignKeyring, key_id, read_public_key
+from signing.backends.minisign_files import canonical_key_id
 from signing.errors import BundleError, KeyFileError, TrustPolicyError
 from signing.files import PathLike, read_regular_file
 from signing.policy import AllOf, BuilderIs, RepositoryIs, SourceCheck, TrustPolicy
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 MAX_POLICY_BYTES = 1024 * 1024
-_KEY_ID = re.compile(r"[0-9A-Fa-f]{1,16}")
 _IDENTITY_WILDCARD = "[^/@]*"
 """What `*` matches in an identity: never a `/` or `@`, so it cannot reach into another path segment or ref."""
 
@@ -227,7 +227,8 @@ def _decode_error(path: Path, err: tomllib.TOMLDecodeError, text: str) -> str:
     message = str(err)
     at_end = re.fullmatch(r"(.*) \(at end of document\)", message)
     if at_end is not None:
-        return f"{path}:{max(1, len(text.splitlines()))}: not TOML: {at_end.group(1)} (at the end of the file)"
+        last = max(1, len(text.removesuffix("\n").split("\n")))  # TOML's lines end at "\n" only
+        return f"{path}:{last}: not TOML: {at_end.group(1)} (at the end of the file)"
     found = re.fullmatch(r"(.*) \(at line (\d+), column (\d+)\)", message)
     if found is None:
         return f"{path}: not TOML: {message}"
@@ -242,13 +243,19 @@ class _Lines:
     a key is found at the start of a line (bare or quoted) or as a table
     header below it. When the text is shaped otherwise (inline tables), the
     nearest enclosing line known is named instead.
+
+    Lines are counted as TOML (and tomllib) counts them, at `\n` only, not
+    at a U+2028 or U+0085 a string may hold; a line that starts inside a
+    multi-line string is no key or header, whatever it looks like.
     """
 
     _PUBLISHER_HEADER = re.compile(r"\s*\[\[\s*publisher\s*\]\]")
 
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
-        self.lines = text.splitlines()
+        lines = text.split("\n")
+        outside = _starts_outside_strings(lines)
+        self.lines = [line if starts else "" for line, starts in zip(lines, outside, strict=True)]
         self.starts = [number for number, line in enumerate(self.lines) if self._PUBLISHER_HEADER.match(line)]
 
     def error(self, message: str, *, publisher: int | None = None, key: str | None = None) -> TrustPolicyError:
@@ -276,6 +283,36 @@ class _Lines:
             return 0, len(self.lines)
         end = self.starts[publisher + 1] if publisher + 1 < len(self.starts) else len(self.lines)
         return self.starts[publisher], end
+
+
+_OUTSIDE_STRING = re.compile(r""""{3}|'{3}|"(?:[^"\\]|\\.)*"|'[^']*'|#.*""")
+"""What may come next on a line outside a string: a multi-line string's start, a one-line string, a comment."""
+_MULTI_LINE_END = {
+    '"""': re.compile(r'(?:[^\\"]|\\.|"(?!""))*"{3,5}'),
+    "'''": re.compile(r"(?:[^']|'(?!''))*'{3,5}"),
+}
+"""From inside a multi-line string to its end on this line (up to two quotes before the three may be content)."""
+
+
+def _starts_outside_strings(lines: list[str]) -> list[bool]:
+    """Whether each line of a valid TOML document starts outside a multi-line string."""
+    starts: list[bool] = []
+    inside: str | None = None
+    for line in lines:
+        starts.append(inside is None)
+        position = 0
+        while True:
+            if inside is not None:
+                end = _MULTI_LINE_END[inside].match(line, position)
+                if end is None:
+                    break
+                position, inside = end.end(), None
+            token = _OUTSIDE_STRING.search(line, position)
+            if token is None:
+                break
+            position = token.end()
+            inside = token.group() if token.group() in _MULTI_LINE_END else None
+    return starts
 
 
 @dataclass
@@ -404,10 +441,10 @@ class _PublisherParser:
         """Key ids as minisign prints them; a padded id (minisign 0.12's) is the same id."""
         ids = []
         for value in self.strings("revoked_keys"):
-            if not _KEY_ID.fullmatch(value):
-                problem = f"revoked_keys: {value!r} is not a minisign key id (1 to 16 hex digits)"
-                raise self.error(problem, "revoked_keys")
-            ids.append(f"{int(value, 16):X}")
+            try:
+                ids.append(canonical_key_id(value))
+            except ValueError as err:
+                raise self.error(f"revoked_keys: {err}", "revoked_keys") from None
         return tuple(sorted(set(ids)))
 
     def minisign_keys(self, revoked: tuple[str, ...]) -> tuple[tuple[TrustedKey, ...], MinisignKeyring | None]:

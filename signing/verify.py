@@ -28,7 +28,7 @@ from signing.bundle import bundle_entries, checked_manifest
 from signing.errors import BundleError, PacksealError, PinMismatchError, TrustPolicyError
 from signing.files import PathLike, read_regular_file
 from signing.formats import malformed_entries
-from signing.layout import MANIFEST_NAME, DirectoryLayout, FileLayout, resolve_bundle
+from signing.layout import MANIFEST_NAME, DirectoryLayout, FileLayout, bundle_name, resolve_bundle
 from signing.pins import LockFile, SourcePin
 from signing.policy import AllOf, CheckName, Evidence, FetchedFrom, SourceCheck, TrustPolicy
 from signing.progress import Progress
@@ -193,11 +193,6 @@ def verify_bundle(
     return verification(path, policy, signatures, source, apart, publisher_name, pinned, progress, chosen).run()
 
 
-def bundle_name(path: PathLike) -> str:
-    """The name a bundle is known by: its file or directory name, as it is signed and locked (`.` is its directory)."""
-    return Path(path).resolve().name
-
-
 def _publisher_check(policy: TrustFile, name: str) -> tuple[Publisher | None, Check]:
     """The publisher trusted for bundles named `name`, as a check; none is a refusal, two a policy error."""
     data = {"policy": str(policy.path)}
@@ -225,7 +220,7 @@ def verify_locked_bundle(
     path = Path(path)
     pin = lock.pin_for(path)
     if pin is None:
-        detail = f"{lock.path}: no [bundle.{path.resolve().name}] entry; an unlocked bundle is refused"
+        detail = f"{lock.path}: no [bundle.{bundle_name(path)}] entry; an unlocked bundle is refused"
         return Verdict(path, (Check(CheckName.LOCK.value, False, detail, {"lock": str(lock.path)}),))
     return verify_bundle(
         path,

@@ -4,7 +4,8 @@ Keys and signature files are exactly the stock tool's: a key pair made here
 signs with `minisign -S`, and a signature made here verifies with
 `minisign -V`. Signatures are prehashed (BLAKE2b), as minisign 0.11 makes
 them; legacy (`minisign -l`) signatures are still accepted at verification,
-as minisign itself accepts them.
+as minisign itself accepts them (over a file, up to
+`minisign_files.LEGACY_MAX_BYTES`).
 
 Trusted keys never come from the bundle: a `MinisignKeyring` is built from
 the installer's own key files, and a signature names the key it needs by id.
@@ -205,13 +206,20 @@ class MinisignKeyring:
     def __init__(self, keys: "Iterable[minisign.PublicKey | VerifyingKey]", *, revoked: Iterable[str] = ()) -> None:
         """Trust any of `keys` whose id is not in `revoked`; refuse none, and two different keys that share a key id.
 
+        A revoked id may be spelled as minisign 0.11 or 0.12 prints it, in
+        either case (`minisign_files.canonical_key_id`); one that is no key id
+        is refused, as it would revoke nothing.
+
         A signature names the key it needs by id alone, so two keys with one
         id would leave only one of them usable, silently. The same key given
         twice (say, one file named in two places) is no such ambiguity: it is
         accepted once. A revoked key is refused even when listed, and its
         signature is refused naming the revocation, not as merely unknown.
         """
-        self._revoked = frozenset(revoked)
+        try:
+            self._revoked = frozenset(minisign_files.canonical_key_id(identifier) for identifier in revoked)
+        except ValueError as err:
+            raise TrustPolicyError(f"revoked minisign key {err}") from None
         self._keys: dict[str, VerifyingKey] = {}
         for given in keys:
             key = given if isinstance(given, VerifyingKey) else _verifying_key(given)
@@ -276,7 +284,11 @@ class MinisignKeyring:
         key = self._keys.get(identifier)
         if key is None:
             raise SignatureError(f"{signature_file}: signed by key {identifier}, which is not trusted")
-        if not signature.verifies(key, content):
+        try:
+            verified = signature.verifies(key, content)
+        except SignatureError as err:
+            raise SignatureError(f"{signature_file}: {err}") from None
+        if not verified:
             raise SignatureError(
                 f"{signature_file}: signature or trusted comment does not verify with key {identifier}"
             )

@@ -12,13 +12,15 @@ whole; and the global one over that signature and the trusted comment), as
 
 A public key is accepted exactly when `py-minisign` accepts it; a
 signature file only in minisign's exact encoding (lines joined by `\\n`,
-one optional final `\\n`, canonical base64), so one signature has one byte
-form and nothing rides along in it.
+one optional final `\\n`, canonical base64, no NUL, an untrusted comment
+line no longer than minisign 0.11 reads), so stock `minisign -V` reads every
+signature file accepted here, and only the unsigned untrusted comment varies.
 """
 
 import base64
 import binascii
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -35,8 +37,19 @@ _KEY_NUMBER_BYTES = 8
 _ED25519_KEY_BYTES = 32
 _SIGNATURE_BYTES = 64
 _UNTRUSTED = b"untrusted comment: "
+_UNTRUSTED_LINE_MAX_BYTES = 1022
+"""The longest untrusted comment line minisign 0.11 reads (into 1024 bytes, with its line feed and a NUL)."""
 _TRUSTED = b"trusted comment: "
 _CHUNK_BYTES = 64 * 1024
+LEGACY_MAX_BYTES = 32 * 1024 * 1024
+"""The most content read from a stream (a file) that a legacy (non-prehashed) signature is checked over.
+
+Ed25519 without prehashing needs the whole content in memory at once, and
+whoever serves a file can put a legacy signature beside it: without a cap
+a 2 GiB download would be read into memory whole before its forged
+signature failed. minisign 0.11 signs prehashed unless told `-l`.
+"""
+_KEY_ID = re.compile(r"[0-9A-Fa-f]{1,16}")
 
 
 class Readable(Protocol):
@@ -116,6 +129,10 @@ class SignatureFile:
             raise _Malformed("a signature file has 4 lines, joined by a line feed")
         if b"\r" in data:
             raise _Malformed("a stray carriage return")
+        if b"\0" in data:
+            raise _Malformed("a NUL byte, where minisign stops reading a comment")
+        if len(lines[0]) > _UNTRUSTED_LINE_MAX_BYTES:
+            raise _Malformed(f"an untrusted comment line over {_UNTRUSTED_LINE_MAX_BYTES} bytes, too long for minisign")
         _comment(lines[0], _UNTRUSTED)
         signed = _base64(lines[1], 2 + _KEY_NUMBER_BYTES + _SIGNATURE_BYTES, canonical=True)
         if signed[:2] not in (PREHASHED, PUBLIC_KEY_ALGORITHM):
@@ -129,7 +146,11 @@ class SignatureFile:
         )
 
     def verifies(self, key: VerifyingKey, content: bytes | Readable) -> bool:
-        """Whether `key` signed `content` and this trusted comment, as `minisign -V` decides; reads `content` once."""
+        """Whether `key` signed `content` and this trusted comment, as `minisign -V` decides; reads `content` once.
+
+        Raises `SignatureError` for a legacy signature over a stream of more
+        than `LEGACY_MAX_BYTES`, having read no more than that.
+        """
         if key.key_number != self.key_number:
             return False
         public_key = Ed25519PublicKey.from_public_bytes(key.ed25519)
@@ -145,6 +166,18 @@ class SignatureFile:
 def key_id(key_number: bytes) -> str:
     """A key id as stock minisign 0.11 prints it (minisign 0.12 pads it to 16 digits)."""
     return f"{int.from_bytes(key_number, 'little'):X}"
+
+
+def canonical_key_id(given: str) -> str:
+    """A key id as `key_id` prints it, from any way a person copies one: minisign 0.11's, 0.12's zero-padded, any case.
+
+    Key ids are compared as these strings (a revocation with the one a
+    signature names): text that is no key id (1 to 16 hex digits) raises
+    `ValueError`, since it could match nothing and would revoke nothing.
+    """
+    if not _KEY_ID.fullmatch(given):
+        raise ValueError(f"{given!r} is not a minisign key id (1 to 16 hex digits)")
+    return f"{int(given, 16):X}"
 
 
 def _comment(line: bytes, prefix: bytes) -> str:
@@ -178,7 +211,19 @@ def _prehash(content: bytes | Readable) -> bytes:
 
 
 def _whole(content: bytes | Readable) -> bytes:
-    return content if isinstance(content, bytes) else b"".join(_chunks(content))
+    if isinstance(content, bytes):
+        return content
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in _chunks(content):
+        size += len(chunk)
+        if size > LEGACY_MAX_BYTES:
+            raise SignatureError(
+                f"a legacy (non-prehashed) signature over more than {LEGACY_MAX_BYTES >> 20} MiB is refused, "
+                "as checking it would hold the whole file in memory; sign prehashed (minisign 0.11's default)"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _chunks(stream: Readable) -> Iterable[bytes]:

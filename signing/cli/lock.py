@@ -8,6 +8,7 @@ from signing.cli.exits import print_help_when_bare
 from signing.cli.trust import TrustOptions, trust_options
 from signing.cli.verify import summary
 from signing.errors import ExitStatus
+from signing.layout import bundle_name
 from signing.pins import LockFile
 from signing.terminal import escape
 from signing.verify import lock_pin
@@ -38,7 +39,7 @@ def add(path: Path, lock_path: Path, replace: bool, trust: TrustOptions) -> int:
     if pin is None:
         click.echo(summary(verdict))
         return ExitStatus.REFUSED
-    name = path.resolve().name
+    name = bundle_name(path)
     lock.with_pin(name, pin, replace=replace).write()
     click.echo(escape(f"locked {name} in {lock_path}: {pin.repository} at {pin.commit} (sha256:{pin.digest})"))
     return ExitStatus.DONE

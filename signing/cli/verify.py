@@ -12,11 +12,12 @@ import click
 from signing.cli.options import quiet_option
 from signing.cli.trust import TrustOptions, trust_options
 from signing.errors import ExitStatus
+from signing.layout import bundle_name
 from signing.pins import LockFile, SourcePin
 from signing.progress import progress_for_terminal
 from signing.terminal import escape
 from signing.trustfile import TrustFile
-from signing.verify import Verdict, bundle_name, verify_bundle, verify_locked_bundle
+from signing.verify import Verdict, verify_bundle, verify_locked_bundle
 
 
 @click.command("verify-bundle")

@@ -13,7 +13,7 @@ import subprocess
 import minisign
 import pytest
 
-from signing.backends.minisign_files import SignatureFile, VerifyingKey
+from signing.backends.minisign_files import LEGACY_MAX_BYTES, SignatureFile, VerifyingKey
 from signing.digest import DigestingReader
 from signing.errors import KeyFileError, SignatureError
 
@@ -156,6 +156,91 @@ def test_a_signature_is_read_only_in_minisign_s_exact_encoding(stock) -> None:
     for name, variant in accepted.items():
         assert SignatureFile.from_bytes(variant, what="f.minisig").trusted_comment == "prehashed comment", name
     for name, variant in refused.items():
+        with pytest.raises(SignatureError, match=r"^f\.minisig: not a minisign signature in minisign's exact encoding"):
+            SignatureFile.from_bytes(variant, what="f.minisig")
+            pytest.fail(f"accepted: {name}")
+
+
+class _Zeros:
+    """A stream of `size` zero bytes that counts what was read from it."""
+
+    def __init__(self, size: int) -> None:
+        self.left, self.read_bytes = size, 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        count = self.left if size < 0 else min(size, self.left)
+        self.left -= count
+        self.read_bytes += count
+        return bytes(count)
+
+
+def _forged(algorithm: bytes, key: VerifyingKey) -> SignatureFile:
+    """What anyone can write: a trusted key's (public) key number and signatures of their own bytes."""
+    return SignatureFile(algorithm, key.key_number, b"\x01" * 64, "forged", b"\x02" * 64)
+
+
+def test_a_legacy_signature_never_makes_verification_hold_a_large_file_in_memory(stock) -> None:
+    """Ed25519 without prehashing needs the whole content at once: a forged legacy signature beside a 2 GiB
+    download made the verifier read all of it into memory (twice, joined) before refusing it."""
+    key = VerifyingKey.from_bytes(stock[0], what="k.pub")
+    large = _Zeros(LEGACY_MAX_BYTES + 16 * 1024 * 1024)
+    with pytest.raises(SignatureError, match=r"legacy \(non-prehashed\) signature over more than 32 MiB"):
+        _forged(b"Ed", key).verifies(key, large)
+    assert large.read_bytes <= LEGACY_MAX_BYTES + 64 * 1024
+
+    prehashed = _Zeros(LEGACY_MAX_BYTES + 16 * 1024 * 1024)
+    assert not _forged(b"ED", key).verifies(key, prehashed)  # streamed: any size, in constant memory
+    assert prehashed.left == 0
+
+
+def test_a_forged_legacy_signature_beside_a_large_file_is_refused_naming_it(stock, tmp_path) -> None:
+    from signing.backends.minisign import MinisignKeyring
+    from signing.policy import TrustPolicy
+    from signing.verify import verify_bundle
+
+    public, _ = stock
+    (tmp_path / "k.pub").write_bytes(public)
+    key = VerifyingKey.from_bytes(public, what="k.pub")
+    release = tmp_path / "release.bin"
+    with release.open("wb") as sparse:
+        sparse.truncate(LEGACY_MAX_BYTES + 1)
+    signed = base64.b64encode(b"Ed" + key.key_number + b"\x01" * 64)
+    signature = b"untrusted comment: x\n" + signed + b"\ntrusted comment: x\n" + base64.b64encode(b"\x02" * 64) + b"\n"
+    (tmp_path / "release.bin.minisig").write_bytes(signature)
+
+    verdict = verify_bundle(release, TrustPolicy((MinisignKeyring.from_files([tmp_path / "k.pub"]),)))
+
+    assert verdict.refusal.name == "signature"
+    assert verdict.refusal.detail.startswith(f"{tmp_path / 'release.bin.minisig'}: a legacy (non-prehashed) signature")
+
+
+def _stock_verifies(directory, public: bytes, signature: bytes) -> bool:
+    (directory / "k.pub").write_bytes(public)
+    (directory / "file").write_bytes(CONTENT)
+    (directory / "file.minisig").write_bytes(signature)
+    command = [MINISIGN, "-V", "-p", directory / "k.pub", "-m", directory / "file", "-x", directory / "file.minisig"]
+    return subprocess.run(command, capture_output=True).returncode == 0
+
+
+def test_a_signature_stock_minisign_cannot_read_is_refused_though_its_signatures_verify(stock, tmp_path) -> None:
+    """minisign 0.11 reads the untrusted comment into 1024 bytes and each comment up to a NUL: an untrusted
+    comment line of 1023 bytes or more, or a NUL in a comment, makes `minisign -V` refuse the file. Accepting it
+    would let one signature have byte forms stock minisign calls invalid (the untrusted comment is unsigned)."""
+    public, signatures = stock
+    key = VerifyingKey.from_bytes(public, what="k.pub")
+    data = signatures["prehashed"]
+    longest = "a" * (1022 - len("untrusted comment: "))
+    readable = {"longest untrusted comment": _reencoded(data, 0, lambda _: f"untrusted comment: {longest}".encode())}
+    unreadable = {
+        "untrusted comment too long": _reencoded(data, 0, lambda _: f"untrusted comment: {longest}a".encode()),
+        "NUL in the untrusted comment": _reencoded(data, 0, lambda line: line + b"\x00"),
+        "NUL in the trusted comment": _reencoded(data, 2, lambda line: line + b"\x00"),
+    }
+    for name, variant in readable.items():
+        assert _stock_verifies(tmp_path, public, variant), name
+        assert SignatureFile.from_bytes(variant, what="f.minisig").verifies(key, CONTENT), name
+    for name, variant in unreadable.items():
+        assert not _stock_verifies(tmp_path, public, variant), name
         with pytest.raises(SignatureError, match=r"^f\.minisig: not a minisign signature in minisign's exact encoding"):
             SignatureFile.from_bytes(variant, what="f.minisig")
             pytest.fail(f"accepted: {name}")

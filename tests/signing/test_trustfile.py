@@ -138,6 +138,44 @@ def test_a_malformed_policy_is_one_error_naming_file_and_line(tmp_path, keys, te
     assert "\n" not in error
 
 
+BETA = '\n[[publisher]]\nname = "beta"\nbundles = ["beta-*"]\nminisign_keys = ["keys/new.pub"]\n'
+LINES_AFTER_STRINGS = {
+    "a header inside a multi-line string": (
+        ACME + 'builder_id = """\n[[publisher]]\n"""\n' + BETA + 'bundle = "x"\n',
+        14,
+        "publisher 'beta': unknown key 'bundle'",
+    ),
+    "a key inside a multi-line literal string": (
+        "\n[[publisher]]\nname = 'acme'\nbuilder_id = '''\nbundles = []\n'''\nbundles = 'acme-*'\n",
+        7,
+        "bundles must be a list of strings",
+    ),
+    "an escaped quote before the end of a multi-line string": (
+        ACME + 'builder_id = """ends \\""" later\n[[publisher]]\n"""\n' + BETA + 'bundle = "x"\n',
+        14,
+        "publisher 'beta': unknown key 'bundle'",
+    ),
+    "a line separator inside a string": (
+        ACME.replace('"acme"', '"ac\u2028me\u0085"') + 'require_provenance = "yes"\n',
+        6,
+        "require_provenance must be true or false",
+    ),
+    "a header after a comment": (ACME + BETA.replace("]]", "]] # beta") + 'bundle = "x"\n', 11, "unknown key 'bundle'"),
+}
+
+
+@pytest.mark.parametrize(("text", "line", "message"), LINES_AFTER_STRINGS.values(), ids=list(LINES_AFTER_STRINGS))
+def test_the_line_named_is_the_line_whatever_a_string_before_it_holds(tmp_path, keys, text, line, message):
+    """A string may hold what looks like a header or a key, or a character `str.splitlines` splits at: the error
+    still names the line tomllib would count to."""
+    path = policy_file(tmp_path, text)
+    with pytest.raises(TrustPolicyError) as raised:
+        TrustFile.load(path)
+    error = str(raised.value)
+    assert error.startswith(f"{path}:{line}: "), error
+    assert message in error
+
+
 @pytest.mark.parametrize(("identity", "message"), IDENTITY_ERRORS.values(), ids=list(IDENTITY_ERRORS))
 def test_an_identity_pattern_that_trusts_too_much_is_refused_with_its_line(tmp_path, keys, identity, message):
     text = ACME + f'sigstore = [\n  {{ identity = "ok@example.com", issuer = "{ISSUER}" }},\n'
@@ -286,6 +324,55 @@ def test_a_bundle_renamed_within_one_publisher_is_refused(tmp_path, keys, make_t
     copy = Path(shutil.copytree(signed, tmp_path / "plugins" / "acme-auth", symlinks=True))
     assert verify_bundle(signed, trust_file).verified
     assert verify_bundle(copy, trust_file).refusal.name == "bundle-name"
+
+
+ACME_AND_LAB = (
+    ACME
+    + """
+[[publisher]]
+name = "lab"
+bundles = ["lab-*"]
+minisign_keys = ["keys/new.pub"]
+"""
+)
+
+
+def test_a_link_is_verified_by_its_own_name_not_the_name_of_what_it_links_to(tmp_path, keys, make_tree):
+    """`plugins/acme-auth` is a link to lab's validly signed `lab-tool`: chosen by the target's name, lab's
+    key verified it and a loader of `acme-auth` ran lab's code; a lock pinned `acme-auth` by the same rule."""
+    trust_file = load(tmp_path, ACME_AND_LAB)
+    labs = signed_pack(tmp_path / "dl", "lab-tool", make_tree, keys["new"])
+    acme = signed_pack(tmp_path / "dl", "acme-viewer", make_tree, keys["old"])
+    (tmp_path / "plugins").mkdir()
+    link = tmp_path / "plugins" / "acme-auth"
+    link.symlink_to(labs)
+    assert verify_bundle(labs, trust_file).verified
+
+    verdict = verify_bundle(link, trust_file)
+
+    assert not verdict.verified
+    assert verdict.publisher == "acme"
+    assert verdict.refusal.name == "signature"
+    link.unlink()
+    link.symlink_to(acme)
+    assert verify_bundle(link, trust_file).refusal.name == "bundle-name"
+    link.unlink()
+    link.symlink_to(labs)
+    lock = LockFile(tmp_path / "packs.lock", {"lab-tool": SourcePin(FACTS.source_repository, FACTS.source_commit)})
+    locked = verify_locked_bundle(link, trust_file, lock)
+    assert locked.refusal.name == "lock", locked.refusal
+    assert "no [bundle.acme-auth] entry" in locked.refusal.detail
+
+
+def test_a_bundle_verified_as_dot_is_known_by_its_directory_name(tmp_path, keys, make_tree, monkeypatch):
+    trust_file = load(tmp_path, ACME_AND_LAB)
+    labs = signed_pack(tmp_path / "dl", "lab-tool", make_tree, keys["new"])
+    monkeypatch.chdir(labs / "bin")
+    verdict = verify_bundle("..", trust_file)
+    assert verdict.verified, verdict.refusal
+    assert verdict.publisher == "lab"
+    monkeypatch.chdir(labs)
+    assert verify_bundle(".", trust_file).publisher == "lab"
 
 
 # --- rotation and revocation are edits of the one file -------------------------------------
