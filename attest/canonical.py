@@ -18,6 +18,7 @@ import hashlib
 import itertools
 import json
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -126,6 +127,9 @@ def parse_json(data: bytes, *, what: str) -> Any:
         raise CanonicalJSONError(f"{what}: JSON nested too deeply (over {MAX_NESTING} levels)") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CanonicalJSONError(f"{what}: not valid JSON ({err})") from None
+    except ValueError:  # what is left: int() refuses a number of more digits than this limit, with a bare ValueError
+        limit = sys.get_int_max_str_digits()
+        raise CanonicalJSONError(f"{what}: not valid JSON (a number of over {limit} digits)") from None
     if not _nested_within(value, MAX_NESTING):
         raise CanonicalJSONError(f"{what}: JSON nested too deeply (over {MAX_NESTING} levels)")
     return value

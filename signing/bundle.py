@@ -2,15 +2,20 @@
 
 The walk never follows a symbolic link: a link is recorded with its target,
 and refused if it resolves outside the bundle (lexically or on disk) or into
-`.packseal/`. Files are opened with `O_NOFOLLOW` and typed by `fstat` on the
-open descriptor, so a file swapped for a link or a FIFO mid-walk is refused,
-not read. Names are recorded exactly as they are on disk, so the names an
+`.packseal/`. Every directory below the root is opened by name in its open
+parent with `O_NOFOLLOW`, and every file likewise in its open directory,
+typed by `fstat` on the descriptor: a path is never resolved through a link,
+so a file swapped for a link or a FIFO mid-walk, or a directory swapped for
+a link to elsewhere, is refused, not read. Names are recorded exactly as they are on disk, so the names an
 installer finds are byte for byte the names that were signed; the
 `Manifest` then refuses a name that is not NFC (its NFC twin would look the
 same and be another file) and names equal after case-folding.
 """
 
+import errno
 import os
+import stat
+import threading
 from collections.abc import Iterator
 from operator import attrgetter
 from pathlib import Path
@@ -53,27 +58,50 @@ def bundle_entries(root: PathLike, *, progress: Progress | None = None, threads:
     root = Path(root)
     if not root.is_dir():
         raise BundleError(f"{root}: not a directory")
-    walk = _Walk(root)
-    links: list[Entry] = []
-    files: list[str] = []  # manifest paths only: the entries keep the same strings, and a location is rebuilt
-    for location, path, is_link in walk.listing():
-        if is_link:
-            links.append(walk.symlink(location, path))
-        else:
-            files.append(path)
+    try:
+        root_descriptor = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as err:
+        raise BundleError(os_error_line(root, err)) from None
     top = os.path.join(root, "")
-    hashed = hash_all(files, lambda path, buffer: _hash_file(top + path, path, buffer, progress), threads=threads)
+    directories: list[_Directories] = []  # one per hashing thread, and the walk's: closed once all are done
+    local = threading.local()
+
+    def hash_file(path: str, buffer: memoryview) -> Entry:
+        if not hasattr(local, "directories"):
+            local.directories = _Directories(root_descriptor, top)
+            directories.append(local.directories)
+        return _hash_file(local.directories, top + path, path, buffer, progress)
+
+    try:
+        walk = _Walk(root, _Directories(root_descriptor, top))
+        directories.append(walk.directories)
+        links: list[Entry] = []
+        files: list[str] = []  # manifest paths only: the entries keep the same strings, and a location is rebuilt
+        for path, is_link in walk.listing():
+            if is_link:
+                links.append(walk.symlink(path))
+            else:
+                files.append(path)
+        hashed = hash_all(files, hash_file, threads=threads)
+    finally:
+        for opened in directories:
+            opened.close()
+        os.close(root_descriptor)
     return sorted(links + hashed, key=attrgetter("path"))  # code point order: UTF-8 byte order
 
 
-def _hash_file(location: str, path: str, buffer: memoryview, progress: Progress | None) -> Entry:
+def _hash_file(
+    directories: "_Directories", location: str, path: str, buffer: memoryview, progress: Progress | None
+) -> Entry:
     """Open without following a link, refuse anything but a regular file, and hash what was opened.
 
-    The open descriptor is typed and hashed, so a file swapped for a link or
-    a FIFO after the listing is refused, not read.
+    The file is opened in its directory's descriptor and the descriptor is
+    typed and hashed, so a file swapped for a link or a FIFO after the
+    listing, or a parent directory swapped for a link, is refused, not read.
     """
+    parent, _, name = path.rpartition("/")
     try:
-        descriptor, status = open_regular_descriptor(location)
+        descriptor, status = open_regular_descriptor(name, dir_fd=directories.open(parent), shown=location)
         try:
             digest = digest_descriptor(descriptor, buffer, progress)
         finally:
@@ -81,6 +109,89 @@ def _hash_file(location: str, path: str, buffer: memoryview, progress: Progress 
     except OSError as err:
         raise BundleError(os_error_line(location, err)) from None
     return FileEntry(path=path, sha256=digest.sha256, size=digest.size, executable=bool(status.st_mode & 0o111))
+
+
+class _Directories:
+    """Directories below an open root, each opened by name in its open parent with `O_NOFOLLOW`.
+
+    No path is resolved by the kernel from the root down, so no link is
+    followed on the way, whatever is swapped in after the listing. The chain
+    to the last directory opened stays open (files come in path order, so
+    mostly one open per directory); beyond `_KEPT` levels only the deepest
+    stays open, so a deeply nested bundle does not run out of descriptors.
+    """
+
+    _KEPT = 64
+    _FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+    def __init__(self, root: int, top: str) -> None:
+        self._root = root
+        self._top = top
+        self._directory = ""  # the directory last opened, as a manifest path
+        self._names: list[str] = []  # the same, by name from the root
+        self._kept: list[int] = []  # descriptors of its first levels, up to _KEPT
+        self._deepest: int | None = None  # its own descriptor, when deeper than _KEPT
+
+    def open(self, directory: str) -> int:
+        """A descriptor of `directory` (a manifest path, "" for the root); valid until the next call."""
+        if directory == self._directory:  # the common case: the file beside the last one
+            return self._current()
+        names = directory.split("/") if directory else []
+        common = 0
+        while common < min(len(names), len(self._kept)) and names[common] == self._names[common]:
+            common += 1
+        self._close_from(common)
+        descriptor = self._current()
+        for depth in range(common, len(names)):
+            try:
+                child = os.open(names[depth], self._FLAGS, dir_fd=descriptor)
+            except OSError as err:
+                location = self._top + "/".join(names[: depth + 1])
+                problem = _not_a_directory(names[depth], descriptor) if err.errno in _NOT_A_DIRECTORY else None
+                self._close_from(len(self._kept))
+                raise BundleError(f"{location}: {problem}" if problem else os_error_line(location, err)) from None
+            if depth < self._KEPT:
+                self._kept.append(child)
+            else:
+                if self._deepest is not None:
+                    os.close(self._deepest)
+                self._deepest = child
+            self._names = names[: depth + 1]
+            descriptor = child
+        self._directory = directory
+        return descriptor
+
+    def _current(self) -> int:
+        if self._deepest is not None:
+            return self._deepest
+        return self._kept[-1] if self._kept else self._root
+
+    def _close_from(self, depth: int) -> None:
+        """Close the descriptors below the first `depth` levels."""
+        if self._deepest is not None:
+            os.close(self._deepest)
+            self._deepest = None
+        for descriptor in self._kept[depth:]:
+            os.close(descriptor)
+        del self._kept[depth:]
+        del self._names[depth:]
+        self._directory = "/".join(self._names)
+
+    def close(self) -> None:
+        self._close_from(0)
+
+
+_NOT_A_DIRECTORY = (errno.ELOOP, errno.ENOTDIR)
+"""What opening a link (or a file) with `O_DIRECTORY | O_NOFOLLOW` fails with: Linux says ENOTDIR, BSDs ELOOP."""
+
+
+def _not_a_directory(name: str, directory: int) -> str | None:
+    """What replaced a listed directory, in words, or None if it cannot be told (then the open's error says)."""
+    try:
+        mode = os.stat(name, dir_fd=directory, follow_symlinks=False).st_mode
+    except OSError:
+        return None
+    return f"{'regular file' if stat.S_ISREG(mode) else file_kind(mode)}, not a directory"
 
 
 class _Walk:
@@ -91,18 +202,20 @@ class _Walk:
     `RecursionError` at about 500 levels.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, directories: _Directories) -> None:
         self._root = root
         self._real_root = os.path.realpath(root)
+        self._top = os.path.join(root, "")
+        self.directories = directories
 
-    def listing(self) -> Iterator[tuple[str, str, bool]]:
-        """Every file and link below the root as (location, manifest path, is a link), in pre-order.
+    def listing(self) -> Iterator[tuple[str, bool]]:
+        """Every file and link below the root as (manifest path, is a link), in pre-order.
 
         The type comes from the directory listing (`d_type`, or `lstat` where
         the file system gives none), without a system call per file; what is
         listed as a file is typed again on its open descriptor.
         """
-        listings = [self._children(str(self._root), "")]
+        listings = [self._children("")]
         while listings:
             child = next(listings[-1], None)
             if child is None:
@@ -111,22 +224,26 @@ class _Walk:
             entry, path = child
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    listings.append(self._children(entry.path, path + "/"))
+                    listings.append(self._children(path))
                 elif entry.is_symlink() or entry.is_file(follow_symlinks=False):
-                    yield entry.path, path, entry.is_symlink()
+                    yield path, entry.is_symlink()
                 else:
                     kind = file_kind(entry.stat(follow_symlinks=False).st_mode)
-                    raise BundleError(f"{entry.path}: {kind} cannot be part of a bundle")
+                    raise BundleError(f"{self._top + path}: {kind} cannot be part of a bundle")
             except OSError as err:
-                raise BundleError(os_error_line(entry.path, err)) from None
+                raise BundleError(os_error_line(self._top + path, err)) from None
 
-    def _children(self, directory: str, prefix: str) -> Iterator[tuple[os.DirEntry[str], str]]:
-        """Each child and its manifest path; `.packseal` is skipped at the root only."""
+    def _children(self, directory: str) -> Iterator[tuple[os.DirEntry[str], str]]:
+        """Each child and its manifest path; `.packseal` is skipped at the root only.
+
+        The directory is listed through its descriptor (`_Directories`), never by its path.
+        """
+        prefix = directory + "/" if directory else ""
         try:
-            with os.scandir(directory) as listing:
+            with os.scandir(self.directories.open(directory)) as listing:
                 children = sorted(listing, key=lambda child: child.name)
         except OSError as err:
-            raise BundleError(os_error_line(directory, err)) from None
+            raise BundleError(os_error_line(self._top + directory, err)) from None
         for child in children:
             if not prefix and child.name == SIGNATURE_DIR:
                 continue
@@ -140,10 +257,12 @@ class _Walk:
             raise BundleError(f"{str(self._root / path)!a}: file name is not valid UTF-8") from None
         return path
 
-    def symlink(self, location: str, path: str) -> SymlinkEntry:
+    def symlink(self, path: str) -> SymlinkEntry:
         """A link as the manifest records it; refused if it resolves outside the bundle or into its signatures."""
+        location = self._top + path
+        parent, _, name = path.rpartition("/")
         try:
-            target = os.readlink(location)
+            target = os.readlink(name, dir_fd=self.directories.open(parent))
         except OSError as err:
             raise BundleError(os_error_line(location, err)) from None
         try:

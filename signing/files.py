@@ -166,23 +166,27 @@ def open_regular_file(path: PathLike, *, follow_symlinks: bool = False) -> Buffe
     return os.fdopen(descriptor, "rb")
 
 
-def open_regular_descriptor(path: PathLike, *, follow_symlinks: bool = False) -> tuple[int, os.stat_result]:
+def open_regular_descriptor(
+    path: PathLike, *, follow_symlinks: bool = False, dir_fd: int | None = None, shown: PathLike | None = None
+) -> tuple[int, os.stat_result]:
     """`open_regular_file` as a bare descriptor and its `fstat`, for a caller that hashes many files.
 
     `O_NONBLOCK` keeps a FIFO from blocking the open; `fstat` then refuses it.
-    The caller closes the descriptor.
+    With `dir_fd`, `path` is a name in that open directory (as `os.open`
+    takes it), and messages name `shown`. The caller closes the descriptor.
     """
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW)
+    shown = path if shown is None else shown
     try:
-        descriptor = os.open(path, flags)
+        descriptor = os.open(path, flags, dir_fd=dir_fd)
     except OSError as err:
         if err.errno == errno.ELOOP:
-            raise BundleError(f"{path}: symlink, not a regular file") from None
+            raise BundleError(f"{shown}: symlink, not a regular file") from None
         raise
     status = os.fstat(descriptor)
     if not stat.S_ISREG(status.st_mode):
         os.close(descriptor)
-        raise BundleError(f"{path}: {file_kind(status.st_mode)}, not a regular file")
+        raise BundleError(f"{shown}: {file_kind(status.st_mode)}, not a regular file")
     return descriptor, status
 
 

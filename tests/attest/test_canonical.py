@@ -64,6 +64,7 @@ REFUSALS = {
     "float form of an integer": (b"1.0", "canonical form"),
     "exponent": (b"1e2", "canonical form"),
     "negative zero": (b"-0", "canonical form"),
+    "an integer longer than Python converts": (b'{"a":' + b"1" * 5000 + b"}", "a number of over 4300 digits"),
     "byte order mark": (b"\xef\xbb\xbf{}", None),
     "UTF-16": ('{"a":1}'.encode("utf-16-le"), None),
     "invalid UTF-8": (b'"\xff"', "not valid JSON"),
@@ -91,6 +92,12 @@ def test_every_refusal_names_the_document_in_one_line(data):
         parse_canonical_json(data, what=WHAT)
     assert str(refused.value).startswith(f"{WHAT}: ")
     assert "\n" not in str(refused.value)
+
+
+def test_a_number_too_long_for_python_is_a_refusal_of_any_json_not_a_traceback():
+    """`int()` refuses over 4300 digits with a bare ValueError; JSON of other tools (a Sigstore bundle) reaches it."""
+    with pytest.raises(CanonicalJSONError, match=f"^{WHAT}: not valid JSON \\(a number of over 4300 digits\\)$"):
+        parse_json(b"[" + b"9" * 4301 + b"]", what=WHAT)
 
 
 @pytest.mark.parametrize("data", [b"9007199254740991", b"-9007199254740991"])

@@ -159,6 +159,32 @@ def test_a_file_swapped_after_the_listing_is_refused_not_read(tmp_path, replacem
         bundle_entries(tmp_path, progress=SwapB(), threads=1)
 
 
+def test_a_directory_swapped_for_a_link_after_the_listing_is_not_read_through(tmp_path):
+    """A file is opened beneath directories themselves opened with O_NOFOLLOW, never through a linked parent.
+
+    The listing ends before hashing starts: `d` replaced by a link to a
+    directory outside, holding the same file, passed as the signed tree.
+    """
+    bundle, outside = tmp_path / "pack", tmp_path / "outside"
+    (bundle / "d").mkdir(parents=True)
+    (bundle / "a").write_bytes(b"first")
+    (bundle / "d" / "x").write_bytes(b"the signed content")
+    outside.mkdir()
+    (outside / "x").write_bytes(b"the signed content")
+    signed = directory_manifest(bundle)
+
+    class SwapD(_Recorder):
+        def advance(self, files: int, bytes: int) -> None:  # called once "a" is hashed, before "d/x" is opened
+            if (bundle / "d").is_dir() and not (bundle / "d").is_symlink():
+                (bundle / "d" / "x").unlink()
+                (bundle / "d").rmdir()
+                os.symlink(outside, bundle / "d")
+
+    with pytest.raises(BundleError, match=r"/d: symlink, not a directory"):
+        bundle_entries(bundle, progress=SwapD(), threads=1)
+    assert signed.entries[1].path == "d/x"
+
+
 def test_the_first_failure_in_order_is_raised_whatever_the_timing():
     def hash_one(item: int, buffer: memoryview) -> int:
         if item in (3, 7, 90):

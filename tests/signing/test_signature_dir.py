@@ -98,8 +98,14 @@ def _non_ascii_dsse_payload(root: Path) -> bytes:
     return json.dumps(shaped).encode()
 
 
+def _number_too_long_for_python(root: Path) -> bytes:
+    """JSON whose number `int()` refuses (over 4300 digits) with a bare ValueError: verify crashed with a traceback."""
+    return b'{"mediaType":' + b"1" * 5000 + b"}"
+
+
 SHAPES = {
     "elf": _elf,
+    "number-too-long-for-python": _number_too_long_for_python,
     "garbage-json": _garbage_json,
     "not-json": _not_json,
     "non-ascii-payload": _non_ascii_dsse_payload,
