@@ -194,6 +194,14 @@ def _not_a_directory(name: str, directory: int) -> str | None:
     return f"{'regular file' if stat.S_ISREG(mode) else file_kind(mode)}, not a directory"
 
 
+_PATH_MAX = 4096
+"""Linux's `PATH_MAX`: a path this long fails in every tool that opens it by path, so no bundle holds one.
+
+The walk itself opens directories through their parents' descriptors and
+could go deeper; an installer or a loader could not.
+"""
+
+
 class _Walk:
     """One walk of one bundle, depth first.
 
@@ -222,6 +230,11 @@ class _Walk:
                 listings.pop()
                 continue
             entry, path = child
+            if len(os.fsencode(self._top + path)) >= _PATH_MAX:
+                raise BundleError(
+                    f"{self._top + path[:64]}...: File name too long: a path of {_PATH_MAX} bytes or more "
+                    "cannot be installed or loaded by its path"
+                )
             try:
                 if entry.is_dir(follow_symlinks=False):
                     listings.append(self._children(path))
