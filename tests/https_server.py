@@ -155,7 +155,9 @@ class Response:
     chunked instead. `truncate_at` sends only that many body bytes, then
     closes the connection (with no final chunk when chunked). `delay`
     waits before the status line; `stall` waits after `stall_after` body
-    bytes. The body is `body` sent `repeat` times, so a test can serve
+    bytes; `trickle` waits after every piece of the body (`body` in pieces
+    of at most 64 KiB), so the connection is never silent for long yet
+    the body never ends. The body is `body` sent `repeat` times, so a test can serve
     gigabytes without holding them.
     """
 
@@ -169,6 +171,7 @@ class Response:
     delay: float = 0.0
     stall_after: int = 0
     stall: float = 0.0
+    trickle: float = 0.0
 
     @classmethod
     def redirect(cls, location: str, status: int = 302) -> Response:
@@ -387,6 +390,7 @@ class _Handler(BaseHTTPRequestHandler):
                 break
             self._write(path, piece, chunked=response.chunked)
             sent += len(piece)
+            owner._wait(response.trickle)
         if response.chunked and response.truncate_at is None:
             self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
