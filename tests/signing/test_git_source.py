@@ -136,6 +136,31 @@ def test_a_subdirectory_is_the_bundle_named_by_its_last_component(served: Served
     assert written_tree(bundle) == committed_tree(repo, pinned, "packs/acme-tools")
 
 
+@pytest.mark.parametrize(
+    "subdirectory",
+    ["packs/link", "via/acme-tools", "packs/vendored"],
+    ids=["a-link", "through-a-link", "a-submodule"],
+)
+def test_a_subdirectory_that_is_no_directory_of_the_commit_is_refused(
+    served: Served, tmp_path: Path, subdirectory: str
+) -> None:
+    """A link (to a directory of the tree, or followed on the way) or a gitlink is not the commit's tree there."""
+    repo = served.repo()
+    repo.write("packs/acme-tools/tool.toml", "name = 'tool'\n")
+    os.symlink("acme-tools", repo.top / "packs" / "link")
+    os.symlink("packs", repo.top / "via")
+    repo.commit("links")
+    repo.git("update-index", "--add", "--cacheinfo", f"160000,{repo.head},packs/vendored")
+    repo.git("commit", "--quiet", "-m", "with a gitlink")
+    pinned = repo.head
+
+    with pytest.raises(SourceError, match=r"is not a directory in that commit|no subdirectory") as excinfo:
+        fetch_commit(served.publish(repo), pinned, tmp_path / "stage", subdirectory=subdirectory)
+
+    refusal(excinfo)  # one line, no traceback
+    assert not (tmp_path / "stage" / CHECKOUT_DIR).exists()
+
+
 def test_a_ref_pointing_at_the_commit_is_accepted_a_branch_or_tag(served: Served, tmp_path: Path) -> None:
     repo = served.repo()
     pinned = sample(repo)
@@ -442,9 +467,7 @@ def test_a_body_that_decodes_to_nothing_is_not_decoded(served: Served, tmp_path:
     start = time.monotonic()
 
     with pytest.raises(SourceError, match=r"cannot fetch commit .*Invalid pkt-line length prefix: b'\\\\x1f"):
-        fetch_commit(
-            served.server.url("/gzip.git"), "1" * 40, tmp_path / "stage", limits=FetchLimits(total_timeout=1)
-        )
+        fetch_commit(served.server.url("/gzip.git"), "1" * 40, tmp_path / "stage", limits=FetchLimits(total_timeout=1))
 
     assert time.monotonic() - start < 5
     assert not (tmp_path / "stage" / CHECKOUT_DIR).exists()
