@@ -155,7 +155,9 @@ class Response:
     chunked instead. `truncate_at` sends only that many body bytes, then
     closes the connection (with no final chunk when chunked). `delay`
     waits before the status line; `stall` waits after `stall_after` body
-    bytes. The body is `body` sent `repeat` times, so a test can serve
+    bytes; `trickle` waits after every piece of the body (`body` written
+    `piece` bytes at a time), so the connection is never silent for long
+    yet the body takes as long as the server likes. The body is `body` sent `repeat` times, so a test can serve
     gigabytes without holding them.
     """
 
@@ -169,6 +171,8 @@ class Response:
     delay: float = 0.0
     stall_after: int = 0
     stall: float = 0.0
+    trickle: float = 0.0
+    piece: int = _PIECE_BYTES
 
     @classmethod
     def redirect(cls, location: str, status: int = 302) -> Response:
@@ -387,6 +391,7 @@ class _Handler(BaseHTTPRequestHandler):
                 break
             self._write(path, piece, chunked=response.chunked)
             sent += len(piece)
+            owner._wait(response.trickle)
         if response.chunked and response.truncate_at is None:
             self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
@@ -404,8 +409,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _pieces(response: Response) -> Iterator[bytes]:
     for _ in range(response.repeat):
-        for start in range(0, len(response.body), _PIECE_BYTES):
-            yield response.body[start : start + _PIECE_BYTES]
+        for start in range(0, len(response.body), response.piece):
+            yield response.body[start : start + response.piece]
 
 
 @contextlib.contextmanager

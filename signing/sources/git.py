@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import urllib3
@@ -151,17 +151,38 @@ class _Budget:
         self.received = 0
         self.deadline = time.monotonic() + limits.total_timeout
 
-    def reader(self, read: Callable[[int], bytes]) -> Callable[[int], bytes]:
-        def counted(size: int) -> bytes:
-            data = read(size)
-            self.received += len(data)
-            if self.received > self.limits.max_received:
-                raise SourceError(f"{self.where}: the server sent over {self.limits.max_received} bytes; refused")
-            if time.monotonic() > self.deadline:
-                raise SourceError(f"{self.where}: the fetch took over {self.limits.total_timeout:g} s; refused")
-            return data
+    def reader(self, response: urllib3.BaseHTTPResponse) -> Callable[[int], bytes]:
+        """`read(size)` of the body as sent: `size` bytes (fewer only at its end), charged as they arrive.
 
-        return counted
+        urllib3's own `read(size)` returns only once all `size` bytes came: a
+        server sending a byte now and then is never silent for the read
+        timeout, and would keep one read of a 64 KiB pkt-line going for
+        about an hour per pkt-line without the deadline being looked at.
+        `read1` returns what one read of the connection brought. The body
+        is never content-decoded: the request accepts only `identity`, and
+        a decoder could spin on input that decodes to nothing.
+        """
+
+        def read(size: int) -> bytes:
+            parts: list[bytes] = []
+            wanted = size
+            while wanted > 0:
+                data = response.read1(wanted, decode_content=False)
+                if not data:
+                    break
+                self._charge(len(data))
+                parts.append(data)
+                wanted -= len(data)
+            return b"".join(parts)
+
+        return read
+
+    def _charge(self, size: int) -> None:
+        self.received += size
+        if self.received > self.limits.max_received:
+            raise SourceError(f"{self.where}: the server sent over {self.limits.max_received} bytes; refused")
+        if time.monotonic() > self.deadline:
+            raise SourceError(f"{self.where}: the fetch took over {self.limits.total_timeout:g} s; refused")
 
 
 class _HttpsOnlyPool(urllib3.PoolManager):
@@ -195,8 +216,8 @@ class _Client(Urllib3HttpGitClient):
         data: bytes | Iterator[bytes] | None = None,
         raise_for_status: bool = True,
     ) -> tuple[Any, Callable[[int], bytes]]:
-        response, read = super()._http_request(url, headers, data, raise_for_status)
-        return response, self.budget.reader(read)
+        response, _ = super()._http_request(url, headers, data, raise_for_status)
+        return response, self.budget.reader(cast(urllib3.BaseHTTPResponse, response))
 
 
 def _check_ref(client: _Client, source: GitSource) -> None:

@@ -22,7 +22,9 @@ TLS, within bounds:
   differently has nothing to gain.
 - A body over `max_size`, declared or actually sent, is refused as soon as
   it passes the cap; a body shorter than its Content-Length is refused; a
-  connection that goes quiet for the read timeout is dropped.
+  connection that goes quiet for the read timeout is dropped, and a
+  download still running at its total deadline (a server trickling bytes)
+  is refused.
 - Connection errors, timeouts and 5xx answers are retried a few times with
   backoff; anything else fails at once.
 
@@ -80,6 +82,10 @@ class HttpLimits:
     retry_delays: tuple[float, ...] = (1.0, 2.0, 4.0)
     """The wait before each retry: one retry per entry, so `()` tries once."""
     max_redirects: int = 5
+    total_timeout: float = 1800.0
+    """Seconds the whole download (artifact, signature files, retries) may take: a server trickling a byte
+    now and then is never silent for `read_timeout`, and would otherwise hold the installer, and the install
+    directory's lock, as long as it likes (as `signing.sources.git.FetchLimits.total_timeout`)."""
 
 
 @dataclass(frozen=True)
@@ -178,6 +184,7 @@ class _Fetcher:
         self._session.trust_env = False
         self._session.verify = _ca_bundle()
         self._session.headers["Accept-Encoding"] = "identity"
+        self._deadline = time.monotonic() + limits.total_timeout
 
     def __enter__(self) -> _Fetcher:
         return self
@@ -279,6 +286,8 @@ class _Fetcher:
         hasher = hashlib.sha256()
         size = 0
         for chunk in _chunks(response, max_size + 1):
+            if time.monotonic() > self._deadline:
+                raise SourceError(f"{url}: the download took over {self._limits.total_timeout:g} s; refused")
             size += len(chunk)
             if size > max_size:
                 raise SourceError(f"{url}: more than {max_size} bytes, over the size cap; refused")
@@ -290,10 +299,15 @@ class _Fetcher:
 
 
 def _chunks(response: requests.Response, limit: int) -> Iterator[bytes]:
-    """The raw body bytes, as sent (never content-decoded), and never more than `limit` of them."""
+    """The raw body bytes, as sent (never content-decoded), and never more than `limit` of them.
+
+    `read1` returns what one read of the connection brings: `read` would
+    wait for a whole chunk, which a server trickling bytes never completes,
+    so the caller would never get to check its deadline.
+    """
     remaining = limit
     while remaining > 0:
-        chunk = response.raw.read(min(_CHUNK_BYTES, remaining), decode_content=False)
+        chunk = response.raw.read1(min(_CHUNK_BYTES, remaining), decode_content=False)
         if not chunk:
             return
         remaining -= len(chunk)

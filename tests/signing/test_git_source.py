@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -133,6 +134,31 @@ def test_a_subdirectory_is_the_bundle_named_by_its_last_component(served: Served
 
     assert bundle.name == "acme-tools"
     assert written_tree(bundle) == committed_tree(repo, pinned, "packs/acme-tools")
+
+
+@pytest.mark.parametrize(
+    "subdirectory",
+    ["packs/link", "via/acme-tools", "packs/vendored"],
+    ids=["a-link", "through-a-link", "a-submodule"],
+)
+def test_a_subdirectory_that_is_no_directory_of_the_commit_is_refused(
+    served: Served, tmp_path: Path, subdirectory: str
+) -> None:
+    """A link (to a directory of the tree, or followed on the way) or a gitlink is not the commit's tree there."""
+    repo = served.repo()
+    repo.write("packs/acme-tools/tool.toml", "name = 'tool'\n")
+    os.symlink("acme-tools", repo.top / "packs" / "link")
+    os.symlink("packs", repo.top / "via")
+    repo.commit("links")
+    repo.git("update-index", "--add", "--cacheinfo", f"160000,{repo.head},packs/vendored")
+    repo.git("commit", "--quiet", "-m", "with a gitlink")
+    pinned = repo.head
+
+    with pytest.raises(SourceError, match=r"is not a directory in that commit|no subdirectory") as excinfo:
+        fetch_commit(served.publish(repo), pinned, tmp_path / "stage", subdirectory=subdirectory)
+
+    refusal(excinfo)  # one line, no traceback
+    assert not (tmp_path / "stage" / CHECKOUT_DIR).exists()
 
 
 def test_a_ref_pointing_at_the_commit_is_accepted_a_branch_or_tag(served: Served, tmp_path: Path) -> None:
@@ -396,6 +422,55 @@ def test_a_stalling_server_times_out(served: Served, tmp_path: Path) -> None:
 
     with pytest.raises(SourceError, match=r"cannot fetch commit .*(timed out|Timeout)"):
         fetch_commit(served.server.url("/slow.git"), "1" * 40, tmp_path / "stage", limits=FetchLimits(read_timeout=1))
+
+
+def test_a_server_trickling_bytes_is_cut_off_at_the_total_deadline(served: Served, tmp_path: Path) -> None:
+    """A ref advertisement whose first pkt-line is 64 KiB, sent a byte every 0.05 s: nearly an hour.
+
+    The connection is never silent for the read timeout; only the total
+    deadline stops it, and only if every read returns what arrived so far:
+    a read that waits for the whole pkt-line is never checked against it.
+    """
+    advertisement = Response(
+        body=b"ffff" + b"x" * 0xFFFB,
+        headers=[("Content-Type", "application/x-git-upload-pack-advertisement")],
+        piece=1,
+        trickle=0.05,
+    )
+    served.server.route("/slow.git/", advertisement, prefix=True)
+    start = time.monotonic()
+
+    with pytest.raises(SourceError, match=r"the fetch took over 1 s; refused"):
+        fetch_commit(served.server.url("/slow.git"), "1" * 40, tmp_path / "stage", limits=FetchLimits(total_timeout=1))
+
+    assert time.monotonic() - start < 5
+    assert not (tmp_path / "stage" / CHECKOUT_DIR).exists()
+
+
+def test_a_body_that_decodes_to_nothing_is_not_decoded(served: Served, tmp_path: Path) -> None:
+    """`Content-Encoding: gzip` over endless empty deflate blocks: a decoder would read on without returning.
+
+    The request accepts only `identity`; the body is taken as sent, so the
+    deadline and the byte budget see every byte, and gzip is no Git answer.
+    """
+    empty_block = b"\x00\x00\x00\xff\xff"  # a stored deflate block of 0 bytes, not the last one
+    advertisement = Response(
+        body=b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + empty_block * 6000,
+        headers=[
+            ("Content-Type", "application/x-git-upload-pack-advertisement"),
+            ("Content-Encoding", "gzip"),
+        ],
+        piece=len(empty_block),
+        trickle=0.01,
+    )
+    served.server.route("/gzip.git/", advertisement, prefix=True)
+    start = time.monotonic()
+
+    with pytest.raises(SourceError, match=r"cannot fetch commit .*Invalid pkt-line length prefix: b'\\\\x1f"):
+        fetch_commit(served.server.url("/gzip.git"), "1" * 40, tmp_path / "stage", limits=FetchLimits(total_timeout=1))
+
+    assert time.monotonic() - start < 5
+    assert not (tmp_path / "stage" / CHECKOUT_DIR).exists()
 
 
 def test_only_an_empty_directory_is_fetched_into(served: Served, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ is served for real, and the download must refuse it, leaving nothing behind.
 import hashlib
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -246,6 +247,23 @@ def test_a_stalling_server_times_out(server, into, answer):
         _download(server, into)
     assert time.monotonic() - start < 10
     assert server.requests("/releases/pack.tar.gz") == ATTEMPTS
+    assert list(into.iterdir()) == []
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_server_trickling_bytes_is_cut_off_at_the_total_deadline(server, into, chunked):
+    """One byte every 0.1 s is never silent for the read timeout, and 3,000 bytes would take 5 minutes.
+
+    The read timeout alone would let such a server hold the installer, and
+    the install directory's lock with it, for as long as it likes; the
+    whole download has a deadline of its own, and passing it is not retried.
+    """
+    server.route("/releases/pack.tar.gz", Response(body=b"x", repeat=3000, trickle=0.1, chunked=chunked))
+    start = time.monotonic()
+    with pytest.raises(SourceError, match=r"the download took over 1 s; refused"):
+        download_release(server.url("/releases/pack.tar.gz"), into, limits=replace(FAST, total_timeout=1.0))
+    assert time.monotonic() - start < 5
+    assert server.requests("/releases/pack.tar.gz") == 1
     assert list(into.iterdir()) == []
 
 
