@@ -25,7 +25,7 @@ from typing import Any
 from attest.errors import CanonicalJSONError
 
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
-"""Largest document parsed: a manifest of about 400,000 files (issue 13 verifies 200,000, about 28 MB)."""
+"""Largest document parsed: a manifest of about 400,000 files (200,000 files make about 28 MB)."""
 
 MAX_NESTING = 100
 """Deepest nesting of arrays and objects parsed: far beyond any packseal document, and protobuf's own limit.

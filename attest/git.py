@@ -34,7 +34,7 @@ from dulwich.objects import Commit, ObjectID, Tag, Tree
 from dulwich.refs import SYMREF, DiskRefsContainer, Ref
 from dulwich.repo import read_gitfile
 
-from attest.commit_id import check_full_commit as check_full_commit
+from attest.commit_id import check_full_commit
 from attest.errors import GitError, NotACheckoutError
 from attest.worktree import Committed, Difference, Region, differences
 

@@ -1,9 +1,9 @@
 """How long work reports how far it got: files and bytes hashed, and what it is doing.
 
 A `Progress` is what the walk and hashing call as they go (from any of the
-hashing threads, so an implementation must be thread-safe). Written by the
-performance helper for hashing first; `progress_for_terminal` (the reporter
-shown on a TTY) belongs beside it.
+hashing threads, so an implementation must be thread-safe), and what a
+download reports its bytes to; `progress_for_terminal` is the reporter
+shown on a TTY.
 
 On a terminal, a person waiting on a large bundle or on scrypt should see
 that something happens; a script reading stderr, a log, or `--json` output

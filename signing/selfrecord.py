@@ -62,10 +62,6 @@ class DistributionFile:
     digest: FileDigest
     bytecode: tuple[str, ...] | None = None
 
-    @property
-    def is_source(self) -> bool:
-        return self.path.endswith(".py")
-
     def to_json(self) -> dict[str, Any]:
         value: dict[str, Any] = {"path": self.path, "sha256": self.digest.sha256, "size": self.digest.size}
         if self.bytecode is not None:

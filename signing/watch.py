@@ -39,17 +39,22 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from attest.canonical import MAX_DOCUMENT_BYTES, canonical_json, parse_canonical_json
+from attest.canonical import canonical_json, parse_canonical_json
 from attest.errors import os_error_line
 from attest.manifest import SIGNATURE_DIR
 from attest.statement import SHA256_HEX
 from signing.audit import AuditEvent
 from signing.digest import file_digest
+from signing.documents import read_document
 from signing.errors import BundleError, TrustPolicyError
-from signing.files import PathLike, file_kind, read_regular_file
+from signing.files import PathLike, file_kind
+from signing.roles import Role
 from signing.staging import STAGING_PREFIX, STATE_DIR
+
+if TYPE_CHECKING:
+    from signing.backends.minisign import MinisignKeyring, MinisignSigner
 
 DEFAULT_PATTERNS = ("*.toml", "*.json")
 STATE_FORMAT = 1
@@ -266,10 +271,17 @@ def write_state(state: WatchState) -> bytes:
     return canonical_json(state.to_json())
 
 
-def read_state(path: PathLike) -> WatchState:
-    """Read a state file (verify its signature first, with `signing.documents`, when it is signed)."""
-    data = read_regular_file(path, MAX_DOCUMENT_BYTES)
-    return WatchState.from_bytes(data, what=str(path))
+def read_state(
+    path: PathLike, *, public_key: "PathLike | MinisignKeyring | None" = None, allow_unsigned: bool = False
+) -> "tuple[WatchState, MinisignSigner | None]":
+    """A state file and who signed it, parsed only after its `watch-state` signature by `public_key` verified.
+
+    A state decides what counts as unchanged, so it fails closed as `watch
+    check` does: with no key, only `allow_unsigned=True` reads it, and never
+    a state that carries a signature (`signing.documents.read_document`).
+    """
+    data, signer = read_document(path, Role.WATCH_STATE, public_key=public_key, allow_unsigned=allow_unsigned)
+    return WatchState.from_bytes(data, what=str(path)), signer
 
 
 @dataclass

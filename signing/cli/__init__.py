@@ -1,9 +1,12 @@
 """The `packseal` command: parse arguments, call the library, print the outcome.
 
 One module per job: a command group each (`keygen`, `sign` with `attest`,
-`verify`, `install`, `policy`, `lock`, `watch`, `audit`, `selfcheck` for `self`), the passwords and secret keys the
-signing commands share (`keys`), the options read from the environment
-(`environment`), and how a command ends, its exit status (`exits`).
+`verify`, `install`, `policy`, `lock`, `watch`, `audit`, `selfcheck` for
+`self`, `version`), the passwords and secret keys the signing commands
+share (`keys`), the trust options of the verifying commands (`trust`),
+options shared by several commands (`options`), the options read from the
+environment (`environment`), and how a command ends, its exit status
+(`exits`).
 A command's module is imported only when that command runs (`lazy`), so
 `verify-bundle` starts without importing what signing or Sigstore need.
 

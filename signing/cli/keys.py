@@ -1,4 +1,7 @@
-"""Passwords and secret keys for the commands that sign: `keygen`, `sign`, `attest`, `self record`.
+"""Passwords and secret keys for the commands that sign.
+
+Those are `keygen`, `sign`, `attest`, `self record`, `watch record` and
+`audit head`.
 
 A password comes from `--password-file`, else `PACKSEAL_PASSWORD`, else a
 prompt on a terminal; without any of them, the command is refused rather

@@ -1,4 +1,4 @@
-"""The options that say whom a verifying command trusts, as one typed argument: `verify-bundle`, `lock add`."""
+"""Whom a verifying command trusts, as one typed argument: `verify-bundle`, `install`, `lock add`."""
 
 import functools
 from collections.abc import Callable

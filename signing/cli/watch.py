@@ -16,7 +16,7 @@ from signing import watch
 from signing.audit import AuditLog
 from signing.cli.exits import print_help_when_bare
 from signing.cli.keys import PASSWORD_FILE_HELP, unlocked_secret_key
-from signing.documents import read_document, write_document
+from signing.documents import write_document
 from signing.errors import ExitStatus
 from signing.progress import progress_for_terminal
 from signing.roles import Role
@@ -88,10 +88,7 @@ def check(
             "name the key the state must be signed by with --minisign-pubkey, or trust an "
             "unsigned state with --allow-unsigned (not both)"
         )
-    data, signer = read_document(
-        state_path, Role.WATCH_STATE, public_key=minisign_pubkey, allow_unsigned=allow_unsigned
-    )
-    state = watch.WatchState.from_bytes(data, what=str(state_path))
+    state, signer = watch.read_state(state_path, public_key=minisign_pubkey, allow_unsigned=allow_unsigned)
     report = watch.Watcher(directory, state).check(paranoid=paranoid)
     audit = AuditLog.default()
     for item in report.changes:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from attest.commit_id import check_full_commit
 from attest.errors import GitError, ManifestError
-from attest.git import check_full_commit
 from attest.manifest import check_path
 from signing.errors import SourceSpecError
 from signing.sources import URL_UNSAFE

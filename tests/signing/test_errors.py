@@ -10,7 +10,7 @@ import attest
 import attest.errors
 import signing
 import signing.errors
-from attest.git import check_full_commit
+from attest.commit_id import check_full_commit
 from signing.errors import BundleError, ExitStatus, PacksealError, PinMismatchError, exit_status
 from signing.pins import SourcePin
 from signing.policy import _expect

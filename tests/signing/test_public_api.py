@@ -106,7 +106,8 @@ def test_remote_sources_are_public_and_read_from_strings(tmp_path):
         "assert isinstance(git, signing.GitSource) and (git.name, git.ref) == ('p', 'main')\n"
         "assert isinstance(signing.parse_source('https://h/r/pack-1.0.tgz'), signing.ReleaseSource)\n"
         "assert signing.RemoteOptions(max_size=1).max_size == 1 and signing.Origin('x').kind == 'path'\n"
-        "loaded = {'requests', 'dulwich.client', 'signing.sources.git', 'signing.sources.url'} & set(sys.modules)\n"
+        "clients = {'requests', 'dulwich', 'attest.git', 'signing.sources.git', 'signing.sources.url'}\n"
+        "loaded = clients & set(sys.modules)\n"
         "assert not loaded, loaded\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

@@ -243,7 +243,7 @@ def test_a_malformed_state_is_refused_in_one_line(plugins: Path, tmp_path: Path,
     edited = edit(watch.write_state(record_watch(plugins)).decode())
     path.write_text(edited)
     with pytest.raises(TrustPolicyError) as raised:
-        watch.read_state(path)
+        watch.read_state(path, allow_unsigned=True)
     assert str(path) in str(raised.value) and "\n" not in str(raised.value)
 
 
@@ -264,6 +264,25 @@ class TestSignedState:
         path = self.write(plugins, tmp_path / "state.json", key_pair.secret_key)
         data, signer = read_document(path, Role.WATCH_STATE, public_key=MinisignKeyring([key_pair.public_key]))
         assert signer is not None and watch.WatchState.from_bytes(data, what=str(path))
+
+    def test_read_state_returns_the_state_and_its_signer(self, plugins, tmp_path, key_pair) -> None:
+        path = self.write(plugins, tmp_path / "state.json", key_pair.secret_key)
+        state, signer = watch.read_state(path, public_key=MinisignKeyring([key_pair.public_key]))
+        assert state.items == record_watch(plugins).items and signer is not None
+
+    def test_read_state_refuses_an_unsigned_state_unless_allowed(self, plugins, tmp_path) -> None:
+        """A daemon's `read_state` fails closed as `watch check` does: an attacker's rewritten state is not trusted."""
+        path = self.write(plugins, tmp_path / "state.json", None)
+        with pytest.raises(TrustPolicyError, match="name the minisign public key"):
+            watch.read_state(path)
+        state, signer = watch.read_state(path, allow_unsigned=True)
+        assert state.items == record_watch(plugins).items and signer is None
+
+    def test_read_state_refuses_an_edited_signed_state(self, plugins, tmp_path, key_pair) -> None:
+        path = self.write(plugins, tmp_path / "state.json", key_pair.secret_key)
+        path.write_bytes(path.read_bytes().replace(b'"agents.toml"', b'"agentz.toml"'))
+        with pytest.raises(SignatureError, match="does not verify"):
+            watch.read_state(path, public_key=MinisignKeyring([key_pair.public_key]))
 
     def test_an_edited_signed_state_is_refused(self, plugins, tmp_path, key_pair) -> None:
         path = self.write(plugins, tmp_path / "state.json", key_pair.secret_key)
