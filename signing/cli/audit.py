@@ -17,6 +17,7 @@ from signing.audit_head import read_head, write_head
 from signing.audit_verify import AuditReport, CheckedHead, verify_log
 from signing.cli.exits import print_help_when_bare
 from signing.cli.keys import PASSWORD_FILE_HELP, unlocked_secret_key
+from signing.cli.options import quiet_option
 from signing.errors import AuditError, ExitStatus
 from signing.layout import minisign_signature
 from signing.progress import progress_for_terminal
@@ -76,11 +77,12 @@ def show(log_path: Path | None, as_json: bool) -> int:
 @click.option("--out", required=True, type=_FILE, help="Where to write the head; keep it out of the log's reach.")
 @click.option("--minisign-key", type=_FILE, help="Sign the head with this minisign key (writes OUT.minisig).")
 @click.option("--password-file", type=_FILE, help=PASSWORD_FILE_HELP)
-def head(log_path: Path | None, out: Path, minisign_key: Path | None, password_file: Path | None) -> int:
+@quiet_option
+def head(log_path: Path | None, out: Path, minisign_key: Path | None, password_file: Path | None, quiet: bool) -> int:
     """Record the log's last event (number and hash) in OUT, once the whole chain verifies."""
     log = _log(log_path)
     _refuse_unless_verified(verify_log(log))
-    with progress_for_terminal(sys.stderr) as progress:
+    with progress_for_terminal(sys.stderr, quiet=quiet) as progress:
         secret_key = None if minisign_key is None else unlocked_secret_key(minisign_key, password_file, progress)
     written = write_head(log, out, secret_key=secret_key)
     click.echo(escape(f"head of {log.path}: event {written.seq} ({written.hash})"))

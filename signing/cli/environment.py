@@ -30,8 +30,8 @@ ENVIRONMENT_OPTIONS: dict[str, frozenset[str]] = {
     "lock add": frozenset(),
     "audit verify": frozenset({"--log", "--json"}),
     "audit show": frozenset({"--log", "--json"}),
-    "audit head": frozenset({"--log", "--out", "--password-file"}),
-    "watch record": frozenset({"--out", "--pattern", "--password-file"}),
+    "audit head": frozenset({"--log", "--out", "--password-file", "--quiet"}),
+    "watch record": frozenset({"--out", "--pattern", "--password-file", "--quiet"}),
     "watch check": frozenset({"--paranoid", "--json"}),
     "policy check": frozenset({"--json"}),
 }

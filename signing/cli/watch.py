@@ -16,6 +16,7 @@ from signing import watch
 from signing.audit import AuditLog
 from signing.cli.exits import print_help_when_bare
 from signing.cli.keys import PASSWORD_FILE_HELP, unlocked_secret_key
+from signing.cli.options import quiet_option
 from signing.documents import write_document
 from signing.errors import ExitStatus
 from signing.progress import progress_for_terminal
@@ -47,12 +48,18 @@ def watch_group(context: click.Context) -> None:
 )
 @click.option("--minisign-key", type=_FILE, help="Sign the state with this minisign key (writes OUT.minisig).")
 @click.option("--password-file", type=_FILE, help=PASSWORD_FILE_HELP)
+@quiet_option
 def record(
-    directory: Path, out: Path, patterns: tuple[str, ...], minisign_key: Path | None, password_file: Path | None
+    directory: Path,
+    out: Path,
+    patterns: tuple[str, ...],
+    minisign_key: Path | None,
+    password_file: Path | None,
+    quiet: bool,
 ) -> int:
     """Record every bundle (a directory holding .packseal/) and matching file under DIRECTORY."""
     state = watch.record_watch(directory, patterns=patterns)
-    with progress_for_terminal(sys.stderr) as progress:
+    with progress_for_terminal(sys.stderr, quiet=quiet) as progress:
         secret_key = None if minisign_key is None else unlocked_secret_key(minisign_key, password_file, progress)
     with secret_key if secret_key is not None else nullcontext():
         write_document(
