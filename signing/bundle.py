@@ -117,8 +117,9 @@ class _Directories:
     No path is resolved by the kernel from the root down, so no link is
     followed on the way, whatever is swapped in after the listing. The chain
     to the last directory opened stays open (files come in path order, so
-    mostly one open per directory); beyond `_KEPT` levels only the deepest
-    stays open, so a deeply nested bundle does not run out of descriptors.
+    mostly one open per directory, and a directory below the one open now
+    is opened from it); beyond `_KEPT` levels only the deepest stays open,
+    so a deeply nested bundle does not run out of descriptors.
     """
 
     _KEPT = 64
@@ -138,9 +139,11 @@ class _Directories:
             return self._current()
         names = directory.split("/") if directory else []
         common = 0
-        while common < min(len(names), len(self._kept)) and names[common] == self._names[common]:
+        while common < min(len(names), len(self._names)) and names[common] == self._names[common]:
             common += 1
-        self._close_from(common)
+        if common < len(self._names):  # not below the directory open now: back to the deepest level still open
+            self._close_from(min(common, len(self._kept)))
+            common = len(self._names)
         descriptor = self._current()
         for depth in range(common, len(names)):
             try:
