@@ -80,32 +80,38 @@ def hash_all(
     hold up the small ones behind it. Each thread reuses one buffer. If items
     fail, the exception of the first failing item in order is raised, so the
     error does not depend on timing: items are taken in order, and a thread
-    finishes the item it holds before stopping.
+    finishes the item it holds before stopping. Ctrl-C in the calling thread
+    is raised at once: the helpers are daemon threads, left to finish the
+    file they hold (or to end with the process), not waited for.
     """
     results: list[Result | None] = [None] * len(items)
     failures: dict[int, BaseException] = {}
     pending = iter(range(len(items)))  # shared: each next() is atomic under the GIL
     stop = threading.Event()
 
-    def work() -> None:
+    def work(caller: bool = False) -> None:
         buffer = memoryview(bytearray(_CHUNK_BYTES))
         while not stop.is_set() and (index := next(pending, None)) is not None:
             try:
                 results[index] = hash_one(items[index], buffer)
-            except BaseException as err:  # noqa: BLE001 - re-raised below, in the caller's thread
-                failures[index] = err
+            except BaseException as err:  # re-raised below, in the caller's thread
                 stop.set()
+                if caller and not isinstance(err, Exception):
+                    raise  # Ctrl-C: now, not after the helpers' files and not instead of an earlier item's error
+                failures[index] = err
 
     count = min(threads or hashing_threads(), len(items))
     helpers = [threading.Thread(target=work, daemon=True) for _ in range(count - 1)]
     for helper in helpers:
         helper.start()
     try:
-        work()
-    finally:  # also on Ctrl-C: the helpers finish the file they hold, and stop
+        work(caller=True)
+    except BaseException:
         stop.set()
-        for helper in helpers:
-            helper.join()
+        raise
+    stop.set()
+    for helper in helpers:
+        helper.join()
     if failures:
         raise failures[min(failures)]
     return results  # type: ignore[return-value]  # every item has its result once no item failed

@@ -4,6 +4,7 @@ import hashlib
 import os
 import random
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -219,3 +220,22 @@ def test_large_files_are_hashed_on_two_threads_at_once(tmp_path):
 
     hash_all(["one", "two"], hash_one, threads=2)
     assert overlapped.is_set()
+
+
+def test_ctrl_c_in_the_calling_thread_is_raised_without_waiting_for_the_helpers() -> None:
+    """A helper still hashing a large file must not hold up Ctrl-C: the command would hang for the whole file."""
+    helper_started, helper_done = threading.Event(), threading.Event()
+    caller = threading.current_thread()
+
+    def hash_one(item: int, buffer: memoryview) -> int:
+        if threading.current_thread() is caller:
+            assert helper_started.wait(timeout=5)
+            raise KeyboardInterrupt
+        helper_started.set()
+        time.sleep(3)  # a large file
+        helper_done.set()
+        return item
+
+    with pytest.raises(KeyboardInterrupt):
+        hash_all(list(range(2)), hash_one, threads=2)
+    assert not helper_done.is_set()
