@@ -15,8 +15,9 @@ from signing.records import Origin
 from signing.sources.spec import GitSource, ReleaseSource
 
 if TYPE_CHECKING:
+    from signing.progress import Progress
     from signing.sources.git import FetchLimits
-    from signing.sources.url import HttpLimits, Progress
+    from signing.sources.url import HttpLimits
 
 
 @dataclass(frozen=True)

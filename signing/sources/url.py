@@ -43,7 +43,6 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from io import BufferedWriter
 from pathlib import Path
-from typing import Protocol
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
@@ -53,6 +52,7 @@ from attest.errors import os_error_line, os_error_reason
 from signing.digest import FileDigest
 from signing.errors import OutputError, SourceError, SourceSpecError, TrustPolicyError
 from signing.layout import FileLayout
+from signing.progress import Progress
 from signing.sources.spec import release_name
 
 DEFAULT_MAX_SIZE = 2 * 1024**3
@@ -60,16 +60,6 @@ _CHUNK_BYTES = 1024 * 1024
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _SIDECAR_MAX_BYTES = 16 * 1024 * 1024
 """A signature or a single file's provenance is kilobytes; a server sending more is not sending one."""
-
-
-class Progress(Protocol):
-    """What a download reports to: `advance(0, n)` for every `n` bytes received.
-
-    The `advance` half of `signing.progress.Progress`, which any reporter of
-    that protocol satisfies.
-    """
-
-    def advance(self, files: int, bytes: int) -> None: ...
 
 
 @dataclass(frozen=True)
