@@ -11,7 +11,7 @@ exceptions are kept for inputs that make verification impossible to ask for
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from attest.canonical import MAX_DOCUMENT_BYTES
 from attest.manifest import (
@@ -34,7 +34,9 @@ from signing.policy import AllOf, CheckName, Evidence, FetchedFrom, SourceCheck,
 from signing.progress import Progress
 from signing.roles import Role, RoleClaim
 from signing.schemas import JSON_SCHEMA_VERSION
-from signing.trustfile import Publisher, TrustFile
+
+if TYPE_CHECKING:
+    from signing.trustfile import Publisher, TrustFile  # loaded only with a policy file: start-up time
 
 T = TypeVar("T")
 
@@ -136,7 +138,7 @@ class Verdict:
 
 def verify_bundle(
     path: PathLike,
-    policy: TrustPolicy | TrustFile,
+    policy: "TrustPolicy | TrustFile",
     *,
     signatures: SignaturePaths | None = None,
     pin: SourcePin | None = None,
@@ -175,7 +177,7 @@ def verify_bundle(
     signatures = signatures or SignaturePaths()
     chosen: list[Check] = []
     publisher: Publisher | None = None
-    if isinstance(policy, TrustFile):
+    if not isinstance(policy, TrustPolicy):  # a TrustFile, whose module a plain verification never imports
         name = bundle_name(path)
         publisher, found = _publisher_check(policy, name)
         chosen.append(found)
@@ -193,7 +195,7 @@ def verify_bundle(
     return verification(path, policy, signatures, source, apart, publisher_name, pinned, progress, chosen).run()
 
 
-def _publisher_check(policy: TrustFile, name: str) -> tuple[Publisher | None, Check]:
+def _publisher_check(policy: "TrustFile", name: str) -> "tuple[Publisher | None, Check]":
     """The publisher trusted for bundles named `name`, as a check; none is a refusal, two a policy error."""
     data = {"policy": str(policy.path)}
     found = policy.matching(name)
@@ -207,7 +209,7 @@ def _publisher_check(policy: TrustFile, name: str) -> tuple[Publisher | None, Ch
 
 def verify_locked_bundle(
     path: PathLike,
-    policy: TrustPolicy | TrustFile,
+    policy: "TrustPolicy | TrustFile",
     lock: LockFile,
     *,
     signatures: SignaturePaths | None = None,
@@ -235,7 +237,7 @@ def verify_locked_bundle(
 
 def lock_pin(
     path: PathLike,
-    policy: TrustPolicy | TrustFile,
+    policy: "TrustPolicy | TrustFile",
     *,
     signatures: SignaturePaths | None = None,
     signatures_dir: PathLike | None = None,

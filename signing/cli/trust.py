@@ -12,11 +12,11 @@ from signing.backends import BundleVerifier
 from signing.backends import minisign as minisign_backend
 from signing.cli.options import sigstore_instance_options
 from signing.policy import TrustPolicy
-from signing.trustfile import TrustFile
 from signing.verify import SignaturePaths
 
 if TYPE_CHECKING:
     from signing.backends.sigstore import SigstoreInstance
+    from signing.trustfile import TrustFile
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -45,7 +45,7 @@ class TrustOptions:
     signatures_dir: Path | None
     """Where `sign --output-dir` wrote the Statements and signatures, instead of the bundle's `.packseal/`."""
 
-    def policy(self) -> TrustPolicy | TrustFile:
+    def policy(self) -> "TrustPolicy | TrustFile":
         """The policy file given with --policy, else every system the options name a signer of.
 
         Sigstore only when an identity option is given, or the policy file lists an identity.
@@ -87,11 +87,13 @@ class TrustOptions:
         }
         return [option for option, value in identity.items() if value is not None]
 
-    def trust_file(self, path: Path) -> TrustFile:
+    def trust_file(self, path: Path) -> "TrustFile":
         """The policy file, verified against the Sigstore instance the options name; no signer option besides it."""
         given = self.signer_options + (["--minisign-pubkey"] if self.minisign_pubkeys else [])
         if given:
             raise click.UsageError(f"--policy excludes {given[0]}: the policy file says whom to trust")
+        from signing.trustfile import TrustFile  # only with --policy: verify-bundle's start-up never loads it
+
         trust_file = TrustFile.load(path)
         if any(publisher.sigstore for publisher in trust_file.publishers):
             trust_file = replace(trust_file, sigstore=self.sigstore_instance())

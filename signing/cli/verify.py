@@ -6,6 +6,7 @@ A bundle refused under a policy file (`--policy`) is also recorded in the audit 
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,10 +15,13 @@ from signing.cli.trust import TrustOptions, trust_options
 from signing.errors import ExitStatus
 from signing.layout import bundle_name
 from signing.pins import LockFile, SourcePin
+from signing.policy import TrustPolicy
 from signing.progress import progress_for_terminal
 from signing.terminal import escape
-from signing.trustfile import TrustFile
 from signing.verify import Verdict, verify_bundle, verify_locked_bundle
+
+if TYPE_CHECKING:
+    from signing.trustfile import TrustFile
 
 
 @click.command("verify-bundle")
@@ -70,12 +74,12 @@ def verify_bundle_command(
                 path, policy, signatures=signatures, pin=pin, signatures_dir=trust.signatures_dir, progress=progress
             )
     click.echo(json.dumps(verdict.to_json(), indent=2) if as_json else summary(verdict))
-    if not verdict.verified and isinstance(policy, TrustFile):
+    if not verdict.verified and not isinstance(policy, TrustPolicy):
         record_refusal(verdict, policy)
     return ExitStatus.DONE if verdict.verified else ExitStatus.REFUSED
 
 
-def record_refusal(verdict: Verdict, policy: TrustFile) -> None:
+def record_refusal(verdict: Verdict, policy: "TrustFile") -> None:
     """Append a `verify-refused` event to the audit log: a policy refusal is what an installer's log must show.
 
     The verdict is printed first, so a log that cannot be written (exit 2,

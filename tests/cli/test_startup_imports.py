@@ -31,9 +31,12 @@ HEAVY = (
     "attest.build_facts",
     "minisign",
     "cryptography.hazmat.primitives.serialization",
+    "signing.trustfile",
+    "tomllib",
 )
 """Module families no minisign verification or self-check needs: Sigstore and its models, protobuf, Git,
-and py-minisign (key generation and signing) with the serialization layer of `cryptography` it loads."""
+py-minisign (key generation and signing) with the serialization layer of `cryptography` it loads, and the
+trust policy file's reader (only `--policy` needs it)."""
 
 OTHER_COMMANDS = ("signing.cli.sign", "signing.cli.keygen", "signing.cli.lock", "signing.sign")
 
