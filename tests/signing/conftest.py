@@ -28,6 +28,22 @@ def make_tree():
 
 
 @pytest.fixture
+def packseal_home(tmp_path, monkeypatch) -> Path:
+    """Where installs append their audit log (`PACKSEAL_HOME`): below the test's tmp_path, never the real HOME."""
+    home = tmp_path / "packseal-home"
+    monkeypatch.setenv("PACKSEAL_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def dest(tmp_path) -> Path:
+    """An empty install directory."""
+    path = tmp_path / "plugins"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
 def server(tmp_path, monkeypatch):
     """A real HTTPS server on 127.0.0.1 whose CA `requests` trusts (`REQUESTS_CA_BUNDLE`), and nothing else."""
     with https_server(tmp_path) as server:

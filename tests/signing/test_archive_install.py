@@ -18,20 +18,9 @@ from signing.archive import ArchiveLimits
 from signing.errors import ArchiveError
 from signing.installer import install
 
+pytestmark = pytest.mark.usefixtures("packseal_home")  # no install here writes to the real HOME
+
 MIB = 1024 * 1024
-
-
-@pytest.fixture(autouse=True)
-def packseal_home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("PACKSEAL_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
-@pytest.fixture
-def dest(tmp_path) -> Path:
-    path = tmp_path / "plugins"
-    path.mkdir()
-    return path
 
 
 def tar_member(

@@ -17,19 +17,7 @@ from signing.sign import sign_with_minisign
 from signing.trustfile import TrustFile
 from signing.verify import verify_bundle
 
-
-@pytest.fixture(autouse=True)
-def packseal_home(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "home"
-    monkeypatch.setenv("PACKSEAL_HOME", str(home))
-    return home
-
-
-@pytest.fixture
-def dest(tmp_path) -> Path:
-    path = tmp_path / "plugins"
-    path.mkdir()
-    return path
+pytestmark = pytest.mark.usefixtures("packseal_home")  # no install here writes to the real HOME
 
 
 def audit_actions(home: Path) -> list[tuple[str, str]]:

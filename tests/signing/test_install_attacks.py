@@ -18,19 +18,7 @@ import signing.installer
 from signing.errors import ArchiveError, OutputError
 from signing.installer import install, read_installed
 
-
-@pytest.fixture(autouse=True)
-def packseal_home(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "home"
-    monkeypatch.setenv("PACKSEAL_HOME", str(home))
-    return home
-
-
-@pytest.fixture
-def dest(tmp_path) -> Path:
-    path = tmp_path / "plugins"
-    path.mkdir()
-    return path
+pytestmark = pytest.mark.usefixtures("packseal_home")  # no install here writes to the real HOME
 
 
 @pytest.fixture

@@ -27,26 +27,13 @@ from signing.sign import attest_bundle, sign_with_minisign
 from signing.sources.spec import parse_git_source
 from signing.trustfile import TrustFile
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(autouse=True)
-def packseal_home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("PACKSEAL_HOME", str(tmp_path / "packseal-home"))
-    return tmp_path / "packseal-home"
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("packseal_home")]
 
 
 @pytest.fixture
 def served(tmp_path, monkeypatch):
     with serve_git(tmp_path, monkeypatch) as served:
         yield served
-
-
-@pytest.fixture
-def dest(tmp_path) -> Path:
-    path = tmp_path / "plugins"
-    path.mkdir()
-    return path
 
 
 def trust_file(tmp_path: Path, key_pair, *extra: str) -> TrustFile:

@@ -27,14 +27,10 @@ from signing.sources.fetch import RemoteOptions
 from signing.sources.url import HttpLimits
 from signing.trustfile import TrustFile
 
+pytestmark = pytest.mark.usefixtures("packseal_home")  # no install here writes to the real HOME
+
 FAST = RemoteOptions(http=HttpLimits(connect_timeout=2.0, read_timeout=0.5, retry_delays=(0.01, 0.02)))
 RELEASE = "/releases/pack-1.2.0.tar.gz"
-
-
-@pytest.fixture(autouse=True)
-def packseal_home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("PACKSEAL_HOME", str(tmp_path / "packseal-home"))
-    return tmp_path / "packseal-home"
 
 
 @pytest.fixture

@@ -17,21 +17,9 @@ from signing.installer import install, read_installed
 from signing.sign import sign_with_minisign
 from signing.trustfile import TrustFile
 
+pytestmark = pytest.mark.usefixtures("packseal_home")  # no install here writes to the real HOME
+
 THIRD_PACK = {"README.md": b"# pack v3\n", "bin/run": (b"#!/bin/sh\necho v3\n", 0o755)}
-
-
-@pytest.fixture(autouse=True)
-def packseal_home(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "home"
-    monkeypatch.setenv("PACKSEAL_HOME", str(home))
-    return home
-
-
-@pytest.fixture
-def dest(tmp_path) -> Path:
-    path = tmp_path / "plugins"
-    path.mkdir()
-    return path
 
 
 @pytest.fixture
