@@ -141,7 +141,7 @@ class RepositoryIs:
 
 
 @dataclass(frozen=True)
-class FetchedFrom:
+class FetchedFrom(RepositoryIs):
     """The provenance names the repository a Git install fetched the bundle from, compared as `RepositoryIs` does.
 
     Not the commit: a bundle's signatures are committed in the commit
@@ -149,12 +149,7 @@ class FetchedFrom:
     would depend on itself); the provenance names the commit built from.
     """
 
-    repository: str
     name = CheckName.FETCHED_REPOSITORY
-    reads_provenance = True
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "repository", normalise_repository(self.repository))
 
     def verify(self, evidence: Evidence) -> str:
         actual = normalise_repository(evidence.verified_provenance().source_repository)
