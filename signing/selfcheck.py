@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 from attest.canonical import MAX_DOCUMENT_BYTES, canonical_json, parse_canonical_json
 from signing.digest import FileDigest, file_digest
-from signing.errors import KeyFileError, OutputError, PacksealError, SelfCheckError, TrustPolicyError
-from signing.files import PathLike, read_regular_file, replace_together
+from signing.documents import write_document
+from signing.errors import KeyFileError, PacksealError, SelfCheckError, TrustPolicyError
+from signing.files import PathLike, read_regular_file
 from signing.layout import minisign_signature
 from signing.roles import Role, RoleClaim
 from signing.schemas import JSON_SCHEMA_VERSION
@@ -151,18 +152,14 @@ def record_self(
         packseal_version=version("packseal"),
         python=_recorded_python(binary, distributions, script) if python else None,
     )
-    data = canonical_json(record.to_json())
-    signature = signature_path(out)
-    if secret_key is not None:
-        from signing.backends import minisign as minisign_backend
-
-        claim = RoleClaim(Role.SELF_RECORD, record.executable.digest.sha256)
-        comment = claim.trusted_comment(record.executable.name)
-        replace_together({Path(out): data, signature: minisign_backend.sign(secret_key, data, comment)})
-    elif os.path.lexists(signature):
-        raise OutputError(f"{signature}: exists, and would not cover an unsigned record; remove it first")
-    else:
-        replace_together({Path(out): data})
+    write_document(
+        out,
+        canonical_json(record.to_json()),
+        Role.SELF_RECORD,
+        secret_key=secret_key,
+        description=record.executable.name,
+        subject=record.executable.digest.sha256,
+    )
     return record
 
 
