@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from attest.provenance import PROVENANCE_PREDICATE_TYPE as PROVENANCE_PREDICATE_TYPE
     from attest.provenance import BuildFacts as BuildFacts
     from attest.provenance import Provenance as Provenance
-    from attest.provenance import normalise_repository as normalise_repository
     from attest.provenance import provenance_statement as provenance_statement
+    from attest.repository_url import normalise_repository as normalise_repository
     from attest.statement import Statement as Statement
     from attest.statement import Subject as Subject
 else:

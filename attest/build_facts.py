@@ -13,7 +13,8 @@ from pathlib import Path
 
 from attest.errors import NotACheckoutError, ProvenanceError
 from attest.git import Checkout
-from attest.provenance import GITHUB_WORKFLOW_BUILD_TYPE, LOCAL_BUILD_TYPE, BuildFacts, normalise_repository
+from attest.provenance import GITHUB_WORKFLOW_BUILD_TYPE, LOCAL_BUILD_TYPE, BuildFacts
+from attest.repository_url import normalise_repository
 
 _GITHUB_VARIABLES = (
     "GITHUB_REPOSITORY",

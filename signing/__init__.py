@@ -55,13 +55,7 @@ if TYPE_CHECKING:
     from signing.pins import LockFile as LockFile
     from signing.pins import SourcePin as SourcePin
     from signing.policy import AllOf as AllOf
-    from signing.policy import BuilderIs as BuilderIs
     from signing.policy import CheckName as CheckName
-    from signing.policy import CheckoutAt as CheckoutAt
-    from signing.policy import CommitIs as CommitIs
-    from signing.policy import DigestIs as DigestIs
-    from signing.policy import RefIs as RefIs
-    from signing.policy import RepositoryIs as RepositoryIs
     from signing.policy import SourceCheck as SourceCheck
     from signing.policy import TrustPolicy as TrustPolicy
     from signing.progress import Progress as Progress
@@ -77,6 +71,12 @@ if TYPE_CHECKING:
     from signing.sign import sign_bundle as sign_bundle
     from signing.sign import sign_with_minisign as sign_with_minisign
     from signing.sign import sign_with_sigstore as sign_with_sigstore
+    from signing.source_checks import BuilderIs as BuilderIs
+    from signing.source_checks import CheckoutAt as CheckoutAt
+    from signing.source_checks import CommitIs as CommitIs
+    from signing.source_checks import DigestIs as DigestIs
+    from signing.source_checks import RefIs as RefIs
+    from signing.source_checks import RepositoryIs as RepositoryIs
     from signing.sources.fetch import RemoteOptions as RemoteOptions
     from signing.sources.spec import GitSource as GitSource
     from signing.sources.spec import ReleaseSource as ReleaseSource

@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from attest.canonical import MAX_DOCUMENT_BYTES, parse_json
-from attest.provenance import Provenance
 from attest.statement import statement_predicate_type
 from signing.backends.minisign import read_signature
 from signing.errors import PacksealError, SignatureError
@@ -84,6 +83,8 @@ def check_signature_dir_file(path: Path, kind: SignatureDirFile) -> None:
     elif kind.system == "sigstore":
         _check_sigstore_bundle(path, kind.role)
     elif kind.role is Role.PROVENANCE:
+        from attest.provenance import Provenance  # only when a provenance.json is present: start-up time
+
         Provenance.from_bytes(read_regular_file(path, MAX_DOCUMENT_BYTES), what=str(path))
 
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from attest.commit_id import check_full_commit
 from attest.errors import AttestError
-from attest.provenance import normalise_repository
+from attest.repository_url import normalise_repository
 from attest.statement import SHA256_HEX
 from signing.errors import BundleError, TrustPolicyError
 from signing.files import PathLike, read_regular_file, replace_together
 from signing.layout import bundle_name
-from signing.policy import AllOf, BuilderIs, CheckoutAt, CommitIs, DigestIs, RefIs, RepositoryIs, SourceCheck
+from signing.policy import AllOf, SourceCheck
 
 _MAX_LOCK_BYTES = 4 * 1024 * 1024
 _LOCK_KEYS = {"source_repo", "source_commit", "digest"}
@@ -49,6 +49,8 @@ class SourcePin:
 
     def checks(self) -> AllOf:
         """The source checks this pin states, each one a check of the verdict."""
+        from signing.source_checks import BuilderIs, CheckoutAt, CommitIs, DigestIs, RefIs, RepositoryIs
+
         stated: list[SourceCheck] = [RepositoryIs(self.repository), CommitIs(self.commit)]
         if self.digest is not None:
             stated.append(DigestIs(self.digest))

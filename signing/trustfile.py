@@ -34,13 +34,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from attest.errors import AttestError
-from attest.provenance import normalise_repository
+from attest.repository_url import normalise_repository
 from signing.backends import BundleVerifier
 from signing.backends.minisign import MinisignKeyring, key_id, read_public_key
 from signing.backends.minisign_files import canonical_key_id
 from signing.errors import BundleError, KeyFileError, TrustPolicyError
 from signing.files import PathLike, read_regular_file
-from signing.policy import AllOf, BuilderIs, RepositoryIs, SourceCheck, TrustPolicy
+from signing.policy import AllOf, SourceCheck, TrustPolicy
+from signing.source_checks import BuilderIs, RepositoryIs
 from signing.versions import Scheme
 
 if TYPE_CHECKING:

@@ -22,7 +22,6 @@ from attest.manifest import (
     manifest_version,
     path_differences,
 )
-from attest.provenance import Provenance
 from signing.backends import BundleVerifier, Signer
 from signing.bundle import bundle_entries, checked_manifest
 from signing.errors import BundleError, PacksealError, PinMismatchError, TrustPolicyError
@@ -30,13 +29,17 @@ from signing.files import PathLike, read_regular_file
 from signing.formats import malformed_entries
 from signing.layout import MANIFEST_NAME, DirectoryLayout, FileLayout, bundle_name, resolve_bundle
 from signing.pins import LockFile, SourcePin
-from signing.policy import AllOf, CheckName, Evidence, FetchedFrom, SourceCheck, TrustPolicy
+from signing.policy import AllOf, CheckName, SourceCheck, TrustPolicy
 from signing.progress import Progress
 from signing.roles import Role, RoleClaim
 from signing.schemas import JSON_SCHEMA_VERSION
 
 if TYPE_CHECKING:
-    from signing.trustfile import Publisher, TrustFile  # loaded only with a policy file: start-up time
+    # Each loaded only where used: provenance and the source checks with a source pin or a policy requiring
+    # them, the policy file's reader with one; a plain verification never reads them, and start-up is shorter.
+    from attest.provenance import Provenance
+    from signing.source_checks import Evidence
+    from signing.trustfile import Publisher, TrustFile
 
 T = TypeVar("T")
 
@@ -103,7 +106,7 @@ class Verdict:
     checks: tuple[Check, ...]
     digest: str | None = None
     signers: tuple[Signer, ...] = ()
-    provenance: Provenance | None = None
+    provenance: "Provenance | None" = None
     """The bundle's signed provenance, when a check verified it (a source pin or policy asked for it)."""
     publisher: str | None = None
     """The trust policy file's publisher whose signers the bundle was verified against, with a policy file."""
@@ -187,6 +190,8 @@ def verify_bundle(
     signatures.require_trusted(policy)
     source = policy.source if pin is None else policy.source & pin.checks()
     if fetched_from is not None and source.needs_provenance:
+        from signing.source_checks import FetchedFrom
+
         source = source & AllOf((FetchedFrom(fetched_from),))
     verification = _DirectoryVerification if path.is_dir() else _FileVerification
     apart = None if signatures_dir is None else Path(signatures_dir)
@@ -250,6 +255,8 @@ def lock_pin(
     builder) is one the verification checked. None with a
     verdict that is not verified.
     """
+    from attest.provenance import Provenance
+
     path = Path(path)
     apart = None if signatures_dir is None else Path(signatures_dir)
     signed = verify_bundle(path, policy, signatures=signatures, signatures_dir=apart)
@@ -294,7 +301,7 @@ class _Verification:
     checks: list[Check] = field(default_factory=list)
     digest: str | None = None
     signers: tuple[Signer, ...] = ()
-    provenance: Provenance | None = None
+    provenance: "Provenance | None" = None
     version: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     """The structured facts of the check that runs now: `check` empties it before each step."""
@@ -338,6 +345,8 @@ class _Verification:
 
     def source_steps(self) -> None:
         """The bundle is authentic; now prove where it came from, one check of the source policy at a time."""
+        from signing.source_checks import Evidence
+
         assert self.digest is not None
         evidence = Evidence(self.path, self.digest)
         for requirement in self.source.before_provenance:
@@ -349,10 +358,12 @@ class _Verification:
         for requirement in self.source.after_provenance:
             self.source_check(requirement, evidence)
 
-    def source_check(self, requirement: SourceCheck, evidence: Evidence) -> None:
+    def source_check(self, requirement: SourceCheck, evidence: "Evidence") -> None:
         self.check(requirement.name, lambda: (None, requirement.verify(evidence)))
 
-    def _provenance(self) -> tuple[tuple[Provenance, list[Signer]], str]:
+    def _provenance(self) -> "tuple[tuple[Provenance, list[Signer]], str]":
+        from attest.provenance import Provenance
+
         try:
             statement, signers = self.verified_statement(self.provenance_path, Role.PROVENANCE)
         except BundleError as err:
@@ -362,7 +373,9 @@ class _Verification:
         self.provenance = provenance
         return (provenance, signers), f"{self.provenance_path.name} signed by {_signed_by(signers)}"
 
-    def _provenance_names(self, provenance: Provenance, signers: list[Signer], evidence: Evidence) -> tuple[None, str]:
+    def _provenance_names(
+        self, provenance: "Provenance", signers: list[Signer], evidence: "Evidence"
+    ) -> tuple[None, str]:
         """Both the provenance and every signature over it name this bundle."""
         named = _subject_names(provenance, evidence.digest)
         _require_claims(signers, RoleClaim(Role.PROVENANCE, evidence.digest), where=self.provenance_path)
@@ -424,7 +437,7 @@ def _kind(problem: str) -> str:
     return problem if problem in ("missing", "extra") else "changed"
 
 
-def _subject_names(provenance: Provenance, digest: str) -> tuple[None, str]:
+def _subject_names(provenance: "Provenance", digest: str) -> tuple[None, str]:
     if digest not in {subject.sha256 for subject in provenance.subjects}:
         named = ", ".join(f"sha256:{subject.sha256}" for subject in provenance.subjects)
         raise PinMismatchError(

@@ -33,10 +33,13 @@ HEAVY = (
     "cryptography.hazmat.primitives.serialization",
     "signing.trustfile",
     "tomllib",
+    "attest.provenance",
+    "signing.source_checks",
 )
 """Module families no minisign verification or self-check needs: Sigstore and its models, protobuf, Git,
-py-minisign (key generation and signing) with the serialization layer of `cryptography` it loads, and the
-trust policy file's reader (only `--policy` needs it)."""
+py-minisign (key generation and signing) with the serialization layer of `cryptography` it loads, the
+trust policy file's reader (only `--policy` needs it), and provenance with the source checks (only a
+source pin, a lock file or a policy that requires provenance reads them)."""
 
 OTHER_COMMANDS = ("signing.cli.sign", "signing.cli.keygen", "signing.cli.lock", "signing.sign")
 

@@ -13,7 +13,7 @@ import signing.errors
 from attest.commit_id import check_full_commit
 from signing.errors import BundleError, ExitStatus, PacksealError, PinMismatchError, exit_status
 from signing.pins import SourcePin
-from signing.policy import _expect
+from signing.source_checks import _expect
 
 ERRORS_MODULES = {"attest.errors", "signing.errors"}
 
