@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from signing.archive import ArchiveLimits
+from signing.cli import quiet_dependencies
 from signing.cli.options import quiet_option
 from signing.cli.trust import TrustOptions, trust_options
 from signing.cli.verify import summary
@@ -72,6 +73,7 @@ def install_command(
     commit id; --ref checks a branch or tag points at it) or an https:// URL
     of a release, downloaded with the signature files beside it.
     """
+    quiet_dependencies()  # a remote source is fetched with urllib3
     given = parse_source(source, ref=ref)
     policy = _policy(trust)
     limits = ArchiveLimits(max_bytes=max_bytes, max_files=max_files, max_ratio=max_ratio)

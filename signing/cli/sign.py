@@ -12,6 +12,7 @@ import click
 from attest.build_facts import ExplicitSource
 from signing.backends import BundleSigning
 from signing.backends import minisign as minisign_backend
+from signing.cli import quiet_dependencies
 from signing.cli.keys import PASSWORD_FILE_HELP, unlocked_secret_key
 from signing.cli.options import option_group, quiet_option, sigstore_instance_options
 from signing.progress import Progress, progress_for_terminal
@@ -59,6 +60,7 @@ def _signing(options: _SigningOptions, progress: Progress) -> Iterator[BundleSig
     if options.use_sigstore:
         from signing.backends import sigstore as sigstore_backend
 
+        quiet_dependencies()
         instance = sigstore_backend.SigstoreInstance(staging=options.staging, trust_config=options.trust_config)
         instance.client_trust_config  # noqa: B018 - load it now: a bad trust config is a usage error
         yield sigstore_backend.SigstoreSigning(

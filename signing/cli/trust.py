@@ -10,6 +10,7 @@ import click
 
 from signing.backends import BundleVerifier
 from signing.backends import minisign as minisign_backend
+from signing.cli import quiet_dependencies
 from signing.cli.options import sigstore_instance_options
 from signing.policy import TrustPolicy
 from signing.verify import SignaturePaths
@@ -100,8 +101,10 @@ class TrustOptions:
         return trust_file
 
     def sigstore_instance(self) -> "SigstoreInstance":
+        """The Sigstore instance the options name; every trust in Sigstore (options or policy file) is built on it."""
         from signing.backends import sigstore as sigstore_backend
 
+        quiet_dependencies()
         return sigstore_backend.SigstoreInstance(
             staging=self.staging, trust_config=self.trust_config, trusted_root=self.trusted_root, offline=self.offline
         )
