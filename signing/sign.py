@@ -23,11 +23,9 @@ from typing import TYPE_CHECKING
 
 import minisign
 
-from attest.build_facts import ExplicitSource, gather_build_facts
 from attest.canonical import MAX_DOCUMENT_BYTES
 from attest.errors import ManifestError
 from attest.manifest import SIGNATURE_DIR, check_version, manifest_statement
-from attest.provenance import BuildFacts, provenance_statement
 from attest.statement import Subject
 from signing.backends import BundleSigning
 from signing.backends.minisign import MinisignSigning
@@ -42,6 +40,10 @@ from signing.roles import Role, RoleClaim
 if TYPE_CHECKING:
     from sigstore.oidc import IdentityToken
 
+    # Only attesting reads the checkout (Git, through dulwich) and builds provenance (protobuf): imported
+    # there, so signing does not load them.
+    from attest.build_facts import ExplicitSource
+    from attest.provenance import BuildFacts
     from signing.backends.sigstore import SigstoreInstance
 
 
@@ -99,11 +101,11 @@ def sign_bundle(
 
 def bundle_build_facts(
     path: PathLike,
-    source: ExplicitSource | None = None,
+    source: "ExplicitSource | None" = None,
     *,
     environment: Mapping[str, str] | None = None,
     allow_dirty: bool = False,
-) -> BuildFacts:
+) -> "BuildFacts":
     """The build facts to attest `path` with: `gather_build_facts`, knowing packseal's own files.
 
     The signatures packseal writes (`.packseal/` in a directory, the sidecars
@@ -112,6 +114,8 @@ def bundle_build_facts(
     is the rule `packseal attest` applies; `environment` defaults to
     `os.environ` (where GitHub Actions states the job).
     """
+    from attest.build_facts import ExplicitSource, gather_build_facts
+
     path = Path(path)
     sidecars = FileLayout(path).signature_files() if path.is_file() else set()
     return gather_build_facts(
@@ -126,7 +130,7 @@ def bundle_build_facts(
 
 def attest_bundle(
     path: PathLike,
-    facts: BuildFacts,
+    facts: "BuildFacts",
     signing: BundleSigning,
     *,
     started_on: datetime,
@@ -140,6 +144,8 @@ def attest_bundle(
     `output_dir`, they go there instead, as in `sign_bundle`; `progress`
     as there.
     """
+    from attest.provenance import provenance_statement
+
     path = Path(path)
     apart = None if output_dir is None else Path(output_dir)
     name = _bundle_name(path)

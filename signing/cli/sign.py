@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 
-from attest.build_facts import ExplicitSource
 from signing.backends import BundleSigning
 from signing.backends import minisign as minisign_backend
 from signing.cli import quiet_dependencies
@@ -119,6 +118,8 @@ def attest(
     quiet: bool,
 ) -> int:
     """Write and sign SLSA provenance for PATH, a bundle: its source repository, commit and builder."""
+    from attest.build_facts import ExplicitSource  # reads Git (dulwich): `sign`, in this module too, does not
+
     started_on = datetime.now(UTC)
     explicit = ExplicitSource(repository=source_repo, commit=source_commit, builder_id=builder_id, ref=source_ref)
     facts = bundle_build_facts(path, explicit, allow_dirty=allow_dirty)
