@@ -22,7 +22,7 @@ from pathlib import Path
 
 from attest.errors import ManifestError, os_error_line
 from attest.manifest import SIGNATURE_DIR, Entry, FileEntry, Manifest, SymlinkEntry, check_link_target
-from signing.digest import digest_descriptor, hash_all
+from signing.digest import Lane, digest_descriptor, hash_all
 from signing.errors import BundleError
 from signing.files import PathLike, file_kind, open_regular_descriptor
 from signing.progress import Progress
@@ -66,11 +66,11 @@ def bundle_entries(root: PathLike, *, progress: Progress | None = None, threads:
     directories: list[_Directories] = []  # one per hashing thread, and the walk's: closed once all are done
     local = threading.local()
 
-    def hash_file(path: str, buffer: memoryview) -> Entry:
+    def hash_file(path: str, lane: Lane) -> Entry:
         if not hasattr(local, "directories"):
             local.directories = _Directories(root_descriptor, top)
             directories.append(local.directories)
-        return _hash_file(local.directories, top + path, path, buffer, progress)
+        return _hash_file(local.directories, top + path, path, lane, progress)
 
     try:
         walk = _Walk(root, _Directories(root_descriptor, top))
@@ -90,9 +90,7 @@ def bundle_entries(root: PathLike, *, progress: Progress | None = None, threads:
     return sorted(links + hashed, key=attrgetter("path"))  # code point order: UTF-8 byte order
 
 
-def _hash_file(
-    directories: "_Directories", location: str, path: str, buffer: memoryview, progress: Progress | None
-) -> Entry:
+def _hash_file(directories: "_Directories", location: str, path: str, lane: Lane, progress: Progress | None) -> Entry:
     """Open without following a link, refuse anything but a regular file, and hash what was opened.
 
     The file is opened in its directory's descriptor and the descriptor is
@@ -103,7 +101,7 @@ def _hash_file(
     try:
         descriptor, status = open_regular_descriptor(name, dir_fd=directories.open(parent), shown=location)
         try:
-            digest = digest_descriptor(descriptor, buffer, progress)
+            digest = digest_descriptor(descriptor, lane, progress)
         finally:
             os.close(descriptor)
     except OSError as err:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from attest.manifest import Manifest, manifest_statement
 from signing.bundle import bundle_entries, directory_manifest
-from signing.digest import _CHUNK_BYTES, hash_all
+from signing.digest import _CHUNK_BYTES, Lane, digest_descriptor, hash_all
 from signing.errors import BundleError
 
 GOLDEN_TREE_DIGEST = "b024af48db1e79f2986de132bb7171f76a0d614e86a6ff9f67e67aa9dadd1ad5"
@@ -187,7 +187,8 @@ def test_a_directory_swapped_for_a_link_after_the_listing_is_not_read_through(tm
 
 
 def test_the_first_failure_in_order_is_raised_whatever_the_timing():
-    def hash_one(item: int, buffer: memoryview) -> int:
+    def hash_one(item: int, lane: Lane) -> int:
+        lane.hashing_large_file()  # every item "large": the helpers take items too
         if item in (3, 7, 90):
             raise BundleError(f"item {item}")
         return item
@@ -195,31 +196,77 @@ def test_the_first_failure_in_order_is_raised_whatever_the_timing():
     for threads in (1, 2, 5):
         with pytest.raises(BundleError, match=r"^item 3$"):
             hash_all(list(range(100)), hash_one, threads=threads)
-    assert hash_all(list(range(100)), lambda item, buffer: item * 2, threads=3) == [i * 2 for i in range(100)]
+    assert hash_all(list(range(100)), lambda item, lane: item * 2, threads=3) == [i * 2 for i in range(100)]
+
+
+def _hash_named_file(directory: Path, name: str, lane: Lane) -> str:
+    descriptor = os.open(directory / name, os.O_RDONLY)
+    try:
+        return digest_descriptor(descriptor, lane).sha256
+    finally:
+        os.close(descriptor)
 
 
 def test_large_files_are_hashed_on_two_threads_at_once(tmp_path):
-    """Each thread reuses one buffer and `hashlib` releases the GIL: two files are in flight together."""
+    """Each thread reuses one buffer and `hashlib` releases the GIL: two large files are in flight together."""
     for name in ("one", "two"):
         (tmp_path / name).write_bytes(b"y" * (8 * _CHUNK_BYTES))
     in_flight: set[str] = set()
     overlapped = threading.Event()
     lock = threading.Lock()
 
-    def hash_one(name: str, buffer: memoryview) -> str:
+    def hash_one(name: str, lane: Lane) -> str:
+        digest = _hash_named_file(tmp_path, name, lane)  # its first full buffer calls the helper in
         with lock:
             in_flight.add(name)
-        for _ in range(200):  # wait, up to 2 s, to see the other file start
+        for _ in range(200):  # wait, up to 2 s, to see the other file hashed too
             with lock:
                 if len(in_flight) == 2:
                     overlapped.set()
             if overlapped.is_set():
                 break
             threading.Event().wait(0.01)
-        return hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
+        return digest
 
-    hash_all(["one", "two"], hash_one, threads=2)
+    assert hash_all(["one", "two"], hash_one, threads=2) == [hashlib.sha256(b"y" * 8 * _CHUNK_BYTES).hexdigest()] * 2
     assert overlapped.is_set()
+
+
+def test_small_files_are_hashed_on_the_calling_thread_alone(tmp_path):
+    """For small files the GIL, not hashing, is the bound: a second thread only slowed them down (issue 13)."""
+    names = [f"f{index}" for index in range(50)]
+    for name in names:
+        (tmp_path / name).write_bytes(name.encode() * 100)
+    threads: set[threading.Thread] = set()
+    before = threading.active_count()
+
+    def hash_one(name: str, lane: Lane) -> str:
+        threads.add(threading.current_thread())
+        assert threading.active_count() == before  # no helper was even started
+        return _hash_named_file(tmp_path, name, lane)
+
+    hash_all(names, hash_one, threads=4)
+    assert threads == {threading.current_thread()}
+
+
+def test_a_helper_that_takes_a_small_file_waits_for_the_next_large_one():
+    """The helper called in by a large file does not stay on to contend for the small ones after it."""
+    helper_took_one = threading.Event()
+    hashed_by: dict[int, threading.Thread] = {}
+
+    def hash_one(item: int, lane: Lane) -> int:
+        hashed_by[item] = threading.current_thread()
+        if item == 0:
+            lane.hashing_large_file()
+            assert helper_took_one.wait(timeout=5)  # item 0 is large: the helper takes item 1 meanwhile
+        elif threading.current_thread() is not caller:
+            helper_took_one.set()
+        return item
+
+    caller = threading.current_thread()
+    assert hash_all(list(range(100)), hash_one, threads=2) == list(range(100))
+    assert hashed_by[1] is not caller
+    assert all(hashed_by[item] is caller for item in [0, *range(2, 100)])
 
 
 def test_ctrl_c_in_the_calling_thread_is_raised_without_waiting_for_the_helpers() -> None:
@@ -227,8 +274,9 @@ def test_ctrl_c_in_the_calling_thread_is_raised_without_waiting_for_the_helpers(
     helper_started, helper_done = threading.Event(), threading.Event()
     caller = threading.current_thread()
 
-    def hash_one(item: int, buffer: memoryview) -> int:
+    def hash_one(item: int, lane: Lane) -> int:
         if threading.current_thread() is caller:
+            lane.hashing_large_file()
             assert helper_started.wait(timeout=5)
             raise KeyboardInterrupt
         helper_started.set()
