@@ -125,11 +125,10 @@ class _Team:
         with self._changed:
             self._large_files += 1
             if not self._threads:
-                self._threads = [
-                    threading.Thread(target=self._work, args=(Lane(self),), daemon=True) for _ in range(self._helpers)
-                ]
-                for thread in self._threads:
-                    thread.start()
+                for _ in range(self._helpers):
+                    thread = threading.Thread(target=self._work, args=(Lane(self),), daemon=True)
+                    thread.start()  # may fail (no thread left): raised as the item's error, not by `join`
+                    self._threads.append(thread)
             self._changed.notify_all()
 
     def wait_for_a_large_file(self, met: int) -> int | None:

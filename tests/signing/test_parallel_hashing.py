@@ -287,3 +287,30 @@ def test_ctrl_c_in_the_calling_thread_is_raised_without_waiting_for_the_helpers(
     with pytest.raises(KeyboardInterrupt):
         hash_all(list(range(2)), hash_one, threads=2)
     assert not helper_done.is_set()
+
+
+def test_a_helper_that_cannot_start_fails_with_its_own_error(monkeypatch) -> None:
+    """No thread left (a process or cgroup limit): that error is raised, and the helpers started are ended.
+
+    Joining the helper that never started raised "cannot join thread before
+    it is started" instead, hiding why.
+    """
+    start = threading.Thread.start
+    started: list[threading.Thread] = []
+
+    def start_one_only(thread: threading.Thread) -> None:
+        if started:
+            raise RuntimeError("can't start new thread")
+        started.append(thread)
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start_one_only)
+
+    def hash_one(item: int, lane: Lane) -> int:
+        lane.hashing_large_file()
+        return item
+
+    with pytest.raises(RuntimeError, match=r"^can't start new thread$"):
+        hash_all(list(range(10)), hash_one, threads=3)
+    started[0].join(timeout=5)
+    assert not started[0].is_alive()
