@@ -94,34 +94,46 @@ class Lane:
 
     def __init__(self, team: "_Team") -> None:
         self.buffer = memoryview(bytearray(_CHUNK_BYTES))
-        self.large = False  # whether the file in hand filled the buffer; reset by the team before each item
+        self.large = False  # whether the file in hand filled the buffer
         self._team = team
 
     def hashing_large_file(self) -> None:
-        """The file in hand is large: wake the helpers, once per file."""
+        """The file in hand is large: call a helper in, once per file."""
         if not self.large:
             self.large = True
-            self._team.wake()
+            self._team.large_file_started()
+
+    def large_file_done(self) -> None:
+        """The large file in hand is hashed, or failed: it no longer calls a helper in."""
+        self.large = False
+        self._team.large_file_done()
 
 
 class _Team:
-    """The caller's thread, and helpers called in only while files are large.
+    """The caller's thread, and helpers called in only while a thread hashes a large file.
 
     Helpers are started at the first large file, not before: a bundle of
     small files is hashed on the caller's thread alone, with no thread made.
-    A helper that took a small file waits until a thread next meets a
-    large one.
+    Each large file in hand lets one helper take items, so one helper hashes
+    the small files beside it (its `hashlib` leaves the GIL free) and the
+    large files it meets call the next helpers in. Once no thread hashes a
+    large file, helpers finish the item they hold and wait: small files are
+    never hashed by two threads but for that item. Before, a helper that took
+    a small file waited for a thread to meet another large one, so large files
+    alternating with small ones, as sorted paths often do (a library, then its
+    licence), were all hashed by the caller alone.
     """
 
     def __init__(self, helpers: int, work: Callable[["Lane"], None]) -> None:
         self._changed = threading.Condition()
-        self._large_files = 0  # large files met so far: a helper waits for this to grow
+        self._large_files = 0  # large files being hashed now
+        self._working = 0  # helpers holding an item: at most one for each large file being hashed
         self._helpers = helpers
         self._work = work
         self._threads: list[threading.Thread] = []
         self.stopped = False
 
-    def wake(self) -> None:
+    def large_file_started(self) -> None:
         with self._changed:
             self._large_files += 1
             if not self._threads:
@@ -131,11 +143,23 @@ class _Team:
                     self._threads.append(thread)
             self._changed.notify_all()
 
-    def wait_for_a_large_file(self, met: int) -> int | None:
-        """Wait until more than `met` large files were met, and say how many; None once the work is over."""
+    def large_file_done(self) -> None:
         with self._changed:
-            self._changed.wait_for(lambda: self.stopped or self._large_files > met)
-            return None if self.stopped else self._large_files
+            self._large_files -= 1
+
+    def take_turn(self) -> bool:
+        """Wait until a large file being hashed calls one more helper in, and answer it; False once the work is over."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.stopped or self._working < self._large_files)
+            if self.stopped:
+                return False
+            self._working += 1
+            return True
+
+    def end_turn(self) -> None:
+        """The helper's item is done: it takes another only if a large file still calls it in."""
+        with self._changed:
+            self._working -= 1
 
     def stop(self) -> None:
         """End the work: helpers take no more items, and those waiting return."""
@@ -154,7 +178,7 @@ def hash_all(
 ) -> list[Result]:
     """`hash_one(item, lane)` for every item, on up to `threads` threads (default: one per CPU), in item order.
 
-    The caller's thread hashes; helpers join while files are large (`Lane`).
+    The caller's thread hashes; helpers join while a thread hashes a large file (`_Team`).
     Threads take the next item as they finish one, so one large file does
     not hold up the small ones behind it. If items fail, the exception of the
     first failing item in order is raised, so the error does not depend on
@@ -171,7 +195,6 @@ def hash_all(
         """Hash the next item; False when there is none or an item failed."""
         if team.stopped or (index := next(pending, None)) is None:
             return False
-        lane.large = False
         try:
             results[index] = hash_one(items[index], lane)
         except BaseException as err:  # re-raised below, in the caller's thread
@@ -180,14 +203,17 @@ def hash_all(
                 raise  # Ctrl-C: now, not after the helpers' files and not instead of an earlier item's error
             failures[index] = err
             return False
+        finally:
+            if lane.large:  # tested here: a call for every small file cost 0.2% of hashing them
+                lane.large_file_done()
         return True
 
     def help_out(lane: Lane) -> None:
-        met = 0
-        while (now := team.wait_for_a_large_file(met)) is not None:
-            met = now
-            while hash_next(lane, caller=False) and lane.large:
-                pass
+        while team.take_turn():
+            more = hash_next(lane, caller=False)
+            team.end_turn()
+            if not more:
+                return
 
     count = min(threads or hashing_threads(), len(items))
     team = _Team(max(count - 1, 0), help_out)

@@ -249,9 +249,9 @@ def test_small_files_are_hashed_on_the_calling_thread_alone(tmp_path):
     assert threads == {threading.current_thread()}
 
 
-def test_a_helper_that_takes_a_small_file_waits_for_the_next_large_one():
+def test_a_helper_takes_no_more_small_files_once_no_large_one_is_hashed():
     """The helper called in by a large file does not stay on to contend for the small ones after it."""
-    helper_took_one = threading.Event()
+    helper_took_one, caller_took_two = threading.Event(), threading.Event()
     hashed_by: dict[int, threading.Thread] = {}
 
     def hash_one(item: int, lane: Lane) -> int:
@@ -259,14 +259,41 @@ def test_a_helper_that_takes_a_small_file_waits_for_the_next_large_one():
         if item == 0:
             lane.hashing_large_file()
             assert helper_took_one.wait(timeout=5)  # item 0 is large: the helper takes item 1 meanwhile
-        elif threading.current_thread() is not caller:
+        elif item == 1:
             helper_took_one.set()
+            assert caller_took_two.wait(timeout=5)  # item 0 is done: no thread hashes a large file now
+        elif item == 2:
+            caller_took_two.set()
         return item
 
     caller = threading.current_thread()
     assert hash_all(list(range(100)), hash_one, threads=2) == list(range(100))
     assert hashed_by[1] is not caller
     assert all(hashed_by[item] is caller for item in [0, *range(2, 100)])
+
+
+def test_large_files_between_small_ones_are_hashed_two_at_a_time():
+    """A small file taken beside a large one does not send the helper to sleep with the next large file waiting.
+
+    Sorted paths often alternate so (a library, then its small licence or
+    checksum file): the helper that took the small file must go on to the
+    next large one while the caller still hashes its own.
+    """
+    second_large_started = threading.Event()
+    hashed_by: dict[int, threading.Thread] = {}
+
+    def hash_one(item: int, lane: Lane) -> int:
+        hashed_by[item] = threading.current_thread()
+        if item % 2 == 0:
+            lane.hashing_large_file()
+        if item == 0:
+            assert second_large_started.wait(timeout=5)
+        elif item == 2:
+            second_large_started.set()
+        return item
+
+    assert hash_all(list(range(5)), hash_one, threads=2) == list(range(5))
+    assert hashed_by[0] is not hashed_by[2]
 
 
 def test_ctrl_c_in_the_calling_thread_is_raised_without_waiting_for_the_helpers() -> None:
