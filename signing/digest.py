@@ -118,10 +118,9 @@ class _Team:
     the small files beside it (its `hashlib` leaves the GIL free) and the
     large files it meets call the next helpers in. Once no thread hashes a
     large file, helpers finish the item they hold and wait: small files are
-    never hashed by two threads but for that item. Before, a helper that took
-    a small file waited for a thread to meet another large one, so large files
-    alternating with small ones, as sorted paths often do (a library, then its
-    licence), were all hashed by the caller alone.
+    never hashed by two threads but for that item, and large files between
+    small ones, as sorted paths often have them (a library, then its
+    licence), are still hashed two at a time.
     """
 
     def __init__(self, helpers: int, work: Callable[["Lane"], None]) -> None:
