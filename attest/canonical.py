@@ -159,8 +159,12 @@ def _not_plain(_: str) -> None:
 
 
 def _parse_plain(data: bytes) -> Any:
-    """The value of `data` if it is the plain canonical form of a plain value, else `_NOT_PLAIN`."""
-    if _FOUR_BYTE_UTF8.search(data):
+    """The value of `data` if it is the plain canonical form of a plain value, else `_NOT_PLAIN`.
+
+    `isascii` first: it proves the absence of 4-byte UTF-8 at C speed, where
+    the search walks 3 MB (a 20,000-file manifest) in 17 ms.
+    """
+    if not data.isascii() and _FOUR_BYTE_UTF8.search(data):
         return _NOT_PLAIN
     try:
         value = json.loads(data, parse_int=_plain_integer, parse_float=_not_plain, parse_constant=_not_plain)
@@ -178,11 +182,13 @@ def _is_serialisation(value: Any, data: bytes) -> bool:
     """Whether `data` is `_plain_json(value)`, compared piece by piece.
 
     Keeps the serialisation of a large manifest (as large again as the
-    document, twice: as text and as bytes) out of memory.
+    document, twice: as text and as bytes) out of memory. `startswith` at an
+    offset compares with `memcmp`, without a copy; comparing a memoryview
+    slice compares byte by byte (3 MB: 6 ms against under 1).
     """
-    view, position = memoryview(data), 0
+    position = 0
     for piece in _plain_pieces(value):
-        if view[position : position + len(piece)] != piece:
+        if not data.startswith(piece, position):
             return False
         position += len(piece)
     return position == len(data)
@@ -249,15 +255,22 @@ def _is_plain(value: Any) -> bool:
 def _nested_within(value: Any, limit: int) -> bool:
     """Whether no array or object lies more than `limit` levels deep; without recursion, as the point is depth.
 
-    Level by level, so that a wide document costs one pass over its containers.
+    For a value `json` parsed, whose arrays and objects are exactly `list`
+    and `dict`. Level by level, so that a wide document costs one pass over
+    its containers; a level's types are gathered at C speed, so a level of
+    strings and numbers only (the 100,000 fields of a 20,000-file manifest)
+    is not tested value by value in Python: 10 ms down to 7.
     """
-    level = [value] if isinstance(value, (dict, list)) else []
+    level = [value] if type(value) in _CONTAINERS else []
     for _ in range(limit):
-        children = itertools.chain.from_iterable(node.values() if isinstance(node, dict) else node for node in level)
-        level = [child for child in children if isinstance(child, (dict, list))]
-        if not level:
+        children = list(itertools.chain.from_iterable(node.values() if type(node) is dict else node for node in level))
+        if _CONTAINERS.isdisjoint(map(type, children)):
             return True
+        level = [child for child in children if type(child) in _CONTAINERS]
     return False
+
+
+_CONTAINERS = frozenset({dict, list})
 
 
 class _NotJSON(Exception):
