@@ -12,6 +12,7 @@ from attest.canonical import (
     MAX_DOCUMENT_BYTES,
     MAX_NESTING,
     canonical_json,
+    parse_canonical_document,
     parse_canonical_json,
     parse_json,
     plain_canonical_list_sha256,
@@ -323,3 +324,49 @@ def test_arbitrary_text_is_accepted_exactly_as_before(text):
     """Whatever the bytes (canonical or not, ASCII or not, 4-byte UTF-8, escapes, numbers): the verdict as before."""
     data = text.encode("utf-8", "surrogatepass")
     assert _accepted_now(data) == _accepted_before_issue_13(data)
+
+
+def _members(value: object, keys: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], object]]:
+    """Every object member of `value` reached through objects only, with the keys that lead to it."""
+    if not isinstance(value, dict):
+        return []
+    return [(keys + (key,), member) for key, member in value.items()] + [
+        found for key, member in value.items() for found in _members(member, keys + (key,))
+    ]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(_TEXT, _VALUES | st.dictionaries(_TEXT, _VALUES, max_size=3), min_size=1, max_size=4))
+def test_a_member_of_a_parsed_document_has_its_canonical_form(value):
+    """Issue 13: a member's bytes are sliced from the document, or serialised again off the fast path; the same."""
+    try:
+        document = parse_canonical_document(canonical_json(value), what=WHAT)
+    except CanonicalJSONError:
+        return  # no canonical form, or one that does not read back (2.0**53)
+    for keys, member in _members(document.value):
+        assert bytes(document.member_bytes(*keys)) == canonical_json(member)
+
+
+_FILE_ITEMS = st.fixed_dictionaries(
+    {"path": _TEXT.filter(lambda text: "\ud800" not in text), "size": st.integers(0, 2**53 - 1)},
+    optional={"executable": st.booleans(), "sha256": st.text("0123456789abcdef", min_size=64, max_size=64)},
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_FILE_ITEMS, max_size=8), st.none() | _TEXT.filter(lambda text: "\ud800" not in text))
+def test_a_file_list_hashed_from_the_document_has_the_tree_digest(files, version):
+    """Issue 13: a manifest's tree digest is hashed from its slice of the signed bytes, as if serialised again."""
+    predicate = {"files": files} if version is None else {"files": files, "version": version}
+    data = canonical_json({"_type": "statement", "predicate": predicate, "subject": [{"name": "x"}]})
+    member = parse_canonical_document(data, what=WHAT).member_bytes("predicate", "files")
+    assert hashlib.sha256(member).hexdigest() == plain_canonical_list_sha256(files)
+
+
+@pytest.mark.parametrize("length", [0, 1, 4096, 4097, 10_000])
+def test_a_long_file_list_is_sliced_from_the_document_where_the_comparison_found_it(length):
+    files = [{"path": f"f{index}", "size": index} for index in range(length)]
+    document = parse_canonical_document(canonical_json({"a": 1, "predicate": {"files": files, "z": []}}), what=WHAT)
+    assert ("predicate", "files") in document.member_spans
+    member = document.member_bytes("predicate", "files")
+    assert hashlib.sha256(member).hexdigest() == plain_canonical_list_sha256(files)

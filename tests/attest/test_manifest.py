@@ -525,3 +525,13 @@ def test_a_manifest_read_from_json_has_the_digest_of_its_entries(sample_manifest
     """Issue 13: `from_json` hashes the list as read; it must be the digest the entries themselves give."""
     read = Manifest.from_json(sample_manifest.to_json())
     assert read.digest == Manifest(read.entries).digest == sample_manifest.digest
+
+
+@pytest.mark.parametrize("version", [None, "1.0"])
+@pytest.mark.parametrize("path", ["a.txt", "caf\u00e9", "\U0001f600.txt"], ids=["ASCII", "BMP", "beyond the BMP"])
+def test_a_manifest_read_from_a_statement_has_the_digest_of_its_entries(file_entry, path, version):
+    """Issue 13: the digest is hashed from the signed bytes (re-serialised off the fast path: a 4-byte character)."""
+    manifest = Manifest.from_entries([file_entry(path), file_entry(f"z/{path}", executable=True)])
+    data = manifest_statement("bundle", manifest, version=version).to_bytes()
+    _, read = manifest_from_statement(data, what="m.json")
+    assert read.digest == Manifest(read.entries).digest == manifest.digest
