@@ -6,7 +6,10 @@ import hashlib
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from attest import manifest
 from attest.canonical import canonical_json
 from attest.errors import ManifestError, StatementError
 from attest.manifest import (
@@ -535,3 +538,29 @@ def test_a_manifest_read_from_a_statement_has_the_digest_of_its_entries(file_ent
     data = manifest_statement("bundle", manifest, version=version).to_bytes()
     _, read = manifest_from_statement(data, what="m.json")
     assert read.digest == Manifest(read.entries).digest == manifest.digest
+
+
+def _outcome(check, path):
+    try:
+        check(path)
+    except ManifestError as err:
+        return str(err)
+    return None
+
+
+_NAMES = st.sampled_from(
+    ["a", "A.txt", ".hidden", "x..y", "a b", "console", "com", "com10", "auxiliary", ".packsealx", "", ".", ".."]
+    + ["con", "CON.txt", "con .x", "Nul ", "com1", "Com9.tar.gz", "lpt0", "conin$", "CONOUT$.a"]
+    + [".packseal", ".PackSeal"]
+    + ["a.", "a ", "a:b", "a*b", 'a"b', "a<", "a>", "a|", "a?", "a\\b", "a\x00", "\x1f", "a\x7f", "a\nb", "caf\u00e9"]
+) | st.text(st.sampled_from("aAcCoOnN1. :$*\\/\x00\n\u00e9"), max_size=6)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_NAMES, min_size=1, max_size=4).map("/".join))
+def test_the_one_expression_for_ascii_paths_accepts_exactly_what_every_rule_accepts(path):
+    """Issue 13: `check_path` accepts a common path in one expression; it must agree with the rules on every path."""
+    by_rule = _outcome(manifest._check_path_rule_by_rule, path)
+    assert _outcome(check_path, path) == by_rule
+    if path.isascii():
+        assert (manifest._PORTABLE_ASCII_PATH.fullmatch(path) is not None) == (by_rule is None)
