@@ -23,6 +23,7 @@ from attest.manifest import (
     manifest_from_statement,
     manifest_statement,
     manifest_version,
+    path_differences,
 )
 from attest.statement import Statement, Subject
 
@@ -564,3 +565,24 @@ def test_the_one_expression_for_ascii_paths_accepts_exactly_what_every_rule_acce
     assert _outcome(check_path, path) == by_rule
     if path.isascii():
         assert (manifest._PORTABLE_ASCII_PATH.fullmatch(path) is not None) == (by_rule is None)
+
+
+_ENTRY_FIELDS = st.one_of(
+    st.tuples(st.sampled_from([SHA_A, SHA_B]), st.integers(1, 2), st.booleans()),
+    st.sampled_from(["a", "b"]).map(lambda target: (target,)),
+)
+_ENTRY_SETS = st.dictionaries(st.sampled_from(["a", "b", "c/d", "c/e", "f"]), _ENTRY_FIELDS).map(
+    lambda fields: Manifest.from_entries(
+        FileEntry(path, *rest) if len(rest) == 3 else SymlinkEntry(path, *rest) for path, rest in fields.items()
+    )
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ENTRY_SETS, _ENTRY_SETS)
+def test_differences_name_exactly_the_paths_whose_entries_differ(signed, actual):
+    """Issue 13: equal entries are found equal at once; any difference still names each path that differs."""
+    old, new = {entry.path: entry for entry in signed.entries}, {entry.path: entry for entry in actual.entries}
+    expected = sorted(path for path in old.keys() | new.keys() if old.get(path) != new.get(path))
+    for found in (actual, list(actual.entries)):
+        assert [path for _, path in path_differences(signed, found)] == expected
