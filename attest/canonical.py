@@ -19,7 +19,8 @@ import itertools
 import json
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from attest.errors import CanonicalJSONError
@@ -100,10 +101,44 @@ def parse_canonical_json(data: bytes, *, what: str) -> Any:
     was escaped or spaced differently, and no number was written two ways.
     Anything else is parsed again strictly, for the exact reason.
     """
+    return parse_canonical_document(data, what=what).value
+
+
+@dataclass(frozen=True)
+class CanonicalDocument:
+    """A document `parse_canonical_document` accepted: its value, and its bytes, which are that value's canonical form.
+
+    A member's canonical form is then a slice of those bytes: reading it
+    there (a manifest's file list, for its tree digest) spares serialising
+    it a second time, 25 ms for 20,000 files.
+    """
+
+    value: Any
+    data: bytes
+    member_spans: Mapping[tuple[str, ...], tuple[int, int]]
+    """(start, end) in `data` of each object member, by the keys that lead to it, as the fast path found them."""
+
+    def member_bytes(self, *keys: str) -> bytes | memoryview:
+        """The canonical form of the member that `keys` lead to, object by object from the top.
+
+        Sliced from `data` where the fast path found the member, else
+        serialised again: the same bytes, since `data` is canonical.
+        """
+        span = self.member_spans.get(keys)
+        if span is not None:
+            return memoryview(self.data)[span[0] : span[1]]
+        member = self.value
+        for key in keys:
+            member = member[key]
+        return canonical_json(member)
+
+
+def parse_canonical_document(data: bytes, *, what: str) -> CanonicalDocument:
+    """`parse_canonical_json`, keeping the bytes parsed and where its members lie in them."""
     _check_size(data, what)
-    value = _parse_plain(data)
-    if value is not _NOT_PLAIN:
-        return value
+    document = _parse_plain(data)
+    if document is not None:
+        return document
     value = parse_json(data, what=what)
     try:
         canonical = canonical_json(value)
@@ -111,7 +146,7 @@ def parse_canonical_json(data: bytes, *, what: str) -> Any:
         raise CanonicalJSONError(f"{what}: {err}") from None
     if canonical != data:
         raise CanonicalJSONError(f"{what}: JSON is not in RFC 8785 canonical form")
-    return value
+    return CanonicalDocument(value, data, {})
 
 
 def parse_json(data: bytes, *, what: str) -> Any:
@@ -140,9 +175,6 @@ def _check_size(data: bytes, what: str) -> None:
         raise CanonicalJSONError(f"{what}: {len(data)} bytes is over the {MAX_DOCUMENT_BYTES} byte limit")
 
 
-_NOT_PLAIN = object()
-
-
 class _NotPlain(Exception):
     """A float, NaN or an integer beyond 2**53 in the document: the strict path decides."""
 
@@ -158,51 +190,68 @@ def _not_plain(_: str) -> None:
     raise _NotPlain
 
 
-def _parse_plain(data: bytes) -> Any:
-    """The value of `data` if it is the plain canonical form of a plain value, else `_NOT_PLAIN`."""
-    if _FOUR_BYTE_UTF8.search(data):
-        return _NOT_PLAIN
+def _parse_plain(data: bytes) -> CanonicalDocument | None:
+    """`data` parsed if it is the plain canonical form of a plain value, else None.
+
+    `isascii` first: it proves the absence of 4-byte UTF-8 at C speed, where
+    the search walks 3 MB (a 20,000-file manifest) in 17 ms.
+    """
+    if not data.isascii() and _FOUR_BYTE_UTF8.search(data):
+        return None
     try:
         value = json.loads(data, parse_int=_plain_integer, parse_float=_not_plain, parse_constant=_not_plain)
     except (_NotPlain, ValueError, RecursionError):  # ValueError: JSONDecodeError, UnicodeDecodeError
-        return _NOT_PLAIN
+        return None
     if not _nested_within(value, MAX_NESTING):
-        return _NOT_PLAIN
+        return None
+    comparison = _Comparison(data)
     try:
-        return value if _is_serialisation(value, data) else _NOT_PLAIN
+        if comparison.holds(value, ()) and comparison.position == len(data):
+            return CanonicalDocument(value, data, comparison.member_spans)
     except UnicodeEncodeError:
-        return _NOT_PLAIN
+        pass
+    return None
 
 
-def _is_serialisation(value: Any, data: bytes) -> bool:
-    """Whether `data` is `_plain_json(value)`, compared piece by piece.
+class _Comparison:
+    """`data` compared with a value's `_plain_json` piece by piece, noting where each object member lies.
 
-    Keeps the serialisation of a large manifest (as large again as the
-    document, twice: as text and as bytes) out of memory.
+    Piece by piece (objects key by key, a long list a slice at a time) keeps
+    the serialisation of a large manifest (as large again as the document,
+    twice: as text and as bytes) out of memory. `startswith` at an offset
+    compares with `memcmp`, without a copy; comparing a memoryview slice
+    compares byte by byte (3 MB: 6 ms against under 1).
     """
-    view, position = memoryview(data), 0
-    for piece in _plain_pieces(value):
-        if view[position : position + len(piece)] != piece:
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.position = 0
+        self.member_spans: dict[tuple[str, ...], tuple[int, int]] = {}
+
+    def holds(self, value: Any, keys: tuple[str, ...]) -> bool:
+        """Whether `data` holds `_plain_json(value)` at the position reached, which then moves past it.
+
+        Recursion is bounded: a value reaches here only once it nests within MAX_NESTING.
+        """
+        if type(value) is not dict:
+            long_list = type(value) is list and len(value) > _ITEMS_PER_SLICE
+            return all(map(self._takes, _list_pieces(value) if long_list else [_plain_json(value)]))
+        if not self._takes(b"{"):
             return False
-        position += len(piece)
-    return position == len(data)
-
-
-def _plain_pieces(value: Any) -> Iterator[bytes]:
-    """`_plain_json(value)` in consecutive pieces: objects key by key, a long list a slice at a time.
-
-    Recursion is bounded: a value reaches here only once it nests within MAX_NESTING.
-    """
-    if type(value) is dict:
-        yield b"{"
         for index, key in enumerate(sorted(value)):
-            yield (b"," if index else b"") + _plain_json(key) + b":"
-            yield from _plain_pieces(value[key])
-        yield b"}"
-    elif type(value) is list and len(value) > _ITEMS_PER_SLICE:
-        yield from _list_pieces(value)
-    else:
-        yield _plain_json(value)
+            if not self._takes((b"," if index else b"") + _plain_json(key) + b":"):
+                return False
+            start, member_keys = self.position, (*keys, key)
+            if not self.holds(value[key], member_keys):
+                return False
+            self.member_spans[member_keys] = (start, self.position)
+        return self._takes(b"}")
+
+    def _takes(self, piece: bytes) -> bool:
+        if not self.data.startswith(piece, self.position):
+            return False
+        self.position += len(piece)
+        return True
 
 
 def _list_pieces(items: Iterable[Any]) -> Iterator[bytes]:
@@ -249,15 +298,22 @@ def _is_plain(value: Any) -> bool:
 def _nested_within(value: Any, limit: int) -> bool:
     """Whether no array or object lies more than `limit` levels deep; without recursion, as the point is depth.
 
-    Level by level, so that a wide document costs one pass over its containers.
+    For a value `json` parsed, whose arrays and objects are exactly `list`
+    and `dict`. Level by level, so that a wide document costs one pass over
+    its containers; a level's types are gathered at C speed, so a level of
+    strings and numbers only (the 100,000 fields of a 20,000-file manifest)
+    is not tested value by value in Python: 10 ms down to 7.
     """
-    level = [value] if isinstance(value, (dict, list)) else []
+    level = [value] if type(value) in _CONTAINERS else []
     for _ in range(limit):
-        children = itertools.chain.from_iterable(node.values() if isinstance(node, dict) else node for node in level)
-        level = [child for child in children if isinstance(child, (dict, list))]
-        if not level:
+        children = list(itertools.chain.from_iterable(node.values() if type(node) is dict else node for node in level))
+        if _CONTAINERS.isdisjoint(map(type, children)):
             return True
+        level = [child for child in children if type(child) in _CONTAINERS]
     return False
+
+
+_CONTAINERS = frozenset({dict, list})
 
 
 class _NotJSON(Exception):

@@ -7,6 +7,7 @@ breaks a rule (an unsafe path, a collision, an unsorted list) cannot exist
 in memory, whichever side it came from.
 """
 
+import hashlib
 import itertools
 import posixpath
 import re
@@ -17,7 +18,7 @@ from functools import cached_property
 from operator import attrgetter
 from typing import Any
 
-from attest.canonical import plain_canonical_list_sha256
+from attest.canonical import parse_canonical_document, plain_canonical_list_sha256
 from attest.errors import ManifestError, StatementError
 from attest.statement import SHA256_HEX, Statement, Subject
 
@@ -31,8 +32,10 @@ _VERSION = re.compile(rf"[\x21-\x7e]{{1,{MAX_VERSION_LENGTH}}}")
 
 _MAX_FILE_SIZE = 2**53 - 1
 """Sizes travel through protobuf's double-precision Struct and RFC 8785 numbers: exact up to here."""
-_UNSAFE_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\\]")
-_WINDOWS_FORBIDDEN_CHARACTERS = re.compile(r'[<>:"|?*]')
+_UNSAFE = r"\x00-\x1f\x7f\\"
+_WINDOWS_FORBIDDEN = r'<>:"|?*'
+_UNSAFE_CHARACTERS = re.compile(f"[{_UNSAFE}]")
+_WINDOWS_FORBIDDEN_CHARACTERS = re.compile(f"[{_WINDOWS_FORBIDDEN}]")
 _WINDOWS_DEVICE_NAMES = frozenset(
     {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
     | {f"{port}{number}" for port in ("COM", "LPT") for number in "0123456789\u00b9\u00b2\u00b3"}
@@ -42,11 +45,24 @@ _WINDOWS_DEVICE_NAMES = frozenset(
 Microsoft's "Naming Files, Paths, and Namespaces" lists them; `CONIN$` and
 `CONOUT$` are added as Python's `ntpath.isreserved` adds them.
 """
+_ASCII_DEVICE_NAME = r"(?:con|prn|aux|nul|conin\$|conout\$|com[0-9]|lpt[0-9]) *(?:[./]|$)"
+"""A name of `_WINDOWS_DEVICE_NAMES` spelt in ASCII, in any letter case, up to the end of its path component."""
 _MAYBE_NOT_PORTABLE_ASCII = re.compile(
-    r'[<>:"|?*]|[. ](?:/|$)|(?:^|/)(?:con|prn|aux|nul|conin\$|conout\$|com[0-9]|lpt[0-9]) *(?:[./]|$)',
-    re.IGNORECASE | re.ASCII,
+    rf"[{_WINDOWS_FORBIDDEN}]|[. ](?:/|$)|(?:^|/){_ASCII_DEVICE_NAME}", re.IGNORECASE | re.ASCII
 )
 """An ASCII path that does not match holds no name `_check_portable_names` refuses; one that matches is checked."""
+_PORTABLE_ASCII_NAME = rf"(?!{_ASCII_DEVICE_NAME})[^{_UNSAFE}/{_WINDOWS_FORBIDDEN}]*[^{_UNSAFE}/{_WINDOWS_FORBIDDEN}. ]"
+_PORTABLE_ASCII_PATH = re.compile(
+    rf"(?!{re.escape(SIGNATURE_DIR)}(?:/|$)){_PORTABLE_ASCII_NAME}(?:/{_PORTABLE_ASCII_NAME})*",
+    re.IGNORECASE | re.ASCII,
+)
+"""Exactly the ASCII paths `check_path` accepts, in one expression.
+
+Names of one character or more, none of them a control character, a
+backslash or a character Windows forbids, not ending with a dot or a space
+(so neither `.` nor `..`), not a device name; between single slashes (none
+leading or trailing); the first name not `.packseal`.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,13 +131,18 @@ class Manifest:
     @classmethod
     def from_json(cls, value: Any) -> "Manifest":
         """Read the predicate form strictly: unknown or missing fields are refused."""
-        if not isinstance(value, dict) or set(value) != {"files"} or not isinstance(value["files"], list):
-            raise ManifestError("manifest predicate must be an object with exactly a 'files' list")
-        manifest = cls(tuple(_entry_from_json(item, index) for index, item in enumerate(value["files"])))
+        manifest = _manifest_from_json(value)
         # Each item has exactly its entry's fields and types, so it is that entry's JSON form: the
         # digest is hashed from the list as read rather than from a rebuilt one (cached_property's cache).
         manifest.__dict__["digest"] = plain_canonical_list_sha256(value["files"])
         return manifest
+
+
+def _manifest_from_json(value: Any) -> Manifest:
+    """The manifest of a predicate's form, without its digest."""
+    if not isinstance(value, dict) or set(value) != {"files"} or not isinstance(value["files"], list):
+        raise ManifestError("manifest predicate must be an object with exactly a 'files' list")
+    return Manifest(tuple(map(_entry_from_json, value["files"], itertools.count())))
 
 
 def manifest_statement(name: str, manifest: Manifest, *, version: str | None = None) -> Statement:
@@ -143,13 +164,17 @@ def manifest_statement(name: str, manifest: Manifest, *, version: str | None = N
 
 def manifest_from_statement(data: bytes, *, what: str) -> tuple[Statement, Manifest]:
     """Parse a signed manifest Statement and check its subject is the manifest's tree digest (and any version)."""
-    statement = Statement.from_bytes(data, what=what, predicate_type=BUNDLE_MANIFEST_PREDICATE_TYPE)
+    document = parse_canonical_document(data, what=what)
+    statement = Statement.from_document(document, what=what, predicate_type=BUNDLE_MANIFEST_PREDICATE_TYPE)
     try:
         manifest_version(statement)
         files = {key: value for key, value in statement.predicate.items() if key != VERSION_FIELD}
-        manifest = Manifest.from_json(files)
+        manifest = _manifest_from_json(files)
     except ManifestError as err:
         raise ManifestError(f"{what}: {err}") from None
+    # The file list's canonical form is a slice of the signed bytes: hashed there, not serialised
+    # again as `from_json` would (25 ms for 20,000 files).
+    manifest.__dict__["digest"] = hashlib.sha256(document.member_bytes("predicate", "files")).hexdigest()
     if len(statement.subjects) != 1 or statement.subjects[0].sha256 != manifest.digest:
         raise StatementError(f"{what}: subject digest is not the tree digest of its file list")
     return statement, manifest
@@ -178,6 +203,13 @@ def check_version(version: object) -> str:
 
 def check_path(path: str) -> None:
     """Refuse a path an installer could not write safely and identically on every OS."""
+    if path.isascii() and _PORTABLE_ASCII_PATH.fullmatch(path):
+        return  # the common case, in one expression: half the time of the rules below (20,000 paths: 27 ms to 14)
+    _check_path_rule_by_rule(path)
+
+
+def _check_path_rule_by_rule(path: str) -> None:
+    """`check_path`, one rule at a time, so that a refusal names the rule broken."""
     if not path:
         raise ManifestError("empty path")
     if _UNSAFE_CHARACTERS.search(path):
@@ -296,22 +328,26 @@ _SYMLINK_KEYS = {"path", "type", "target"}
 
 
 def _entry_from_json(item: Any, index: int) -> Entry:
-    where = f"files[{index}]"
+    """The entry `item` is the JSON form of.
+
+    Its place is spelt out only in an error, and the entry is built from
+    positional arguments: 20,000 f-strings and keyword calls cost 7 ms.
+    """
     if not isinstance(item, dict):
-        raise ManifestError(f"{where}: entry must be an object")
+        raise ManifestError(f"files[{index}]: entry must be an object")
     kind = item.get("type")
     if kind == "file" and item.keys() == _FILE_KEYS:
         path, sha256, size, executable = item["path"], item["sha256"], item["size"], item["executable"]
         if isinstance(path, str) and isinstance(sha256, str) and type(size) is int and isinstance(executable, bool):
-            return FileEntry(path=path, sha256=sha256, size=size, executable=executable)
+            return FileEntry(path, sha256, size, executable)
     elif (
         kind == "symlink"
         and item.keys() == _SYMLINK_KEYS
         and isinstance(item["path"], str)
         and isinstance(item["target"], str)
     ):
-        return SymlinkEntry(path=item["path"], target=item["target"])
-    raise ManifestError(f"{where}: not a valid file or symlink entry")
+        return SymlinkEntry(item["path"], item["target"])
+    raise ManifestError(f"files[{index}]: not a valid file or symlink entry")
 
 
 def differences(signed: Manifest, actual: Manifest | Sequence[Entry]) -> list[str]:
@@ -328,6 +364,8 @@ def path_differences(signed: Manifest, actual: Manifest | Sequence[Entry]) -> li
     (content) or `executable bit changed`.
     """
     expected, found = signed.entries, actual.entries if isinstance(actual, Manifest) else actual
+    if tuple(found) == expected:
+        return []  # what a verify expects: entry by entry at C speed, without the walk below (20,000: 13 ms to 6)
     problems = []
     i = j = 0
     while i < len(expected) or j < len(found):

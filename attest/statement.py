@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from attest.canonical import canonical_json, parse_canonical_json, parse_json
+from attest.canonical import CanonicalDocument, canonical_json, parse_canonical_document, parse_json
 from attest.errors import StatementError
 
 STATEMENT_TYPE_URI = "https://in-toto.io/Statement/v1"
@@ -69,7 +69,12 @@ class Statement:
     @classmethod
     def from_bytes(cls, data: bytes, *, what: str, predicate_type: str) -> "Statement":
         """Parse canonical bytes, refusing any other Statement type or predicate type."""
-        document = _checked_statement(parse_canonical_json(data, what=what), what=what)
+        return cls.from_document(parse_canonical_document(data, what=what), what=what, predicate_type=predicate_type)
+
+    @classmethod
+    def from_document(cls, parsed: CanonicalDocument, *, what: str, predicate_type: str) -> "Statement":
+        """`from_bytes` of bytes already parsed, for a reader that wants more of them (a manifest's file list)."""
+        document = _checked_statement(parsed.value, what=what)
         if document["predicateType"] != predicate_type:
             raise StatementError(f"{what}: predicateType is {document['predicateType']!r}, expected {predicate_type!r}")
         return cls(

@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 
 from attest.canonical import (
     MAX_DOCUMENT_BYTES,
+    MAX_NESTING,
     canonical_json,
+    parse_canonical_document,
     parse_canonical_json,
     parse_json,
     plain_canonical_list_sha256,
@@ -246,3 +248,125 @@ def test_a_long_document_is_checked_slice_by_slice_to_the_last_byte(changes):
     assert len(parse_canonical_json(_long_document(), what=WHAT)["files"]) == 10_000
     with pytest.raises(CanonicalJSONError, match=f"^{WHAT}: "):
         parse_canonical_json(_long_document(**changes), what=WHAT)
+
+
+def _depth(value: object) -> int:
+    """How many arrays and objects deep `value` nests, by recursion: the plain reference for a few hundred levels."""
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+_LEVEL = st.tuples(
+    st.booleans(),  # an array, or an object
+    st.booleans(),  # the deeper value first, or last
+    st.sampled_from(["", "a", "\u00e9", "\U0001f600"]),  # the key that leads deeper
+    st.sampled_from([None, [], {}, [[]], {"b": [1]}, "x", 2**53]),  # a sibling, nested up to two levels
+)
+
+
+@st.composite
+def _nested_near_the_limit(draw: st.DrawFn) -> object:
+    """A value nested within a few levels of MAX_NESTING, in a random mix of arrays and objects, with siblings."""
+    value = draw(_SCALARS)
+    levels = draw(st.lists(_LEVEL, min_size=MAX_NESTING - 2, max_size=MAX_NESTING + 2))
+    for is_array, deeper_first, key, sibling in levels:
+        if is_array:
+            value = [value, sibling] if deeper_first else [sibling, value]
+        else:
+            value = {key: value, "\u00e9" if key == "a" else "a": sibling}
+    return value
+
+
+@settings(max_examples=200, deadline=None)
+@given(_nested_near_the_limit())
+def test_nesting_beyond_the_limit_is_refused_wherever_it_lies(value):
+    """Issue 13: the nesting check gathers a level's types at C speed; the limit stays exact, in every spelling."""
+    too_deep = _depth(value) > MAX_NESTING
+    for data in _respellings(value):
+        try:
+            parsed = parse_json(data, what=WHAT)
+        except CanonicalJSONError as err:
+            assert too_deep or "nested too deeply" not in str(err)
+        else:
+            assert not too_deep
+            assert _depth(parsed) == _depth(value)
+        assert _accepted_now(data) == ("refused" if too_deep else _accepted_before_issue_13(data))
+
+
+def _object_text(pairs: list[tuple[str, object]]) -> bytes:
+    members = (
+        json.dumps(key, ensure_ascii=False) + ":" + _respellings(value)[1].decode("utf-8", "surrogatepass")
+        for key, value in pairs
+    )
+    return ("{" + ",".join(members) + "}").encode("utf-8", "surrogatepass")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(_TEXT, _VALUES), min_size=1, max_size=4), _VALUES, st.sampled_from([b"%s", b"[%s]", b'{"a":%s}'])
+)
+def test_a_duplicate_key_is_refused_wherever_it_lies(pairs, repeated, wrapping):
+    """The fast path finds a duplicate key only by the serialisation it shrinks; that is enough, in any position."""
+    pairs = sorted([*pairs, (pairs[0][0], repeated)], key=lambda pair: pair[0])
+    data = wrapping % _object_text(pairs)
+    assert _accepted_now(data) == "refused"
+
+
+_JSON_CHARACTERS = st.sampled_from('{}[]":,0123456789-.eE tufalsn\\/\u00e9\ue000\u2028\U0001f600\ud800\x00')
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(_JSON_CHARACTERS, max_size=24))
+def test_arbitrary_text_is_accepted_exactly_as_before(text):
+    """Whatever the bytes (canonical or not, ASCII or not, 4-byte UTF-8, escapes, numbers): the verdict as before."""
+    data = text.encode("utf-8", "surrogatepass")
+    assert _accepted_now(data) == _accepted_before_issue_13(data)
+
+
+def _members(value: object, keys: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], object]]:
+    """Every object member of `value` reached through objects only, with the keys that lead to it."""
+    if not isinstance(value, dict):
+        return []
+    return [(keys + (key,), member) for key, member in value.items()] + [
+        found for key, member in value.items() for found in _members(member, keys + (key,))
+    ]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(_TEXT, _VALUES | st.dictionaries(_TEXT, _VALUES, max_size=3), min_size=1, max_size=4))
+def test_a_member_of_a_parsed_document_has_its_canonical_form(value):
+    """Issue 13: a member's bytes are sliced from the document, or serialised again off the fast path; the same."""
+    try:
+        document = parse_canonical_document(canonical_json(value), what=WHAT)
+    except CanonicalJSONError:
+        return  # no canonical form, or one that does not read back (2.0**53)
+    for keys, member in _members(document.value):
+        assert bytes(document.member_bytes(*keys)) == canonical_json(member)
+
+
+_FILE_ITEMS = st.fixed_dictionaries(
+    {"path": _TEXT.filter(lambda text: "\ud800" not in text), "size": st.integers(0, 2**53 - 1)},
+    optional={"executable": st.booleans(), "sha256": st.text("0123456789abcdef", min_size=64, max_size=64)},
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_FILE_ITEMS, max_size=8), st.none() | _TEXT.filter(lambda text: "\ud800" not in text))
+def test_a_file_list_hashed_from_the_document_has_the_tree_digest(files, version):
+    """Issue 13: a manifest's tree digest is hashed from its slice of the signed bytes, as if serialised again."""
+    predicate = {"files": files} if version is None else {"files": files, "version": version}
+    data = canonical_json({"_type": "statement", "predicate": predicate, "subject": [{"name": "x"}]})
+    member = parse_canonical_document(data, what=WHAT).member_bytes("predicate", "files")
+    assert hashlib.sha256(member).hexdigest() == plain_canonical_list_sha256(files)
+
+
+@pytest.mark.parametrize("length", [0, 1, 4096, 4097, 10_000])
+def test_a_long_file_list_is_sliced_from_the_document_where_the_comparison_found_it(length):
+    files = [{"path": f"f{index}", "size": index} for index in range(length)]
+    document = parse_canonical_document(canonical_json({"a": 1, "predicate": {"files": files, "z": []}}), what=WHAT)
+    assert ("predicate", "files") in document.member_spans
+    member = document.member_bytes("predicate", "files")
+    assert hashlib.sha256(member).hexdigest() == plain_canonical_list_sha256(files)

@@ -6,7 +6,10 @@ import hashlib
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from attest import manifest
 from attest.canonical import canonical_json
 from attest.errors import ManifestError, StatementError
 from attest.manifest import (
@@ -20,6 +23,7 @@ from attest.manifest import (
     manifest_from_statement,
     manifest_statement,
     manifest_version,
+    path_differences,
 )
 from attest.statement import Statement, Subject
 
@@ -525,3 +529,60 @@ def test_a_manifest_read_from_json_has_the_digest_of_its_entries(sample_manifest
     """Issue 13: `from_json` hashes the list as read; it must be the digest the entries themselves give."""
     read = Manifest.from_json(sample_manifest.to_json())
     assert read.digest == Manifest(read.entries).digest == sample_manifest.digest
+
+
+@pytest.mark.parametrize("version", [None, "1.0"])
+@pytest.mark.parametrize("path", ["a.txt", "caf\u00e9", "\U0001f600.txt"], ids=["ASCII", "BMP", "beyond the BMP"])
+def test_a_manifest_read_from_a_statement_has_the_digest_of_its_entries(file_entry, path, version):
+    """Issue 13: the digest is hashed from the signed bytes (re-serialised off the fast path: a 4-byte character)."""
+    manifest = Manifest.from_entries([file_entry(path), file_entry(f"z/{path}", executable=True)])
+    data = manifest_statement("bundle", manifest, version=version).to_bytes()
+    _, read = manifest_from_statement(data, what="m.json")
+    assert read.digest == Manifest(read.entries).digest == manifest.digest
+
+
+def _outcome(check, path):
+    try:
+        check(path)
+    except ManifestError as err:
+        return str(err)
+    return None
+
+
+_NAMES = st.sampled_from(
+    ["a", "A.txt", ".hidden", "x..y", "a b", "console", "com", "com10", "auxiliary", ".packsealx", "", ".", ".."]
+    + ["con", "CON.txt", "con .x", "Nul ", "com1", "Com9.tar.gz", "lpt0", "conin$", "CONOUT$.a"]
+    + [".packseal", ".PackSeal"]
+    + ["a.", "a ", "a:b", "a*b", 'a"b', "a<", "a>", "a|", "a?", "a\\b", "a\x00", "\x1f", "a\x7f", "a\nb", "caf\u00e9"]
+) | st.text(st.sampled_from("aAcCoOnN1. :$*\\/\x00\n\u00e9"), max_size=6)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_NAMES, min_size=1, max_size=4).map("/".join))
+def test_the_one_expression_for_ascii_paths_accepts_exactly_what_every_rule_accepts(path):
+    """Issue 13: `check_path` accepts a common path in one expression; it must agree with the rules on every path."""
+    by_rule = _outcome(manifest._check_path_rule_by_rule, path)
+    assert _outcome(check_path, path) == by_rule
+    if path.isascii():
+        assert (manifest._PORTABLE_ASCII_PATH.fullmatch(path) is not None) == (by_rule is None)
+
+
+_ENTRY_FIELDS = st.one_of(
+    st.tuples(st.sampled_from([SHA_A, SHA_B]), st.integers(1, 2), st.booleans()),
+    st.sampled_from(["a", "b"]).map(lambda target: (target,)),
+)
+_ENTRY_SETS = st.dictionaries(st.sampled_from(["a", "b", "c/d", "c/e", "f"]), _ENTRY_FIELDS).map(
+    lambda fields: Manifest.from_entries(
+        FileEntry(path, *rest) if len(rest) == 3 else SymlinkEntry(path, *rest) for path, rest in fields.items()
+    )
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ENTRY_SETS, _ENTRY_SETS)
+def test_differences_name_exactly_the_paths_whose_entries_differ(signed, actual):
+    """Issue 13: equal entries are found equal at once; any difference still names each path that differs."""
+    old, new = {entry.path: entry for entry in signed.entries}, {entry.path: entry for entry in actual.entries}
+    expected = sorted(path for path in old.keys() | new.keys() if old.get(path) != new.get(path))
+    for found in (actual, list(actual.entries)):
+        assert [path for _, path in path_differences(signed, found)] == expected
