@@ -8,7 +8,7 @@ interrupt by a real SIGINT while the command waits on a FIFO or hashes a
 large file. `keygen` examines nothing, so it has no refusal.
 
 The hashing command is stopped (SIGSTOP) while it reads the large file
-and interrupted only if it has read some of the file but not all: the
+and interrupted only if it has read half of the file but not all: the
 signal then lands mid-hash whatever the machine's speed or load, so the
 file need not be large enough to outlast a race.
 """
@@ -236,7 +236,12 @@ def _reader_waits_on(fifo: Path, process: subprocess.Popen) -> int:
 
 
 def _stopped_mid_read(path: Path, process: subprocess.Popen) -> None:
-    """Return with the command stopped (SIGSTOP) after reading some of `path` but not all of it."""
+    """Return with the command stopped (SIGSTOP) in the second half of reading `path`, short of its end.
+
+    Not at its first read: by the second half the pack's small files are
+    hashed, as they always were when the 2 GiB file was raced, so the
+    interrupt meets only the thread reading this file.
+    """
     while True:
         assert process.poll() is None, "the command ended before reading the large file"
         position = _read_position(path, process.pid)
@@ -245,7 +250,7 @@ def _stopped_mid_read(path: Path, process: subprocess.Popen) -> None:
             os.waitpid(process.pid, os.WUNTRACED)
             position = _read_position(path, process.pid)
             assert position is not None and position < LARGE, "the command read the whole file before it was stopped"
-            if position > 0:
+            if position >= LARGE // 2:
                 return
             process.send_signal(signal.SIGCONT)
         time.sleep(0.002)
