@@ -6,6 +6,11 @@ unusable key, password or path, malformed trust input, output in the way);
 130 interrupted. Each command is run through each class it has, the
 interrupt by a real SIGINT while the command waits on a FIFO or hashes a
 large file. `keygen` examines nothing, so it has no refusal.
+
+The hashing command is stopped (SIGSTOP) while it reads the large file
+and interrupted only if it has read half of the file but not all: the
+signal then lands mid-hash whatever the machine's speed or load, so the
+file need not be large enough to outlast a race.
 """
 
 from __future__ import annotations
@@ -28,8 +33,8 @@ PACKSEAL = Path(sys.executable).parent / "packseal"
 COMMIT = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 SOURCE = ["--source-repo", "https://github.com/acme/pack", "--source-commit", COMMIT]
 BUILDER = ["--builder-id", "https://ci.example.com/builders/release"]
-LARGE = 2 * 1024**3
-"""A sparse file this large takes seconds to hash: long enough to be interrupted mid-read."""
+LARGE = 256 * 1024**2
+"""A sparse file this large takes a tenth of a second or more to hash: long enough to be caught mid-read."""
 
 
 @dataclass
@@ -50,7 +55,7 @@ def large_file(ctx: SimpleNamespace, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as stream:
         stream.truncate(LARGE)
-    ctx.wait_for = lambda process: _has_open(path, process)
+    ctx.wait_for = lambda process: _stopped_mid_read(path, process)
     return path
 
 
@@ -230,17 +235,37 @@ def _reader_waits_on(fifo: Path, process: subprocess.Popen) -> int:
         time.sleep(0.02)
 
 
-def _has_open(path: Path, process: subprocess.Popen) -> None:
-    """Return once the command has `path` open: it is reading it."""
-    fds = Path(f"/proc/{process.pid}/fd")
+def _stopped_mid_read(path: Path, process: subprocess.Popen) -> None:
+    """Return with the command stopped (SIGSTOP) in the second half of reading `path`, short of its end.
+
+    Not at its first read: by the second half the pack's small files are
+    hashed, as they always were when the 2 GiB file was raced, so the
+    interrupt meets only the thread reading this file.
+    """
     while True:
         assert process.poll() is None, "the command ended before reading the large file"
-        try:
-            if any(os.readlink(fd) == str(path) for fd in fds.iterdir()):
+        position = _read_position(path, process.pid)
+        if position is not None:
+            process.send_signal(signal.SIGSTOP)
+            os.waitpid(process.pid, os.WUNTRACED)
+            position = _read_position(path, process.pid)
+            assert position is not None and position < LARGE, "the command read the whole file before it was stopped"
+            if position >= LARGE // 2:
                 return
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-        time.sleep(0.01)
+            process.send_signal(signal.SIGCONT)
+        time.sleep(0.002)
+
+
+def _read_position(path: Path, pid: int) -> int | None:
+    """How far process `pid` has read `path`, or None if it does not have it open."""
+    try:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            if os.readlink(fd) == str(path):
+                fields = Path(f"/proc/{pid}/fdinfo/{fd.name}").read_text().split()
+                return int(fields[fields.index("pos:") + 1])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return None
 
 
 def _interrupt(ctx: SimpleNamespace, args: list) -> subprocess.CompletedProcess:
@@ -253,9 +278,11 @@ def _interrupt(ctx: SimpleNamespace, args: list) -> subprocess.CompletedProcess:
         text=True,
         env=environment,
     )
-    held = ctx.wait_for(process)
+    held = None
     try:
+        held = ctx.wait_for(process)
         process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGCONT)  # a stopped command, it takes the SIGINT as it resumes
         stdout, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:

@@ -2,6 +2,7 @@
 
 import io
 import os
+import struct
 import subprocess
 import sys
 import tarfile
@@ -150,17 +151,29 @@ def test_an_extended_tar_header_is_refused_before_it_is_read_whole(tmp_path, des
 
 
 def gzip_of_zeros(path: Path, size: int) -> Path:
-    """A tar.gz holding one member of `size` zero bytes, written a MiB at a time."""
+    """A tar.gz holding one member of `size` (a whole number of MiB) zero bytes: one gzip stream, as a bomb is.
+
+    Deflating a GiB costs seconds (6 s at level 9). After a full flush zlib
+    starts afresh, so each MiB of zeros deflates to the same kilobyte: it
+    is deflated once and written `size` / 1 MiB times, and the trailer
+    zlib wrote for one MiB is given the CRC-32 and length of the whole.
+    """
     header = tarfile.TarInfo("pack/zeros")
     header.size = size
+    start, chunk, end = header.tobuf(format=tarfile.GNU_FORMAT), bytes(MIB), bytes(1024)
     compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
-    chunk = bytes(MIB)
+    deflated_start = compressor.compress(start) + compressor.flush(zlib.Z_FULL_FLUSH)
+    deflated_chunk = compressor.compress(chunk) + compressor.flush(zlib.Z_FULL_FLUSH)
+    deflated_end = compressor.compress(end) + compressor.flush()
+    crc = zlib.crc32(start)
+    for _ in range(size // MIB):
+        crc = zlib.crc32(chunk, crc)
+    trailer = struct.pack("<II", zlib.crc32(end, crc), (len(start) + size + len(end)) % 2**32)
     with open(path, "wb") as output:
-        output.write(compressor.compress(header.tobuf(format=tarfile.GNU_FORMAT)))
+        output.write(deflated_start)
         for _ in range(size // MIB):
-            output.write(compressor.compress(chunk))
-        output.write(compressor.compress(bytes(1024)))
-        output.write(compressor.flush())
+            output.write(deflated_chunk)
+        output.write(deflated_end[: -len(trailer)] + trailer)
     return path
 
 
