@@ -63,18 +63,17 @@ def bundle_entries(root: PathLike, *, progress: Progress | None = None, threads:
     except OSError as err:
         raise BundleError(os_error_line(root, err)) from None
     top = os.path.join(root, "")
-    directories: list[_Directories] = []  # one per hashing thread, and the walk's: closed once all are done
-    local = threading.local()
+    local = threading.local()  # each hashing thread's own directories, closed by that thread (`Lane.close_at_end`)
 
     def hash_file(path: str, lane: Lane) -> Entry:
         if not hasattr(local, "directories"):
             local.directories = _Directories(root_descriptor, top)
-            directories.append(local.directories)
+            lane.close_at_end(local.directories.close)
         return _hash_file(local.directories, top + path, path, lane, progress)
 
+    walk = None
     try:
         walk = _Walk(root, _Directories(root_descriptor, top))
-        directories.append(walk.directories)
         links: list[Entry] = []
         files: list[str] = []  # manifest paths only: the entries keep the same strings, and a location is rebuilt
         for path, is_link in walk.listing():
@@ -84,8 +83,8 @@ def bundle_entries(root: PathLike, *, progress: Progress | None = None, threads:
                 files.append(path)
         hashed = hash_all(files, hash_file, threads=threads)
     finally:
-        for opened in directories:
-            opened.close()
+        if walk is not None:
+            walk.directories.close()
         os.close(root_descriptor)
     return sorted(links + hashed, key=attrgetter("path"))  # code point order: UTF-8 byte order
 
@@ -124,7 +123,7 @@ class _Directories:
     _FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
     def __init__(self, root: int, top: str) -> None:
-        self._root = root
+        self._root = os.dup(root)  # its own, closed with it: no thread closes a descriptor another still uses
         self._top = top
         self._directory = ""  # the directory last opened, as a manifest path
         self._names: list[str] = []  # the same, by name from the root
@@ -180,6 +179,7 @@ class _Directories:
 
     def close(self) -> None:
         self._close_from(0)
+        os.close(self._root)
 
 
 _NOT_A_DIRECTORY = (errno.ELOOP, errno.ENOTDIR)

@@ -12,6 +12,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from io import BufferedIOBase
 from typing import BinaryIO, TypeVar
@@ -96,6 +97,20 @@ class Lane:
         self.buffer = memoryview(bytearray(_CHUNK_BYTES))
         self.large = False  # whether the file in hand filled the buffer
         self._team = team
+        self._at_end = ExitStack()
+
+    def close_at_end(self, close: Callable[[], None]) -> None:
+        """Have `close` run by this lane's own thread, once it takes no more items.
+
+        What a thread opens for its items (a bundle's directories) is its
+        own to close: after Ctrl-C the caller returns at once while helpers
+        finish the file they hold, and closing their descriptors under them
+        raised "Bad file descriptor" in place of the interrupt.
+        """
+        self._at_end.callback(close)
+
+    def end(self) -> None:
+        self._at_end.close()
 
     def hashing_large_file(self) -> None:
         """The file in hand is large: call a helper in, once per file."""
@@ -208,11 +223,14 @@ def hash_all(
         return True
 
     def help_out(lane: Lane) -> None:
-        while team.take_turn():
-            more = hash_next(lane, caller=False)
-            team.end_turn()
-            if not more:
-                return
+        try:
+            while team.take_turn():
+                more = hash_next(lane, caller=False)
+                team.end_turn()
+                if not more:
+                    return
+        finally:
+            lane.end()
 
     count = min(threads or hashing_threads(), len(items))
     team = _Team(max(count - 1, 0), help_out)
@@ -223,6 +241,8 @@ def hash_all(
     except BaseException:
         team.stop()
         raise
+    finally:
+        caller.end()
     team.stop()
     team.join()
     if failures:

@@ -341,3 +341,48 @@ def test_a_helper_that_cannot_start_fails_with_its_own_error(monkeypatch) -> Non
         hash_all(list(range(10)), hash_one, threads=3)
     started[0].join(timeout=5)
     assert not started[0].is_alive()
+
+
+def _descriptors_into(directory: Path) -> list[str]:
+    """What this process's open descriptors point to, inside `directory` (Linux's /proc)."""
+    targets = []
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:
+            continue  # the listing's own descriptor, closed meanwhile
+        if target == str(directory) or target.startswith(f"{directory}/"):
+            targets.append(target)
+    return targets
+
+
+def test_ctrl_c_leaves_a_helper_its_directories_until_it_ends(tmp_path):
+    """After Ctrl-C the caller returns while a helper finishes the file it holds, in a directory it opened.
+
+    Closing that directory's descriptor under the helper raced with the
+    helper closing it itself: "Bad file descriptor" replaced the interrupt.
+    """
+    bundle = tmp_path / "pack"
+    (bundle / "d").mkdir(parents=True)
+    (bundle / "a.bin").write_bytes(b"a" * (4 * _CHUNK_BYTES))
+    (bundle / "d" / "b.bin").write_bytes(b"b" * (4 * _CHUNK_BYTES))
+    helper_mid_file, caller_returned = threading.Event(), threading.Event()
+    caller = threading.current_thread()
+    before = set(threading.enumerate())
+
+    class Interrupt(_Recorder):
+        def advance(self, files: int, bytes: int) -> None:
+            if threading.current_thread() is caller:
+                assert helper_mid_file.wait(timeout=5)  # a.bin is large: the helper took d/b.bin
+                raise KeyboardInterrupt
+            helper_mid_file.set()
+            assert caller_returned.wait(timeout=5)
+
+    with pytest.raises(KeyboardInterrupt):
+        bundle_entries(bundle, progress=Interrupt(), threads=2)
+    held = [str(bundle), f"{bundle}/d", f"{bundle}/d/b.bin"]  # the helper's: its root, its directory, its file
+    assert sorted(_descriptors_into(bundle)) == held
+    caller_returned.set()
+    for helper in set(threading.enumerate()) - before:
+        helper.join(timeout=5)
+    assert _descriptors_into(bundle) == []
