@@ -40,6 +40,8 @@ _SAFE_INTEGER = 2**53 - 1
 _FOUR_BYTE_UTF8 = re.compile(rb"[\xf0-\xf4]")
 """The lead byte of a character beyond U+FFFF, whose place among keys RFC 8785 sets by UTF-16 units."""
 _BEYOND_BMP = re.compile("[\U00010000-\U0010ffff]")
+_NOT_UTF8 = "cannot serialise as canonical JSON: input contains non-UTF-8 codepoints"
+"""rfc8785's refusal of a lone surrogate, which has no UTF-8 form, worded as it words it."""
 
 
 def canonical_json(value: Any) -> bytes:
@@ -55,6 +57,8 @@ def canonical_json(value: Any) -> bytes:
         return rfc8785.dumps(value)
     except rfc8785.CanonicalizationError as err:
         raise CanonicalJSONError(f"cannot serialise as canonical JSON: {err}") from err
+    except UnicodeEncodeError:  # a lone surrogate in a key: rfc8785 sorts keys by their UTF-16 form before checking
+        raise CanonicalJSONError(_NOT_UTF8) from None
 
 
 def plain_canonical_json(value: Any) -> bytes:
@@ -68,7 +72,7 @@ def plain_canonical_json(value: Any) -> bytes:
     try:
         return _plain_json(value)
     except UnicodeEncodeError:
-        raise CanonicalJSONError("cannot serialise as canonical JSON: input contains non-UTF-8 codepoints") from None
+        raise CanonicalJSONError(_NOT_UTF8) from None
 
 
 def plain_canonical_list_sha256(items: Iterable[Any]) -> str:
@@ -85,7 +89,7 @@ def plain_canonical_list_sha256(items: Iterable[Any]) -> str:
         for piece in _list_pieces(items):
             hasher.update(piece)
     except UnicodeEncodeError:
-        raise CanonicalJSONError("cannot serialise as canonical JSON: input contains non-UTF-8 codepoints") from None
+        raise CanonicalJSONError(_NOT_UTF8) from None
     return hasher.hexdigest()
 
 

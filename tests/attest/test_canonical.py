@@ -47,7 +47,9 @@ def test_parse_reads_back_what_canonical_json_wrote(value):
     assert parse_canonical_json(canonical_json(value), what=WHAT) == value
 
 
-@pytest.mark.parametrize("value", [2**53, -(2**53), float("nan"), float("inf"), {1: "non-string key"}, "\ud800"])
+@pytest.mark.parametrize(
+    "value", [2**53, -(2**53), float("nan"), float("inf"), {1: "non-string key"}, "\ud800", {"\ud800": 1}]
+)
 def test_canonical_json_refuses_values_without_a_canonical_form(value):
     with pytest.raises(CanonicalJSONError):
         canonical_json(value)
@@ -78,6 +80,9 @@ REFUSALS = {
     "integer beyond 2**53": (b"[9007199254740993]", "9007199254740993"),
     "integer below -2**53": (b"-9007199254740993", "9007199254740993"),
     "lone surrogate": (b'"\\ud800"', None),
+    # rfc8785 sorts keys by their UTF-16 form before it checks them: a lone surrogate there was a UnicodeEncodeError.
+    "lone surrogate in a key": (b'{"\\udc00":1}', "non-UTF-8"),
+    "lone surrogate in a key beside a float": (b'[{"a\\ud800":null},1.5]', "non-UTF-8"),
 }
 
 
