@@ -27,6 +27,8 @@ SIGNATURE_DIR = ".packseal"
 """Where a directory bundle keeps its signatures; never part of its manifest."""
 VERSION_FIELD = "version"
 """The optional field of the manifest predicate, beside `files`, that states the bundle's version."""
+_FILES_MEMBER = ("predicate", "files")
+"""The keys that lead to a manifest Statement's file list."""
 MAX_VERSION_LENGTH = 128
 _VERSION = re.compile(rf"[\x21-\x7e]{{1,{MAX_VERSION_LENGTH}}}")
 
@@ -164,7 +166,7 @@ def manifest_statement(name: str, manifest: Manifest, *, version: str | None = N
 
 def manifest_from_statement(data: bytes, *, what: str) -> tuple[Statement, Manifest]:
     """Parse a signed manifest Statement and check its subject is the manifest's tree digest (and any version)."""
-    document = parse_canonical_document(data, what=what)
+    document = parse_canonical_document(data, what=what, members=[_FILES_MEMBER])
     statement = Statement.from_document(document, what=what, predicate_type=BUNDLE_MANIFEST_PREDICATE_TYPE)
     try:
         manifest_version(statement)
@@ -174,7 +176,7 @@ def manifest_from_statement(data: bytes, *, what: str) -> tuple[Statement, Manif
         raise ManifestError(f"{what}: {err}") from None
     # The file list's canonical form is a slice of the signed bytes: hashed there, not serialised
     # again as `from_json` would (25 ms for 20,000 files).
-    manifest.__dict__["digest"] = hashlib.sha256(document.member_bytes("predicate", "files")).hexdigest()
+    manifest.__dict__["digest"] = hashlib.sha256(document.member_bytes(*_FILES_MEMBER)).hexdigest()
     if len(statement.subjects) != 1 or statement.subjects[0].sha256 != manifest.digest:
         raise StatementError(f"{what}: subject digest is not the tree digest of its file list")
     return statement, manifest
