@@ -73,7 +73,12 @@ def run_once(command: Sequence[str]) -> Run:
 
 
 def interleaved(work: str, a: tuple[str, Sequence[str]], b: tuple[str, Sequence[str]], runs: int) -> Row:
-    """A B A B ...: one warm-up each, then `runs` counted runs of each."""
+    """A B A B ...: one warm-up each, then `runs` counted runs of each.
+
+    The data a script has just written is flushed first: the kernel's
+    writeback of a freshly written GiB otherwise lands in the first row.
+    """
+    os.sync()
     run_once(a[1])
     run_once(b[1])
     a_runs, b_runs = [], []
