@@ -141,8 +141,10 @@ def verify_log(log: AuditLog, heads: Sequence[CheckedHead] = (), *, beside: bool
     problem = None
     for following in chain(segments, [None]):
         if current.event is None:
-            notes += [f"line {f.line}: torn write (an interrupted append), no event" for f in current.fragments]
-            walk.torn += [f.line for f in current.fragments]
+            problem = _check_torn_tail(current.fragments)
+            if problem is None:
+                notes += [f"line {f.line}: torn write (an interrupted append), no event" for f in current.fragments]
+                walk.torn += [f.line for f in current.fragments]
             break
         problem = _check_segment(walk, current, None if following is None else following.event)
         if problem is not None:
@@ -184,6 +186,23 @@ def _check_segment(walk: _Walk, segment: _Segment, following: LoggedEvent | None
     if problem is None:
         walk.last, walk.events = event, walk.events + 1
     return problem
+
+
+_EVENT_LINE_START = b'{"'
+"""How every event line starts (a canonical JSON object): a torn write, a prefix of one, starts so too."""
+
+
+def _check_torn_tail(fragments: Sequence[_Fragment]) -> AuditProblem | None:
+    """Lines after the last event no event records: each must be able to be a prefix of an event line.
+
+    Anything else is malformed, not an interrupted append: a log of garbage
+    does not verify as a log of no events.
+    """
+    for fragment in fragments:
+        if not (fragment.data.startswith(_EVENT_LINE_START) or _EVENT_LINE_START.startswith(fragment.data)):
+            detail = fragment.error.removeprefix(f"line {fragment.line}: ")
+            return AuditProblem(fragment.line, Tampering.MALFORMED, f"not an event ({detail}), nor the start of one")
+    return None
 
 
 def _check_fragments(walk: _Walk, fragments: Sequence[_Fragment], event: LoggedEvent) -> AuditProblem | None:

@@ -257,6 +257,18 @@ def test_a_torn_append_leaves_later_appends_chained_to_the_last_complete_event(t
     assert (after.events, after.torn, after.notes) == (5, (4,), ())
 
 
+@pytest.mark.parametrize("garbage", [b"not an event", b"[1, 2]", b"\x00\xff"], ids=["text", "json-array", "binary"])
+@pytest.mark.parametrize("events", [0, 2])
+def test_lines_that_cannot_be_the_start_of_an_event_are_not_torn_writes(tmp_path, garbage, events):
+    """A torn write is a prefix of an event line: a log of garbage is malformed, not a log of 0 events verified."""
+    log = log_of(tmp_path, events)
+    log.path.parent.mkdir(parents=True, exist_ok=True)
+    with log.path.open("ab") as stream:
+        stream.write(garbage + b"\n" + garbage)
+
+    assert problem_of(log)[:2] == (events + 1, "malformed")
+
+
 def test_a_complete_event_missing_only_its_newline_is_an_event(tmp_path):
     log = log_of(tmp_path, 2)
     log.path.write_bytes(log.path.read_bytes()[:-1])
