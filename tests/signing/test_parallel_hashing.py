@@ -1,5 +1,6 @@
 """Hashing a bundle on every core: the same manifest byte for byte, whatever the threads and the order (issue 13)."""
 
+import errno
 import hashlib
 import os
 import random
@@ -386,3 +387,22 @@ def test_ctrl_c_leaves_a_helper_its_directories_until_it_ends(tmp_path):
     for helper in set(threading.enumerate()) - before:
         helper.join(timeout=5)
     assert _descriptors_into(bundle) == []
+
+
+@pytest.mark.parametrize("copies_made", [0, 1], ids=["the walk's", "a hashing thread's"])
+def test_no_descriptor_left_for_a_copy_of_the_root_is_a_bundle_error(tmp_path, monkeypatch, copies_made):
+    """The walk and each hashing thread hold a copy of the root's descriptor: none left is refused, not a traceback."""
+    bundle = tmp_path / "pack"
+    bundle.mkdir()
+    (bundle / "a.txt").write_bytes(b"a")
+    dup, made = os.dup, []
+
+    def dup_until_none_is_left(descriptor: int) -> int:
+        if len(made) == copies_made:
+            raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+        made.append(dup(descriptor))
+        return made[-1]
+
+    monkeypatch.setattr(os, "dup", dup_until_none_is_left)
+    with pytest.raises(BundleError, match=r"pack/: Too many open files$"):
+        bundle_entries(bundle, threads=1)
