@@ -123,7 +123,10 @@ class _Directories:
     _FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
     def __init__(self, root: int, top: str) -> None:
-        self._root = os.dup(root)  # its own, closed with it: no thread closes a descriptor another still uses
+        try:
+            self._root = os.dup(root)  # its own, closed with it: no thread closes a descriptor another still uses
+        except OSError as err:  # EMFILE: refused as the open of any directory below is, not a traceback
+            raise BundleError(os_error_line(top, err)) from None
         self._top = top
         self._directory = ""  # the directory last opened, as a manifest path
         self._names: list[str] = []  # the same, by name from the root

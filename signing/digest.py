@@ -110,6 +110,7 @@ class Lane:
         self._at_end.callback(close)
 
     def end(self) -> None:
+        """Run what `close_at_end` was given, last first; on the lane's own thread, as its last act."""
         self._at_end.close()
 
     def hashing_large_file(self) -> None:
@@ -234,15 +235,15 @@ def hash_all(
 
     count = min(threads or hashing_threads(), len(items))
     team = _Team(max(count - 1, 0), help_out)
-    caller = Lane(team)
+    callers_lane = Lane(team)
     try:
-        while hash_next(caller, caller=True):
+        while hash_next(callers_lane, caller=True):
             pass
     except BaseException:
         team.stop()
         raise
     finally:
-        caller.end()
+        callers_lane.end()
     team.stop()
     team.join()
     if failures:
