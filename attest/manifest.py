@@ -20,7 +20,7 @@ from typing import Any
 
 from attest.canonical import parse_canonical_document, plain_canonical_list_sha256
 from attest.errors import ManifestError, StatementError
-from attest.statement import SHA256_HEX, Statement, Subject
+from attest.statement import SHA256_HEX, Statement, Subject, statement_from_canonical
 
 BUNDLE_MANIFEST_PREDICATE_TYPE = "https://packseal.dev/bundle-manifest/v1"
 SIGNATURE_DIR = ".packseal"
@@ -167,7 +167,7 @@ def manifest_statement(name: str, manifest: Manifest, *, version: str | None = N
 def manifest_from_statement(data: bytes, *, what: str) -> tuple[Statement, Manifest]:
     """Parse a signed manifest Statement and check its subject is the manifest's tree digest (and any version)."""
     document = parse_canonical_document(data, what=what, members=[_FILES_MEMBER])
-    statement = Statement.from_document(document, what=what, predicate_type=BUNDLE_MANIFEST_PREDICATE_TYPE)
+    statement = statement_from_canonical(document, what=what, predicate_type=BUNDLE_MANIFEST_PREDICATE_TYPE)
     try:
         manifest_version(statement)
         files = {key: value for key, value in statement.predicate.items() if key != VERSION_FIELD}

@@ -66,27 +66,34 @@ class Statement:
             raise StatementError(f"invalid in-toto Statement: {problem}")
         return canonical_json(document)
 
-    @classmethod
-    def from_bytes(cls, data: bytes, *, what: str, predicate_type: str) -> "Statement":
+    @staticmethod
+    def from_bytes(data: bytes, *, what: str, predicate_type: str) -> "Statement":
         """Parse canonical bytes, refusing any other Statement type or predicate type."""
-        return cls.from_document(parse_canonical_document(data, what=what), what=what, predicate_type=predicate_type)
-
-    @classmethod
-    def from_document(cls, parsed: CanonicalDocument, *, what: str, predicate_type: str) -> "Statement":
-        """`from_bytes` of bytes already parsed, for a reader that wants more of them (a manifest's file list)."""
-        document = _checked_statement(parsed.value, what=what)
-        if document["predicateType"] != predicate_type:
-            raise StatementError(f"{what}: predicateType is {document['predicateType']!r}, expected {predicate_type!r}")
-        return cls(
-            subjects=tuple(_parse_subject(s, what=what) for s in document["subject"]),
-            predicate_type=predicate_type,
-            predicate=document["predicate"],
+        return statement_from_canonical(
+            parse_canonical_document(data, what=what), what=what, predicate_type=predicate_type
         )
+
+
+def statement_from_canonical(parsed: CanonicalDocument, *, what: str, predicate_type: str) -> Statement:
+    """`Statement.from_bytes` of bytes already parsed, for a reader in `attest` that wants more of them.
+
+    A manifest's reader hashes its file list where the parse found it in
+    the signed bytes (`CanonicalDocument.member_bytes`). Not exported: the
+    parsed document is `attest`'s own plumbing.
+    """
+    document = _checked_statement(parsed.value, what=what)
+    if document["predicateType"] != predicate_type:
+        raise StatementError(f"{what}: predicateType is {document['predicateType']!r}, expected {predicate_type!r}")
+    return _statement(document, what=what)
 
 
 def foreign_statement(data: bytes, *, what: str) -> Statement:
     """A schema-valid Statement made by any tool: any JSON layout, any predicate type."""
-    document = _checked_statement(parse_json(data, what=what), what=what)
+    return _statement(_checked_statement(parse_json(data, what=what), what=what), what=what)
+
+
+def _statement(document: dict[str, Any], *, what: str) -> Statement:
+    """The Statement of a document `_checked_statement` passed."""
     return Statement(
         subjects=tuple(_parse_subject(s, what=what) for s in document["subject"]),
         predicate_type=document["predicateType"],
