@@ -28,7 +28,6 @@ from signing.errors import BundleError, PacksealError, PinMismatchError, TrustPo
 from signing.files import PathLike, read_regular_file
 from signing.formats import malformed_entries
 from signing.layout import MANIFEST_NAME, DirectoryLayout, FileLayout, bundle_name, resolve_bundle
-from signing.pins import LockFile, SourcePin
 from signing.policy import AllOf, CheckName, SourceCheck, TrustPolicy
 from signing.progress import Progress
 from signing.roles import Role, RoleClaim
@@ -36,8 +35,10 @@ from signing.schemas import JSON_SCHEMA_VERSION
 
 if TYPE_CHECKING:
     # Each loaded only where used: provenance and the source checks with a source pin or a policy requiring
-    # them, the policy file's reader with one; a plain verification never reads them, and start-up is shorter.
+    # them, pins with a pin or lock file, the policy file's reader with one; a plain verification never reads
+    # them, and start-up is shorter.
     from attest.provenance import Provenance
+    from signing.pins import LockFile, SourcePin
     from signing.source_checks import Evidence
     from signing.trustfile import Publisher, TrustFile
 
@@ -144,7 +145,7 @@ def verify_bundle(
     policy: "TrustPolicy | TrustFile",
     *,
     signatures: SignaturePaths | None = None,
-    pin: SourcePin | None = None,
+    pin: "SourcePin | None" = None,
     signatures_dir: PathLike | None = None,
     progress: Progress | None = None,
     fetched_from: str | None = None,
@@ -215,7 +216,7 @@ def _publisher_check(policy: "TrustFile", name: str) -> "tuple[Publisher | None,
 def verify_locked_bundle(
     path: PathLike,
     policy: "TrustPolicy | TrustFile",
-    lock: LockFile,
+    lock: "LockFile",
     *,
     signatures: SignaturePaths | None = None,
     require_checkout: bool = False,
@@ -246,7 +247,7 @@ def lock_pin(
     *,
     signatures: SignaturePaths | None = None,
     signatures_dir: PathLike | None = None,
-) -> tuple[Verdict, SourcePin | None]:
+) -> "tuple[Verdict, SourcePin | None]":
     """The pin a lock file should hold for a bundle: what its signed provenance states, once it verified.
 
     The bundle's signature is verified first; its provenance is then read
@@ -256,6 +257,7 @@ def lock_pin(
     verdict that is not verified.
     """
     from attest.provenance import Provenance
+    from signing.pins import SourcePin
 
     path = Path(path)
     apart = None if signatures_dir is None else Path(signatures_dir)

@@ -35,11 +35,12 @@ HEAVY = (
     "tomllib",
     "attest.provenance",
     "signing.source_checks",
+    "signing.pins",
     "logging",
 )
 """Module families no minisign verification or self-check needs: Sigstore and its models, protobuf, Git,
 py-minisign (key generation and signing) with the serialization layer of `cryptography` it loads, the
-trust policy file's reader (only `--policy` needs it), provenance with the source checks (only a
+trust policy file's reader (only `--policy` needs it), provenance with the source checks and pins (only a
 source pin, a lock file or a policy that requires provenance reads them), and `logging` (only to quiet
 what Sigstore and urllib3 log)."""
 
