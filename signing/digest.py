@@ -49,7 +49,7 @@ def digest_descriptor(descriptor: int, lane: "Lane[Any]", progress: Progress | N
     buffered reader and a fresh buffer per file cost more than the hashing.
     A file that fills the buffer tells the lane it is large (`Lane.hashing_large_file`).
     """
-    return _digest(lambda view: os.readv(descriptor, (view,)), lane.buffer, progress, lane.hashing_large_file)
+    return _digest(lambda view: os.readv(descriptor, (view,)), lane._buffer, progress, lane.hashing_large_file)
 
 
 def _digest(
@@ -95,8 +95,8 @@ class Lane(Generic[State]):
     """
 
     def __init__(self, team: "_Team[State]", state: AbstractContextManager[State]) -> None:
-        self.buffer = memoryview(bytearray(_CHUNK_BYTES))
-        self.large = False  # whether the file in hand filled the buffer
+        self._buffer = memoryview(bytearray(_CHUNK_BYTES))
+        self._large = False  # whether the file in hand filled the buffer
         self._team = team
         self._at_end = ExitStack()
         self.state = self._at_end.enter_context(state)
@@ -104,16 +104,16 @@ class Lane(Generic[State]):
 
     def hashing_large_file(self) -> None:
         """The file in hand is large: call a helper in, once per file."""
-        if not self.large:
-            self.large = True
+        if not self._large:
+            self._large = True
             self._team.large_file_started()
 
-    def large_file_done(self) -> None:
+    def _large_file_done(self) -> None:
         """The large file in hand is hashed, or failed: it no longer calls a helper in."""
-        self.large = False
+        self._large = False
         self._team.large_file_done()
 
-    def end(self) -> None:
+    def _end(self) -> None:
         """Exit the lane's state; on the lane's own thread, as its last act (`hash_all` says why)."""
         self._at_end.close()
 
@@ -161,7 +161,7 @@ class _Team(Generic[State]):
         try:
             thread.start()  # a failure is raised here, not by `join`
         except BaseException:
-            lane.end()  # no thread of its own to end it
+            lane._end()  # no thread of its own to end it
             raise
         self._threads.append(thread)
 
@@ -256,8 +256,8 @@ def hash_all(
             failures[index] = err
             return False
         finally:
-            if lane.large:  # tested here: a call for every small file cost 0.2% of hashing them
-                lane.large_file_done()
+            if lane._large:  # tested here: a call for every small file cost 0.2% of hashing them
+                lane._large_file_done()
         return True
 
     def help_out(lane: Lane[Any]) -> None:
@@ -268,7 +268,7 @@ def hash_all(
                 if not more:
                     return
         finally:
-            lane.end()
+            lane._end()
 
     count = min(threads or hashing_threads(), len(items))
     team = _Team(max(count - 1, 0), help_out, lane_state)
@@ -280,7 +280,7 @@ def hash_all(
         team.stop()
         raise
     finally:
-        callers_lane.end()
+        callers_lane._end()
     team.stop()
     team.join()
     if failures:
