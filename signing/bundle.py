@@ -15,8 +15,8 @@ same and be another file) and names equal after case-folding.
 import errno
 import os
 import stat
-import threading
 from collections.abc import Iterator
+from contextlib import closing
 from operator import attrgetter
 from pathlib import Path
 
@@ -63,13 +63,13 @@ def bundle_entries(root: PathLike, *, progress: Progress | None = None, threads:
     except OSError as err:
         raise BundleError(os_error_line(root, err)) from None
     top = os.path.join(root, "")
-    local = threading.local()  # each hashing thread's own directories, closed by that thread (`Lane.close_at_end`)
 
-    def hash_file(path: str, lane: Lane) -> Entry:
-        if not hasattr(local, "directories"):
-            local.directories = _Directories(root_descriptor, top)
-            lane.close_at_end(local.directories.close)
-        return _hash_file(local.directories, top + path, path, lane, progress)
+    def directories() -> closing[_Directories]:
+        """Each hashing thread's own directories, made while the root is open (`hash_all` says why)."""
+        return closing(_Directories(root_descriptor, top))
+
+    def hash_file(path: str, lane: Lane[_Directories]) -> Entry:
+        return _hash_file(top + path, path, lane, progress)
 
     walk = None
     try:
@@ -81,7 +81,7 @@ def bundle_entries(root: PathLike, *, progress: Progress | None = None, threads:
                 links.append(walk.symlink(path))
             else:
                 files.append(path)
-        hashed = hash_all(files, hash_file, threads=threads)
+        hashed = hash_all(files, hash_file, threads=threads, lane_state=directories)
     finally:
         if walk is not None:
             walk.directories.close()
@@ -89,7 +89,7 @@ def bundle_entries(root: PathLike, *, progress: Progress | None = None, threads:
     return sorted(links + hashed, key=attrgetter("path"))  # code point order: UTF-8 byte order
 
 
-def _hash_file(directories: "_Directories", location: str, path: str, lane: Lane, progress: Progress | None) -> Entry:
+def _hash_file(location: str, path: str, lane: "Lane[_Directories]", progress: Progress | None) -> Entry:
     """Open without following a link, refuse anything but a regular file, and hash what was opened.
 
     The file is opened in its directory's descriptor and the descriptor is
@@ -98,7 +98,7 @@ def _hash_file(directories: "_Directories", location: str, path: str, lane: Lane
     """
     parent, _, name = path.rpartition("/")
     try:
-        descriptor, status = open_regular_descriptor(name, dir_fd=directories.open(parent), shown=location)
+        descriptor, status = open_regular_descriptor(name, dir_fd=lane.state.open(parent), shown=location)
         try:
             digest = digest_descriptor(descriptor, lane, progress)
         finally:

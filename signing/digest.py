@@ -12,10 +12,10 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass
 from io import BufferedIOBase
-from typing import BinaryIO, TypeVar
+from typing import Any, BinaryIO, Generic, TypeVar, overload
 
 from attest.errors import os_error_line
 from signing.errors import BundleError
@@ -26,6 +26,7 @@ _CHUNK_BYTES = 1024 * 1024
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+State = TypeVar("State")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +42,14 @@ def digest_stream(stream: BufferedIOBase) -> FileDigest:
     return _digest(stream.readinto, memoryview(bytearray(_CHUNK_BYTES)), None, None)
 
 
-def digest_descriptor(descriptor: int, lane: "Lane", progress: Progress | None = None) -> FileDigest:
+def digest_descriptor(descriptor: int, lane: "Lane[Any]", progress: Progress | None = None) -> FileDigest:
     """Hash an open file descriptor to its end, reading into the hashing thread's buffer.
 
     A bare descriptor, not a file object: for a bundle of small files, the
     buffered reader and a fresh buffer per file cost more than the hashing.
     A file that fills the buffer tells the lane it is large (`Lane.hashing_large_file`).
     """
-    return _digest(lambda view: os.readv(descriptor, (view,)), lane.buffer, progress, lane.hashing_large_file)
+    return _digest(lambda view: os.readv(descriptor, (view,)), lane._buffer, progress, lane.hashing_large_file)
 
 
 def _digest(
@@ -82,8 +83,8 @@ def hashing_threads() -> int:
         return os.cpu_count() or 1
 
 
-class Lane:
-    """What one hashing thread owns: a buffer reused for every read, and a way to call in the helpers.
+class Lane(Generic[State]):
+    """What one hashing thread owns: a buffer reused for every read, its `state`, and a way to call in the helpers.
 
     Only large files are worth a second thread. For small files the work is
     Python's, under the GIL (open, fstat, a read, a close: each a system call
@@ -93,39 +94,31 @@ class Lane:
     `hashlib` with the GIL released, and a second thread doubles the speed.
     """
 
-    def __init__(self, team: "_Team") -> None:
-        self.buffer = memoryview(bytearray(_CHUNK_BYTES))
-        self.large = False  # whether the file in hand filled the buffer
+    def __init__(self, team: "_Team[State]", state: AbstractContextManager[State]) -> None:
+        self._buffer = memoryview(bytearray(_CHUNK_BYTES))
+        self._large = False  # whether the file in hand filled the buffer
         self._team = team
         self._at_end = ExitStack()
-
-    def close_at_end(self, close: Callable[[], None]) -> None:
-        """Have `close` run by this lane's own thread, once it takes no more items.
-
-        What a thread opens for its items (a bundle's directories) is its
-        own to close: after Ctrl-C the caller returns at once while helpers
-        finish the file they hold, and closing their descriptors under them
-        raised "Bad file descriptor" in place of the interrupt.
-        """
-        self._at_end.callback(close)
-
-    def end(self) -> None:
-        """Run what `close_at_end` was given, last first; on the lane's own thread, as its last act."""
-        self._at_end.close()
+        self.state = self._at_end.enter_context(state)
+        """What `hash_all`'s `lane_state` made for this lane alone (a bundle's directories), as the lane was made."""
 
     def hashing_large_file(self) -> None:
         """The file in hand is large: call a helper in, once per file."""
-        if not self.large:
-            self.large = True
+        if not self._large:
+            self._large = True
             self._team.large_file_started()
 
-    def large_file_done(self) -> None:
+    def _large_file_done(self) -> None:
         """The large file in hand is hashed, or failed: it no longer calls a helper in."""
-        self.large = False
+        self._large = False
         self._team.large_file_done()
 
+    def _end(self) -> None:
+        """Exit the lane's state; on the lane's own thread, as its last act (`hash_all` says why)."""
+        self._at_end.close()
 
-class _Team:
+
+class _Team(Generic[State]):
     """The caller's thread, and helpers called in only while a thread hashes a large file.
 
     Helpers are started at the first large file, not before: a bundle of
@@ -139,24 +132,38 @@ class _Team:
     licence), are still hashed two at a time.
     """
 
-    def __init__(self, helpers: int, work: Callable[["Lane"], None]) -> None:
+    def __init__(
+        self, helpers: int, work: Callable[[Lane[State]], None], lane_state: Callable[[], AbstractContextManager[State]]
+    ) -> None:
         self._changed = threading.Condition()
         self._large_files = 0  # large files being hashed now
         self._working = 0  # helpers holding an item: at most one for each large file being hashed
         self._helpers = helpers
         self._work = work
+        self._lane_state = lane_state
         self._threads: list[threading.Thread] = []
         self.stopped = False
+
+    def lane(self) -> Lane[State]:
+        """A new lane, its state made on this thread."""
+        return Lane(self, self._lane_state())
 
     def large_file_started(self) -> None:
         with self._changed:
             self._large_files += 1
-            if not self._threads:
+            if not self._threads:  # no helper yet, so this is the caller's thread: the helpers' lanes are made on it
                 for _ in range(self._helpers):
-                    thread = threading.Thread(target=self._work, args=(Lane(self),), daemon=True)
-                    thread.start()  # may fail (no thread left): raised as the item's error, not by `join`
-                    self._threads.append(thread)
+                    self._start(self.lane())  # may fail (no thread or descriptor left): raised as the item's error
             self._changed.notify_all()
+
+    def _start(self, lane: Lane[State]) -> None:
+        thread = threading.Thread(target=self._work, args=(lane,), daemon=True)
+        try:
+            thread.start()  # a failure is raised here, not by `join`
+        except BaseException:
+            lane._end()  # no thread of its own to end it
+            raise
+        self._threads.append(thread)
 
     def large_file_done(self) -> None:
         with self._changed:
@@ -188,8 +195,28 @@ class _Team:
             thread.join()
 
 
+@overload
 def hash_all(
-    items: Sequence[Item], hash_one: Callable[[Item, Lane], Result], *, threads: int | None = None
+    items: Sequence[Item], hash_one: Callable[[Item, Lane[None]], Result], *, threads: int | None = None
+) -> list[Result]: ...
+
+
+@overload
+def hash_all(
+    items: Sequence[Item],
+    hash_one: Callable[[Item, Lane[State]], Result],
+    *,
+    threads: int | None = None,
+    lane_state: Callable[[], AbstractContextManager[State]],
+) -> list[Result]: ...
+
+
+def hash_all(
+    items: Sequence[Item],
+    hash_one: Callable[[Item, Lane[Any]], Result],
+    *,
+    threads: int | None = None,
+    lane_state: Callable[[], AbstractContextManager[Any]] = nullcontext,
 ) -> list[Result]:
     """`hash_one(item, lane)` for every item, on up to `threads` threads (default: one per CPU), in item order.
 
@@ -201,12 +228,22 @@ def hash_all(
     holds before stopping. Ctrl-C in the calling thread is raised at once:
     the helpers are daemon threads, left to finish the file they hold (or to
     end with the process), not waited for.
+
+    What a thread needs of its own (a bundle's directories) is `lane_state()`,
+    entered as its lane is made, which is on the calling thread, inside this
+    call, and exited by the lane's own thread once it takes no more items
+    (`lane.state`). Made on the calling thread: a helper that copied the
+    root's descriptor at its first item could do so after Ctrl-C had
+    returned and the root was closed, and copy whatever then had its number.
+    Exited on its own thread: closing a helper's descriptors from the
+    caller, after Ctrl-C, raised "Bad file descriptor" in place of the
+    interrupt.
     """
     results: list[Result | None] = [None] * len(items)
     failures: dict[int, BaseException] = {}
     pending = iter(range(len(items)))  # shared: each next() is atomic under the GIL
 
-    def hash_next(lane: Lane, caller: bool) -> bool:
+    def hash_next(lane: Lane[Any], caller: bool) -> bool:
         """Hash the next item; False when there is none or an item failed."""
         if team.stopped or (index := next(pending, None)) is None:
             return False
@@ -219,11 +256,11 @@ def hash_all(
             failures[index] = err
             return False
         finally:
-            if lane.large:  # tested here: a call for every small file cost 0.2% of hashing them
-                lane.large_file_done()
+            if lane._large:  # tested here: a call for every small file cost 0.2% of hashing them
+                lane._large_file_done()
         return True
 
-    def help_out(lane: Lane) -> None:
+    def help_out(lane: Lane[Any]) -> None:
         try:
             while team.take_turn():
                 more = hash_next(lane, caller=False)
@@ -231,11 +268,11 @@ def hash_all(
                 if not more:
                     return
         finally:
-            lane.end()
+            lane._end()
 
     count = min(threads or hashing_threads(), len(items))
-    team = _Team(max(count - 1, 0), help_out)
-    callers_lane = Lane(team)
+    team = _Team(max(count - 1, 0), help_out, lane_state)
+    callers_lane = team.lane()
     try:
         while hash_next(callers_lane, caller=True):
             pass
@@ -243,7 +280,7 @@ def hash_all(
         team.stop()
         raise
     finally:
-        callers_lane.end()
+        callers_lane._end()
     team.stop()
     team.join()
     if failures:

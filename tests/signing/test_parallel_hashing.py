@@ -5,6 +5,8 @@ import hashlib
 import os
 import random
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -342,6 +344,58 @@ def test_a_helper_that_cannot_start_fails_with_its_own_error(monkeypatch) -> Non
     assert not started[0].is_alive()
 
 
+class _LaneStates:
+    """A `lane_state` for `hash_all` that records which thread made, used and ended each lane's state."""
+
+    def __init__(self) -> None:
+        self.made: list[threading.Thread] = []
+        self.used: dict[int, set[threading.Thread]] = {}
+        self.ended: dict[int, threading.Thread] = {}
+
+    @contextmanager
+    def __call__(self) -> Iterator[int]:
+        self.made.append(threading.current_thread())
+        lane = len(self.made)
+        self.used[lane] = set()
+        yield lane
+        self.ended[lane] = threading.current_thread()
+
+    def hash_one(self, item: int, lane: Lane[int]) -> int:
+        lane.hashing_large_file()  # every item "large": the helpers take items too
+        self.used[lane.state].add(threading.current_thread())
+        return item
+
+
+def test_each_lane_state_is_made_by_the_caller_and_ended_by_the_lane_s_own_thread():
+    """Made while the caller is inside `hash_all` (what it derives from still open); ended by the thread using it."""
+    states = _LaneStates()
+    assert hash_all(list(range(100)), states.hash_one, threads=3, lane_state=states) == list(range(100))
+    assert states.made == [threading.current_thread()] * 3
+    for lane, used in states.used.items():
+        assert used <= {states.ended[lane]}  # one thread per lane, which ended it
+    assert states.ended[1] is threading.current_thread()
+
+
+def test_the_state_of_a_lane_whose_thread_cannot_start_is_ended_too(monkeypatch):
+    states = _LaneStates()
+    start = threading.Thread.start
+    started: list[threading.Thread] = []
+
+    def start_one_only(thread: threading.Thread) -> None:
+        if started:
+            raise RuntimeError("can't start new thread")
+        started.append(thread)
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start_one_only)
+    with pytest.raises(RuntimeError, match=r"^can't start new thread$"):
+        hash_all(list(range(10)), states.hash_one, threads=3, lane_state=states)
+    started[0].join(timeout=PATIENCE)
+    assert sorted(states.ended) == [1, 2, 3]
+    assert states.ended[2] is started[0]
+    assert states.ended[3] is threading.current_thread()  # its thread never ran
+
+
 def _descriptors_into(directory: Path) -> list[str]:
     """What this process's open descriptors point to, inside `directory` (Linux's /proc)."""
     targets = []
@@ -404,3 +458,61 @@ def test_no_descriptor_left_for_a_copy_of_the_root_is_a_bundle_error(tmp_path, m
     monkeypatch.setattr(os, "dup", dup_until_none_is_left)
     with pytest.raises(BundleError, match=r"pack/: Too many open files$"):
         bundle_entries(bundle, threads=1)
+
+
+def test_a_helper_never_copies_the_root_after_ctrl_c_closed_it(tmp_path, monkeypatch):
+    """Each hashing thread's copy of the root is made while the root is open: before Ctrl-C can close it.
+
+    A helper copied the root at its first item. Called in, then held before
+    the copy until Ctrl-C had returned and the root's descriptor number was
+    reused (here for another directory, holding the same names), it copied
+    that number and hashed files of the other directory. `os.dup` is only
+    wrapped to hold a helper in it and to record what each copy is of.
+    """
+    bundle, elsewhere = tmp_path / "pack", tmp_path / "elsewhere"
+    for directory, content in ((bundle, b"in the bundle"), (elsewhere, b"not in the bundle, and longer")):
+        (directory / "d").mkdir(parents=True)
+        (directory / "d" / "b.txt").write_bytes(content)
+    (bundle / "a.bin").write_bytes(b"a" * (4 * _CHUNK_BYTES))
+    helper_in_hand, caller_returned = threading.Event(), threading.Event()
+    caller = threading.current_thread()
+    before = set(threading.enumerate())
+    dup, copied_from, copies_of = os.dup, set(), []
+
+    def dup_seen(descriptor: int) -> int:
+        copied_from.add(descriptor)
+        if threading.current_thread() is not caller:  # a helper that took its item and has not copied the root yet
+            helper_in_hand.set()
+            assert caller_returned.wait(timeout=PATIENCE)
+        copy = dup(descriptor)
+        copies_of.append(os.readlink(f"/proc/self/fd/{copy}"))
+        return copy
+
+    class Interrupt(_Recorder):
+        def advance(self, files: int, bytes: int) -> None:
+            if threading.current_thread() is caller:
+                assert helper_in_hand.wait(timeout=PATIENCE)  # a.bin is large: the helper took d/b.txt
+                raise KeyboardInterrupt
+            super().advance(files, bytes)
+            helper_in_hand.set()
+            assert caller_returned.wait(timeout=PATIENCE)
+
+    monkeypatch.setattr(os, "dup", dup_seen)
+    recorder = Interrupt()
+    with pytest.raises(KeyboardInterrupt):
+        bundle_entries(bundle, progress=recorder, threads=2)
+    (root,) = copied_from
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        os.fstat(root)  # closed by bundle_entries: its number is free for the next descriptor the process opens
+    reused = os.open(elsewhere, os.O_RDONLY | os.O_DIRECTORY)
+    if reused != root:  # mostly the same: a new descriptor takes the lowest free number
+        os.dup2(reused, root)
+        os.close(reused)
+    try:
+        caller_returned.set()
+        for helper in set(threading.enumerate()) - before:
+            helper.join(timeout=PATIENCE)
+    finally:
+        os.close(root)
+    assert copies_of == [str(bundle)] * len(copies_of)
+    assert (recorder.files, recorder.bytes) == (1, len(b"in the bundle"))
