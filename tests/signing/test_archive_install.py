@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tarfile
 import textwrap
+import tracemalloc
 import zipfile
 import zlib
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from installs import OLD_PACK, signed_pack
 from trees import snapshot
 
+import signing.archive
 from signing.archive import ArchiveLimits
 from signing.errors import ArchiveError
 from signing.installer import install
@@ -58,20 +60,25 @@ HOSTILE_TARS = {
 }
 
 
-def test_a_signed_pack_installs_from_each_archive_format(tmp_path, dest, key_pair, policy):
-    pack = signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair)
-    tgz, zipped = tmp_path / "pack-1.0.tgz", tmp_path / "pack-1.0.zip"
-    with tarfile.open(tgz, "w:gz") as archive:
-        archive.add(pack, arcname="pack")
-    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(pack.rglob("*")):
-            relative = f"pack/{path.relative_to(pack).as_posix()}"
-            if path.is_symlink():
+def zip_pack(pack: Path, path: Path) -> Path:
+    """A zip of the directory `pack`, its symlinks stored as links."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for member in sorted(pack.rglob("*")):
+            relative = f"pack/{member.relative_to(pack).as_posix()}"
+            if member.is_symlink():
                 info = zipfile.ZipInfo(relative)
                 info.external_attr = (0o120777) << 16
-                archive.writestr(info, os.readlink(path))
-            elif path.is_file():
-                archive.write(path, relative)
+                archive.writestr(info, os.readlink(member))
+            elif member.is_file():
+                archive.write(member, relative)
+    return path
+
+
+def test_a_signed_pack_installs_from_each_archive_format(tmp_path, dest, key_pair, policy):
+    pack = signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair)
+    tgz, zipped = tmp_path / "pack-1.0.tgz", zip_pack(pack, tmp_path / "pack-1.0.zip")
+    with tarfile.open(tgz, "w:gz") as archive:
+        archive.add(pack, arcname="pack")
 
     for source in (tgz, zipped):
         installed = install(source, dest, policy)
@@ -137,6 +144,115 @@ def test_a_10k_file_bomb_is_refused_at_the_member_limit(tmp_path, dest, policy):
     assert os.listdir(dest / ".packseal-installs") == ["lock"]
     with pytest.raises(ArchiveError, match="more than 100 members"):
         install(archive, dest, policy, limits=ArchiveLimits(max_files=100))
+
+
+_CENTRAL_RECORD = struct.Struct("<4s4B4HL2L5H2L")
+_END_RECORD = struct.Struct("<4s4H2LH")
+
+
+def central_record(name: bytes) -> bytes:
+    """A central directory record of an empty regular file stored at offset 0."""
+    fixed = _CENTRAL_RECORD.pack(
+        b"PK\x01\x02", 20, 3, 20, 0, 0, 0, 0, 0, 0, 0, 0, len(name), 0, 0, 0, 0, 0o100644 << 16, 0
+    )
+    return fixed + name
+
+
+def zip64_end(*, entries: int, size: int, offset: int, at: int) -> bytes:
+    """The ZIP64 end record (at `at`), its locator and the end record, as a zip of over 65,535 members ends."""
+    zip64 = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, entries, entries, size, offset)
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, at, 1)
+    return zip64 + locator + _END_RECORD.pack(b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+
+
+def with_zip64_end(data: bytes) -> bytes:
+    """The zip `data` (without an archive comment) ended by ZIP64 end records instead of its own end record."""
+    _, _, _, _, entries, size, offset, _ = _END_RECORD.unpack(data[-_END_RECORD.size :])
+    at = len(data) - _END_RECORD.size
+    return data[:at] + zip64_end(entries=entries, size=size, offset=offset, at=at)
+
+
+def test_a_zip_listing_too_many_members_is_refused_before_zipfile_parses_its_directory(tmp_path, dest, policy):
+    """`ZipFile` parses the whole central directory into a `ZipInfo` per record before a member can be counted.
+
+    Measured before the fix: these 200,000 records (11 MiB) grew the
+    installer by 97 MiB before it refused them; millions cost gigabytes.
+    The end record declares one entry: `zipfile` ignores that count, and so
+    does the check.
+    """
+    records = 200_000
+    directory = b"".join(central_record(b"pack/%07d" % index) for index in range(records))
+    archive = tmp_path / "bomb.zip"
+    archive.write_bytes(directory + zip64_end(entries=1, size=len(directory), offset=0, at=len(directory)))
+    (dest / "kept.txt").write_bytes(b"already here\n")
+    before = snapshot(dest)
+    tracemalloc.start()
+    try:
+        with pytest.raises(
+            ArchiveError, match=r"bomb.zip: central directory lists more than 10000 members \(--max-files\); refused$"
+        ):
+            install(archive, dest, policy)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 4 * MIB, f"peak {peak / MIB:.1f} MiB"
+    assert {k: v for k, v in snapshot(dest).items() if not k.startswith(".packseal-installs")} == before
+    assert os.listdir(dest / ".packseal-installs") == ["lock"]
+
+
+@pytest.mark.parametrize("zip64", [False, True], ids=["zip", "zip64"])
+def test_a_zip_after_a_prepended_stub_installs(tmp_path, dest, key_pair, policy, zip64):
+    """A self-extracting archive is a program with a zip after it; its central directory offsets ignore the program."""
+    pack = signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair)
+    data = zip_pack(pack, tmp_path / "pack.zip").read_bytes()
+    (tmp_path / "pack.zip").write_bytes(b"#!/bin/sh\nexit 0\n" * 100 + (with_zip64_end(data) if zip64 else data))
+
+    installed = install(tmp_path / "pack.zip", dest, policy)
+
+    assert installed.name == "pack" and snapshot(dest / "pack") == snapshot(pack)
+
+
+def garbled_directories() -> dict[str, tuple[bytes, str]]:
+    """Zips whose central directory `ZipFile` could not walk, and the refusal each gets."""
+    record = central_record(b"pack/file")
+    directory = record * 3
+    return {
+        "truncated record": (
+            directory + record[:20] + zip64_end(entries=4, size=len(directory) + 20, offset=0, at=len(directory) + 20),
+            "central directory truncated in record 4",
+        ),
+        "size past the start": (
+            directory + _END_RECORD.pack(b"PK\x05\x06", 0, 0, 3, 3, len(directory) + 1, 0, 0),
+            "central directory larger than the archive before it",
+        ),
+        "record without its signature": (
+            b"x" * 10 + directory + _END_RECORD.pack(b"PK\x05\x06", 0, 0, 3, 3, len(directory) + 10, 0, 0),
+            "central directory record 1 has no record signature",
+        ),
+        "no end record": (directory, "no end of central directory record"),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(garbled_directories()))
+def test_a_garbled_central_directory_is_refused_in_one_line(tmp_path, dest, policy, case):
+    data, reason = garbled_directories()[case]
+    archive = tmp_path / "garbled.zip"
+    archive.write_bytes(data)
+
+    with pytest.raises(ArchiveError, match=rf"garbled.zip: not a readable archive \({reason}\)$"):
+        install(archive, dest, policy)
+    assert os.listdir(dest / ".packseal-installs") == ["lock"]
+
+
+def test_a_zip_parsed_other_than_counted_is_refused(tmp_path, dest, key_pair, policy, monkeypatch):
+    """Should `ZipFile` ever walk its directory otherwise than the count did, the archive is refused, not trusted."""
+    archive = zip_pack(signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair), tmp_path / "pack.zip")
+    monkeypatch.setattr(signing.archive, "_central_directory_records", lambda stream, limit: 1)
+
+    with pytest.raises(ArchiveError, match=r"central directory read as \d+ records, counted as 1\)$"):
+        install(archive, dest, policy)
+    assert os.listdir(dest / ".packseal-installs") == ["lock"]
 
 
 def test_an_extended_tar_header_is_refused_before_it_is_read_whole(tmp_path, dest, policy):
