@@ -94,7 +94,15 @@ def extract_archive(archive: Path, into: Path, limits: ArchiveLimits = ArchiveLi
         extraction.refuse(err.name, err.why)
     except FileNotFoundError:
         raise BundleError(f"{archive}: missing") from None
-    except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as err:
+    except (
+        tarfile.TarError,
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        NotImplementedError,
+        RuntimeError,
+        UnicodeDecodeError,  # a zip member's name flagged UTF-8 that is not
+    ) as err:
         raise ArchiveError(f"{archive}: not a readable archive ({err})") from None
     except OSError as err:
         raise BundleError(os_error_line(archive, err)) from None

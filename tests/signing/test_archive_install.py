@@ -355,3 +355,15 @@ def test_a_1_gib_expansion_bomb_is_refused_quickly_in_bounded_memory(tmp_path, d
     assert seconds < 10, f"took {seconds:.1f} s"
     assert os.listdir(dest) == [".packseal-installs"]
     assert os.listdir(dest / ".packseal-installs") == ["lock"]
+
+
+def test_a_zip_name_flagged_utf8_that_is_not_is_refused_in_one_line(tmp_path, dest, policy):
+    """`ZipFile` decodes a name flagged UTF-8 strictly: its `UnicodeDecodeError` is a refusal, not a traceback."""
+    written = io.BytesIO()
+    with zipfile.ZipFile(written, "w") as archive:
+        archive.writestr("pack/caf\u00e9", b"")  # a name beyond ASCII: written as UTF-8, flagged so
+    archive_path = tmp_path / "flagged.zip"
+    archive_path.write_bytes(written.getvalue().replace("\u00e9".encode(), b"\xc3\x28"))  # no longer UTF-8
+
+    with pytest.raises(ArchiveError, match=r"flagged.zip: not a readable archive \(.*utf-8.*\)$"):
+        install(archive_path, dest, policy)
