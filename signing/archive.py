@@ -53,18 +53,24 @@ _RATIO_ALLOWANCE = 1024 * 1024
 
 @dataclass(frozen=True)
 class ArchiveLimits:
-    """Caps on what an archive may expand to; the first one passed refuses the archive.
+    """Caps on what an archive may expand to, and a local directory or file may copy; the first passed refuses it.
 
-    The defaults suit a plugin or content pack; raise them for a larger
-    bundle (`packseal install --max-bytes/--max-files/--max-ratio`).
+    `install` stages every local source under them (`signing.sources.stage`):
+    bytes and files bound a directory's or a single file's copy as they
+    bound an extraction, so a huge or sparse file never fills the install
+    directory's filesystem before verification would refuse it. The ratio
+    is an archive's alone: a plain copy expands nothing. The defaults suit
+    a plugin or content pack; raise them for a larger bundle
+    (`packseal install --max-bytes/--max-files/--max-ratio`).
     """
 
     max_bytes: int = 1024**3
-    """Total bytes of the files extracted: 1 GiB."""
+    """Total bytes of the files extracted or copied: 1 GiB."""
     max_files: int = 10_000
-    """Members (files, links, directories): 10,000."""
+    """Members, or entries copied (files, links, directories): 10,000."""
     max_ratio: int = 100
-    """Bytes extracted per byte of archive, beyond the first MiB: 100, where zip and gzip bombs reach 1,000 and more."""
+    """Archives only: bytes extracted per byte of archive, beyond the first MiB: 100, where zip and gzip bombs
+    reach 1,000 and more."""
 
     def __post_init__(self) -> None:
         if min(self.max_bytes, self.max_files, self.max_ratio) < 1:

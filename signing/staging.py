@@ -12,6 +12,10 @@ target (the manifest records links, and verification checks their targets
 and where they resolve); devices, FIFOs and sockets are refused. Only a
 regular file's content and executable bit are copied, as the manifest
 records nothing else.
+
+What the copy writes is bounded by a `CopyBudget` (install's `--max-bytes`
+and `--max-files`), counted as it writes: a source is not believed about
+its size, as an archive is not.
 """
 
 import contextlib
@@ -20,7 +24,7 @@ import os
 import stat
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -61,6 +65,41 @@ class Tally:
 
     def add(self, size: int) -> "Tally":
         return Tally(self.files + 1, self.bytes + size)
+
+
+@dataclass
+class CopyBudget:
+    """What a copy into staging may write of `source` (as the installer named it); None caps nothing.
+
+    Counted on what is written, never on the sizes the source declares: a
+    sparse file's `st_size` says nothing of what copying it costs the
+    install directory's filesystem, and a file can grow while it is copied.
+    So each chunk is counted after it is read and before it is written,
+    and the copy stops at the first chunk or entry past a cap, with the
+    install option that sets it named, as an archive's limits are.
+    """
+
+    source: str
+    max_bytes: int | None = None
+    """Bytes of every file copied, signatures included."""
+    max_files: int | None = None
+    """Files, links and directories created, the bundle's own directory included (an archive's members)."""
+    written: int = field(default=0, init=False)
+    created: int = field(default=0, init=False)
+
+    def entry(self) -> None:
+        """Count one file, link or directory about to be created."""
+        self.created += 1
+        if self.max_files is not None and self.created > self.max_files:
+            raise BundleError(
+                f"{self.source}: more than {self.max_files} files, links and directories to copy (--max-files); refused"
+            )
+
+    def count(self, size: int) -> None:
+        """Count `size` bytes about to be written (`write_new_file`'s `counted`)."""
+        self.written += size
+        if self.max_bytes is not None and self.written > self.max_bytes:
+            raise BundleError(f"{self.source}: more than {self.max_bytes} bytes to copy (--max-bytes); refused")
 
 
 @dataclass(frozen=True)
@@ -139,9 +178,10 @@ class InstallState:
             )
 
 
-def copy_tree(source: Path, target: Path) -> Tally:
+def copy_tree(source: Path, target: Path, budget: CopyBudget) -> Tally:
     """Copy the directory `source` as the new directory `target`, links as links, never following one.
 
+    Every entry created and byte written is counted against `budget`.
     An explicit stack, not recursion: how deep a bundle nests is its author's choice.
     """
     try:
@@ -151,7 +191,7 @@ def copy_tree(source: Path, target: Path) -> Tally:
     if not stat.S_ISDIR(source_mode):
         raise BundleError(f"{source}: {file_kind(source_mode)}, not a directory")
     tally = Tally()
-    _make_directory(target)
+    _make_directory(target, budget)
     pending = [(source, target, True)]
     while pending:
         directory, copy, counted = pending.pop()
@@ -164,13 +204,14 @@ def copy_tree(source: Path, target: Path) -> Tally:
             try:
                 mode = origin.lstat().st_mode
                 if stat.S_ISDIR(mode):
-                    _make_directory(destination)
+                    _make_directory(destination, budget)
                     signatures = directory == source and child.name == SIGNATURE_DIR
                     pending.append((origin, destination, counted and not signatures))
                 elif stat.S_ISLNK(mode):
+                    budget.entry()
                     os.symlink(os.readlink(origin), destination)
                 elif stat.S_ISREG(mode):
-                    size = copy_file(origin, destination)
+                    size = copy_file(origin, destination, budget)
                     tally = tally.add(size) if counted else tally
                 else:
                     raise BundleError(f"{origin}: {file_kind(mode)} cannot be part of a bundle")
@@ -179,12 +220,16 @@ def copy_tree(source: Path, target: Path) -> Tally:
     return tally
 
 
-def copy_file(source: Path, target: Path) -> int:
-    """Copy one regular file (never a link) with its executable bit to the new file `target`; its size in bytes."""
+def copy_file(source: Path, target: Path, budget: CopyBudget) -> int:
+    """Copy one regular file (never a link) with its executable bit to the new file `target`; its size in bytes.
+
+    The file and its bytes are counted against `budget` as they are written.
+    """
     try:
         with open_regular_file(source) as stream:
             executable = bool(os.fstat(stream.fileno()).st_mode & 0o111)
-            return write_new_file(target, stream, executable=executable)
+            budget.entry()
+            return write_new_file(target, stream, executable=executable, counted=budget.count)
     except FileNotFoundError:
         raise BundleError(f"{source}: missing") from None
     except OSError as err:
@@ -197,8 +242,9 @@ def write_new_file(
     """Create `target` (refusing an existing path or a link) with the rest of `stream`, one reused chunk at a time.
 
     `counted` hears of each chunk's size before it is written, and may raise
-    to stop the copy: how an archive's size limits are enforced on the bytes
-    actually produced, not on sizes its headers declare.
+    to stop the copy: how an archive's size limits, and a copy's
+    (`CopyBudget`), are enforced on the bytes actually produced, not on
+    sizes an archive's headers or a file's `st_size` declare.
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     descriptor = os.open(target, flags, 0o700 if executable else 0o600)
@@ -213,6 +259,7 @@ def write_new_file(
     return size
 
 
-def _make_directory(path: Path) -> None:
+def _make_directory(path: Path, budget: CopyBudget) -> None:
+    budget.entry()
     path.mkdir(mode=0o700)
     path.chmod(0o755)

@@ -38,11 +38,12 @@ _DEFAULTS = ArchiveLimits()
 @click.option("--ref", help="Git source: a branch or tag that must point at the pinned commit on the server now.")
 @click.option("--dry-run", is_flag=True, help="Verify and print the summary; write nothing to DEST, log nothing.")
 @click.option("--max-bytes", type=click.IntRange(min=1), default=_DEFAULTS.max_bytes, show_default=True,
-              help="Archives: total bytes extracted at most.")  # fmt: skip
+              help="Bytes copied from a local directory or file, or extracted from an archive, at most.")  # fmt: skip
 @click.option("--max-files", type=click.IntRange(min=1), default=_DEFAULTS.max_files, show_default=True,
-              help="Archives: members (files, links, directories) at most.")  # fmt: skip
+              help="Files, links and directories copied from a local directory or file, or extracted from an "
+                   "archive, at most.")  # fmt: skip
 @click.option("--max-ratio", type=click.IntRange(min=1), default=_DEFAULTS.max_ratio, show_default=True,
-              help="Archives: bytes extracted per byte of archive at most, beyond the first MiB.")  # fmt: skip
+              help="Archives only: bytes extracted per byte of archive at most, beyond the first MiB.")  # fmt: skip
 @click.option("--max-size", type=click.IntRange(min=1), metavar="BYTES",
               help="Release URL: artifact bytes at most; Git: bytes received at most (default 2 GiB).")  # fmt: skip
 @click.option(

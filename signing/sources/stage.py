@@ -7,10 +7,17 @@ landing read only what this installer wrote there:
 - a directory is copied, never following a link (`signing.staging`);
 - a Git source is fetched at its pinned commit (`signing.sources.git`),
   and its tree copied the same way: the bundle's files are that commit's
-  tree by construction;
+  tree by construction, and what the fetch may write is bounded by its
+  own limits (`FetchLimits`);
 - a file, local or downloaded with the signature files published beside
   it (`signing.sources.url`), is staged with them, and an archive among
   them (`.tar.gz`, `.tgz`, `.zip`) extracted from that private copy.
+
+The limits (`ArchiveLimits`) bound what is written into staging, counted
+as it is written: a local directory's or file's copy by `max_bytes` and
+`max_files` (a sparse file, or one growing as it is read, is stopped at the
+cap, not copied whole first), any archive's extraction by all three. A
+download itself is bounded by its own size cap (`RemoteOptions.max_size`).
 
 Signature first, for archives: when a signature for the archive as a file
 (`X.minisig` or `X.sigstore.json`) is beside it, the archive must verify as
@@ -38,7 +45,7 @@ from signing.policy import TrustPolicy
 from signing.records import Origin
 from signing.sources.fetch import RemoteOptions, fetch_source
 from signing.sources.spec import GitSource, ReleaseSource, parse_source
-from signing.staging import Tally, copy_file, copy_tree, is_entry_name
+from signing.staging import CopyBudget, Tally, copy_file, copy_tree, is_entry_name
 from signing.trustfile import TrustFile
 from signing.verify import Verdict, verify_bundle
 
@@ -92,9 +99,9 @@ def stage(
     """Put `source` into the empty private directory `staging` as `staging/bundle/NAME`, by the module's rules.
 
     Raises `BundleError`/`ArchiveError` for a source that cannot be copied or
-    extracted safely, `SourceError`/`SourceSpecError` for one that cannot be
-    fetched as pinned, and `InstallRefused` for an archive whose signature
-    as a file does not verify. What was written is left for the caller to
+    extracted safely or within `limits`, `SourceError`/`SourceSpecError` for
+    one that cannot be fetched as pinned, and `InstallRefused` for an archive
+    whose signature as a file does not verify. What was written is left for the caller to
     remove with the staging directory.
     """
     into = staging / BUNDLE_DIR
@@ -104,7 +111,8 @@ def stage(
     fetched = fetch_source(source, staging / _FETCH_DIR, remote)
     if isinstance(source, GitSource):
         name = checked_name(fetched.path.name, str(source))
-        return Staged(name, into / name, copy_tree(fetched.path, into / name), fetched.origin, str(source))
+        tally = copy_tree(fetched.path, into / name, CopyBudget(str(source)))
+        return Staged(name, into / name, tally, fetched.origin, str(source))
     return _stage_file(fetched.path, into, policy, limits, fetched.origin, str(source))
 
 
@@ -129,20 +137,25 @@ def refused(shown: str, verdict: Verdict, bundle: Path, what: str = "refused") -
 def _stage_path(
     source: Path, staging: Path, into: Path, policy: TrustPolicy | TrustFile, limits: ArchiveLimits
 ) -> Staged:
-    """A local source: a directory copied as it is; a file copied with its signature files, then staged as one."""
+    """A local source: a directory copied as it is; a file copied with its signature files, then staged as one.
+
+    What is copied counts against `limits.max_bytes` and `max_files`, signatures included, as an archive's
+    `.packseal/` members do.
+    """
     if not source.exists():
         raise BundleError(f"{source}: no such file or directory")
     resolved = source.resolve()
     origin = Origin(str(resolved))
+    budget = CopyBudget(str(source), max_bytes=limits.max_bytes, max_files=limits.max_files)
     if resolved.is_dir():
         name = checked_name(resolved.name, str(source))
-        return Staged(name, into / name, copy_tree(resolved, into / name), origin, str(source))
+        return Staged(name, into / name, copy_tree(resolved, into / name, budget), origin, str(source))
     copies = staging / _FETCH_DIR
     copies.mkdir(mode=0o700)
-    copy_file(resolved, copies / resolved.name)
+    copy_file(resolved, copies / resolved.name, budget)
     for signature in sorted(FileLayout(resolved).signature_files()):
         if signature.exists() or signature.is_symlink():
-            copy_file(signature, copies / signature.name)
+            copy_file(signature, copies / signature.name, budget)
     return _stage_file(copies / resolved.name, into, policy, limits, origin, str(source))
 
 

@@ -1,5 +1,7 @@
 """`packseal install`: the trust summary before landing, --dry-run, --json, refusals with DEST unchanged."""
 
+import os
+
 import json_output
 from trees import snapshot
 
@@ -73,3 +75,24 @@ def test_policy_with_other_trust_options_is_a_usage_error(tmp_path, pack, key_st
 
     assert result.returncode == 2, result.stderr
     assert "--policy excludes --minisign-pubkey: the policy file says whom to trust" in result.stderr
+
+
+def test_max_bytes_bounds_a_directory_source_as_it_copies(tmp_path, pack, key_store, run_packseal):
+    """A sparse file 2 GiB long is refused at 1 MiB copied, in one line, and DEST is as it was."""
+    key = key_store("trusted")
+    signed(run_packseal, pack, key)
+    with (pack / "huge.bin").open("wb") as huge:
+        huge.truncate(2 * 1024**3)
+    dest = tmp_path / "plugins"
+    dest.mkdir()
+    (dest / "other").mkdir()
+    before = snapshot(dest / "other")
+
+    result = run_packseal("install", pack, dest, "--policy", policy_file(tmp_path, key), "--max-bytes", "1048576",
+                          env={"PACKSEAL_HOME": str(tmp_path / "home")})  # fmt: skip
+
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == f"packseal: error: {pack}: more than 1048576 bytes to copy (--max-bytes); refused\n"
+    assert sorted(path.name for path in dest.iterdir()) == [".packseal-installs", "other"]
+    assert snapshot(dest / "other") == before
+    assert os.listdir(dest / ".packseal-installs") == ["lock"]

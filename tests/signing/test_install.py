@@ -92,11 +92,11 @@ def test_a_source_file_swapped_while_it_is_copied_is_refused(tmp_path, dest, key
     pack = signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair)
     copy_file = signing.staging.copy_file
 
-    def swap_then_copy(source: Path, target: Path) -> int:
+    def swap_then_copy(source: Path, target: Path, budget: signing.staging.CopyBudget) -> int:
         if source.name == "run":
             source.unlink()
             source.write_bytes(b"#!/bin/sh\nrm -rf ~\n")
-        return copy_file(source, target)
+        return copy_file(source, target, budget)
 
     monkeypatch.setattr(signing.staging, "copy_file", swap_then_copy)
     with pytest.raises(InstallRefused, match="at files: changed: bin/run"):
