@@ -8,8 +8,12 @@ API that reads attributes: dulwich's HTTP client fetches one commit at
 depth 1 into a bare object store, and this module writes the blobs itself,
 byte for byte. The client gets an empty configuration (no user, system or
 `GIT_CONFIG_*` file is read, and `get_transport_and_path`, which applies
-`insteadOf`, is not used), a connection pool of our own that always
-verifies TLS, follows redirects only to `https`, and uses no proxy.
+`insteadOf`, is not used), and a connection pool of our own that always
+verifies TLS and follows redirects only to `https`. From the environment
+it reads only the CA bundle (`REQUESTS_CA_BUNDLE`, else `SSL_CERT_FILE`)
+and the proxy a release download would use (`https_proxy`, `no_proxy`:
+`signing.sources.proxy`), through which it tunnels with CONNECT, TLS
+still verified end to end with the server.
 
 The transport is not what makes the result trustworthy: every object
 written is re-hashed here and must have the id that led to it, starting
@@ -47,10 +51,13 @@ from dulwich.object_format import get_object_format
 from dulwich.object_store import DiskObjectStore, ObjectStoreGraphWalker
 from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree
 from dulwich.refs import Ref
+from urllib3.connectionpool import HTTPConnectionPool
+from urllib3.util import Url
 
-from attest.errors import os_error_line
+from attest.errors import os_error_line, os_error_reason
 from attest.manifest import SIGNATURE_DIR, check_path
 from signing.errors import PacksealError, SourceError
+from signing.sources.proxy import Proxy, proxy_for
 from signing.sources.spec import GitSource, parse_git_source
 from signing.terminal import escape
 
@@ -186,7 +193,22 @@ class _Budget:
 
 
 class _HttpsOnlyPool(urllib3.PoolManager):
-    """Every request, including each redirect urllib3 follows, goes to an `https` URL or not at all."""
+    """Every request, including each redirect urllib3 follows, goes to an `https` URL or not at all.
+
+    It goes directly or through the proxy the environment names for that
+    URL (`signing.sources.proxy`). urllib3 asks `connection_from_host` for
+    the connection of every hop, so the proxy is chosen there, hop by hop,
+    as a release download chooses it: a redirect to a host `no_proxy`
+    names goes direct. A proxy's pools come from a `ProxyManager` given
+    this pool's own settings (CA, timeouts, retries); it tunnels `https`
+    with CONNECT, so TLS is verified end to end with the server. Redirects
+    stay here, checked by `urlopen`: the proxy's manager is only asked for
+    connections, never to follow a redirect.
+    """
+
+    def __init__(self, **connection_pool_kw: Any) -> None:
+        super().__init__(**connection_pool_kw)
+        self._through: dict[str, urllib3.ProxyManager] = {}
 
     def urlopen(  # type: ignore[override]  # as urllib3's own PoolManager.urlopen
         self, method: str, url: str, redirect: bool = True, **kw: Any
@@ -194,6 +216,27 @@ class _HttpsOnlyPool(urllib3.PoolManager):
         if urlsplit(url).scheme != "https":
             raise SourceError(f"{escape(url)}: refused, Git sources are fetched over https only (a redirect?)")
         return super().urlopen(method, url, redirect=redirect, **kw)
+
+    def connection_from_host(
+        self,
+        host: str | None,
+        port: int | None = None,
+        scheme: str | None = "http",
+        pool_kwargs: dict[str, Any] | None = None,
+    ) -> HTTPConnectionPool:
+        proxy = proxy_for(Url(scheme=scheme, host=host, port=port).url)
+        if proxy is None:
+            return super().connection_from_host(host, port, scheme, pool_kwargs)
+        if proxy.url not in self._through:
+            self._through[proxy.url] = urllib3.ProxyManager(
+                proxy.url, proxy_headers=proxy.headers, **self.connection_pool_kw
+            )
+        return self._through[proxy.url].connection_from_host(host, port, scheme, pool_kwargs)
+
+    def clear(self) -> None:
+        super().clear()
+        for manager in self._through.values():
+            manager.clear()
 
 
 class _Client(Urllib3HttpGitClient):
@@ -314,11 +357,33 @@ def _fetching(source: GitSource) -> Iterator[None]:
     except NotGitRepository:
         raise SourceError(f"{source.url}: no Git repository there (the server answered 404)") from None
     except Exception as err:  # noqa: BLE001 - see the docstring
+        if failure := _proxy_failure(err):
+            raise SourceError(f"{source.url}: cannot fetch commit {source.commit} {failure}") from None
         detail = escape(f"{type(err).__name__}: {err}".splitlines()[0] if str(err) else type(err).__name__)
         raise SourceError(
             f"{source.url}: cannot fetch commit {source.commit} (unknown to the server, not reachable from its "
             f"branches and tags, or the server failed): {detail}"
         ) from None
+
+
+def _proxy_failure(error: Exception) -> str | None:
+    """`through the proxy P: REASON` when the proxy could not be reached or would not open the tunnel, else None.
+
+    dulwich wraps urllib3's error (`raise GitProtocolError(...) from`), so
+    the failure is read from its cause; the proxy is named as its pool
+    holds it, without the credentials its URL may carry.
+    """
+    retries = error.__cause__
+    if not isinstance(retries, urllib3.exceptions.MaxRetryError):
+        return None
+    failed, pool = retries.reason, retries.pool
+    if not isinstance(failed, urllib3.exceptions.ProxyError) or not isinstance(pool, HTTPConnectionPool):
+        return None
+    where = Proxy(str(pool.proxy)).shown
+    failed = failed.original_error
+    if isinstance(failed.__cause__, OSError):
+        return f"through the proxy {where}: connection failed: {os_error_reason(failed.__cause__)}"
+    return f"through the proxy {where}: {escape(str(failed))}"
 
 
 def _bundle_tree(store: DiskObjectStore, source: GitSource) -> ObjectID:

@@ -13,9 +13,9 @@ TLS, within bounds:
   is refused. There is no switch for plain HTTP, not even for tests.
 - TLS is always verified, against `REQUESTS_CA_BUNDLE` (or `CURL_CA_BUNDLE`)
   when set, else the roots `requests` ships. The session ignores the rest
-  of the environment (`trust_env` off; proxies are read explicitly), and
-  `verify` is passed as a path or True, so no variable, empty or not, can
-  turn verification off.
+  of the environment (`trust_env` off) but the proxy, chosen for each hop
+  by `signing.sources.proxy` as for a Git fetch, and `verify` is passed as
+  a path or True, so no variable, empty or not, can turn verification off.
 - Each file is fetched once (a failed attempt is retried from scratch, its
   partial file removed) and hashed as it is written: what the verifier
   reads is what was received, so a server that answers a second request
@@ -53,6 +53,7 @@ from signing.digest import FileDigest
 from signing.errors import OutputError, SourceError, SourceSpecError, TrustPolicyError
 from signing.layout import FileLayout
 from signing.progress import Progress
+from signing.sources.proxy import proxy_for
 from signing.sources.spec import release_name
 
 DEFAULT_MAX_SIZE = 2 * 1024**3
@@ -239,12 +240,13 @@ class _Fetcher:
         """GET `url` as a stream, following at most `max_redirects` redirects, each to HTTPS and each new."""
         visited = [url]
         while True:
+            proxy = proxy_for(visited[-1])
             response = self._session.get(
                 visited[-1],
                 stream=True,
                 allow_redirects=False,
                 timeout=(self._limits.connect_timeout, self._limits.read_timeout),
-                proxies=requests.utils.get_environ_proxies(visited[-1]),
+                proxies={"https": proxy.url} if proxy else {},
             )
             if response.status_code not in _REDIRECT_STATUSES:
                 return response

@@ -19,9 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from connect_proxy import connect_proxy, use_proxy
 from git_http import HOSTILE_GITCONFIG, Served, serve_git
 from git_repo import GitRepo
-from https_server import LocalCA, Response, https_server
+from https_server import LocalCA, Request, Response, https_server
 
 from signing.errors import ExitStatus, SourceError, SourceSpecError, exit_status
 from signing.sources.git import CHECKOUT_DIR, FetchLimits, fetch_commit
@@ -488,3 +489,88 @@ def test_arguments_are_checked_as_a_source_string_is(tmp_path: Path) -> None:
     with pytest.raises(SourceSpecError, match=r"subdirectory '\.\./x'"):
         fetch_commit("https://127.0.0.1:9/pack.git", "1" * 40, tmp_path / "stage", subdirectory="../x")
     assert not (tmp_path / "stage").exists()
+
+
+def test_credentials_in_the_proxy_url_are_sent_to_the_proxy_only(
+    served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = served.repo()
+    pinned = sample(repo)
+    url = served.publish(repo)
+
+    with connect_proxy(credentials=("user", "p@ss word")) as proxy:
+        use_proxy(monkeypatch, f"http://user:p%40ss%20word@127.0.0.1:{proxy.port}")
+        bundle = fetch_commit(url, pinned, tmp_path / "stage")
+
+    assert written_tree(bundle) == committed_tree(repo, pinned)
+    assert set(proxy.authorizations) == {"Basic dXNlcjpwQHNzIHdvcmQ="}  # base64 of "user:p@ss word"
+
+
+def test_a_proxy_refusing_the_credentials_is_named_without_them(
+    served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = served.repo()
+    pinned = sample(repo)
+    url = served.publish(repo)
+
+    with connect_proxy(credentials=("user", "right")) as proxy:
+        use_proxy(monkeypatch, f"http://user:wrong-secret@127.0.0.1:{proxy.port}")
+        with pytest.raises(SourceError) as excinfo:
+            fetch_commit(url, pinned, tmp_path / "stage")
+
+    message = refusal(excinfo)
+    assert message.endswith(
+        f"through the proxy {proxy.url}: Tunnel connection failed: 407 Proxy Authentication Required"
+    )
+    assert "wrong-secret" not in message and "user" not in message
+    assert served.server.requests("/git/pack.git/info/refs") == 0
+
+
+def test_the_proxy_is_chosen_for_each_redirect_hop(
+    served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The proxy is chosen per hop, as for a download: a redirect to a host `no_proxy` names goes direct."""
+    repo = served.repo()
+    pinned = sample(repo)
+    served.publish(repo)
+
+    def moved(request: Request) -> Response:
+        path = request.path.replace("/moved.git/", "/git/pack.git/")
+        return Response.redirect(served.server.url(f"{path}?{request.query}", host="localhost"))
+
+    served.server.route("/moved.git/", moved, prefix=True)
+
+    with connect_proxy() as proxy:
+        use_proxy(monkeypatch, proxy.url, no_proxy="localhost")
+        bundle = fetch_commit(served.server.url("/moved.git"), pinned, tmp_path / "stage")
+
+    assert written_tree(bundle) == committed_tree(repo, pinned)
+    assert set(proxy.targets) == {f"127.0.0.1:{served.server.port}"}
+    assert served.server.requests("/git/pack.git/git-upload-pack") >= 1
+
+
+def test_a_redirect_to_plain_http_is_not_followed_through_a_proxy(
+    served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served.server.route("/moved.git/", Response.redirect("http://127.0.0.1:9/pack.git/info/refs"), prefix=True)
+
+    with connect_proxy() as proxy:
+        use_proxy(monkeypatch, proxy.url)
+        with pytest.raises(SourceError, match=r"http://127.0.0.1:9/pack.git/info/refs: refused, .* https only"):
+            fetch_commit(served.server.url("/moved.git"), "1" * 40, tmp_path / "stage")
+
+    assert proxy.targets == [f"127.0.0.1:{served.server.port}"]
+
+
+def test_a_proxy_that_is_not_http_is_refused_before_any_connection(
+    served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_proxy(monkeypatch, "socks5://user:secret@127.0.0.1:1080")
+
+    with pytest.raises(SourceError) as excinfo:
+        fetch_commit(served.server.url("/git/pack.git"), "1" * 40, tmp_path / "stage")
+
+    message = refusal(excinfo)
+    assert "the proxy socks5://127.0.0.1:1080 the environment names is not an http(s):// proxy" in message
+    assert "secret" not in message
+    assert served.server.requests("/git/pack.git/info/refs") == 0

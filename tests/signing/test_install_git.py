@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from connect_proxy import connect_proxy, use_proxy
 from git_http import HOSTILE_GITCONFIG, Served, serve_git
 from git_repo import GitRepo
 from installs import OLD_PACK, write_tree
@@ -21,7 +22,7 @@ from trees import snapshot
 
 from attest.provenance import LOCAL_BUILD_TYPE, BuildFacts
 from signing.backends.minisign import MinisignSigning
-from signing.errors import InstallRefused, SourceError, SourceSpecError
+from signing.errors import ExitStatus, InstallRefused, SourceError, SourceSpecError, exit_status
 from signing.installer import install
 from signing.sign import attest_bundle, sign_with_minisign
 from signing.sources.spec import parse_git_source
@@ -189,6 +190,57 @@ def test_a_dry_run_fetches_outside_dest_and_writes_nothing(served: Served, tmp_p
 
     assert installed.record is None and installed.origin.commit == signed
     assert list(dest.iterdir()) == [] and not packseal_home.exists()
+
+
+def test_the_fetch_goes_through_the_proxy_the_environment_names(served: Served, tmp_path, dest, key_pair, monkeypatch):
+    """A user behind a proxy installs from Git as from a release URL: a CONNECT tunnel, TLS end to end."""
+    repo = served.repo()
+    url = served.server.url("/git/pack.git")
+    _, signed = released(repo, key_pair, url)
+    served.publish(repo)
+
+    with connect_proxy() as proxy:
+        use_proxy(monkeypatch, proxy.url)
+        install(f"git+{url}@{signed}#subdirectory=pack", dest, trust_file(tmp_path, key_pair))
+
+    assert snapshot(dest / "pack") == snapshot(repo.top / "pack")
+    assert proxy.targets and set(proxy.targets) == {f"127.0.0.1:{served.server.port}"}
+    assert served.server.requests("/git/pack.git/git-upload-pack") >= 1
+
+
+def test_a_host_no_proxy_names_is_fetched_directly(served: Served, tmp_path, dest, key_pair, monkeypatch):
+    repo = served.repo()
+    url = served.server.url("/git/pack.git")
+    _, signed = released(repo, key_pair, url)
+    served.publish(repo)
+
+    with connect_proxy() as proxy:
+        use_proxy(monkeypatch, proxy.url, no_proxy="127.0.0.1")
+        install(f"git+{url}@{signed}#subdirectory=pack", dest, trust_file(tmp_path, key_pair))
+
+    assert snapshot(dest / "pack") == snapshot(repo.top / "pack")
+    assert proxy.targets == []
+
+
+def test_a_proxy_that_refuses_connections_is_a_one_line_refusal_and_dest_unchanged(
+    served: Served, tmp_path, dest, key_pair, monkeypatch
+):
+    repo = served.repo()
+    url = served.server.url("/git/pack.git")
+    _, signed = released(repo, key_pair, url)
+    served.publish(repo)
+    with connect_proxy() as stopped:
+        use_proxy(monkeypatch, stopped.url)
+
+    with pytest.raises(SourceError) as refused:
+        install(f"git+{url}@{signed}#subdirectory=pack", dest, trust_file(tmp_path, key_pair))
+
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith(f"{url}: cannot fetch commit {signed}")
+    assert f"through the proxy {stopped.url}: connection failed: Connection refused" in message
+    assert exit_status(refused.value) is ExitStatus.REFUSED
+    assert served.server.requests("/git/pack.git/info/refs") == 0
+    assert [p.name for p in dest.iterdir()] == [".packseal-installs"]
 
 
 @pytest.mark.parametrize(

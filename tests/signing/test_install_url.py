@@ -16,11 +16,12 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from connect_proxy import connect_proxy, use_proxy
 from https_server import Response
 from installs import NEW_PACK, OLD_PACK, signed_pack
 from trees import snapshot
 
-from signing.errors import ArchiveError, InstallRefused, SourceError, SourceSpecError
+from signing.errors import ArchiveError, ExitStatus, InstallRefused, SourceError, SourceSpecError, exit_status
 from signing.installer import install
 from signing.sign import sign_with_minisign
 from signing.sources.fetch import RemoteOptions
@@ -204,6 +205,49 @@ def test_a_different_artifact_on_the_second_request_cannot_land(server, tmp_path
     with pytest.raises(InstallRefused, match="at signature"):
         install(server.url(RELEASE), dest, policy, remote=FAST)
     assert server.requests(RELEASE) == 2 and snapshot(dest) == before
+
+
+def test_the_download_goes_through_the_proxy_the_environment_names(
+    server, tmp_path, dest, key_pair, policy, monkeypatch
+):
+    archive = release(tmp_path, key_pair)
+    url = serve(server, archive)
+
+    with connect_proxy() as proxy:
+        use_proxy(monkeypatch, proxy.url)
+        install(url, dest, policy, remote=FAST)
+
+    assert snapshot(dest / "pack") == snapshot(tmp_path / "build" / archive.name / "pack")
+    assert proxy.targets and set(proxy.targets) == {f"127.0.0.1:{server.port}"}
+
+
+def test_a_host_no_proxy_names_is_downloaded_from_directly(server, tmp_path, dest, key_pair, policy, monkeypatch):
+    archive = release(tmp_path, key_pair)
+    url = serve(server, archive)
+
+    with connect_proxy() as proxy:
+        use_proxy(monkeypatch, proxy.url, no_proxy="127.0.0.1")
+        install(url, dest, policy, remote=FAST)
+
+    assert snapshot(dest / "pack") == snapshot(tmp_path / "build" / archive.name / "pack")
+    assert proxy.targets == []
+
+
+def test_a_proxy_that_refuses_connections_is_a_one_line_refusal_and_dest_unchanged(
+    server, tmp_path, dest, key_pair, policy, monkeypatch
+):
+    url = serve(server, release(tmp_path, key_pair))
+    with connect_proxy() as stopped:
+        use_proxy(monkeypatch, stopped.url)
+    before = snapshot(dest)
+
+    with pytest.raises(SourceError) as refused:
+        install(url, dest, policy, remote=FAST)
+
+    assert str(refused.value) == f"{url}: connection failed: Connection refused (gave up after 3 attempts)"
+    assert exit_status(refused.value) is ExitStatus.REFUSED
+    assert server.requests(RELEASE) == 0
+    assert snapshot(dest) == before
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:1/pack.tar.gz", "https://user:pw@example.invalid/pack.tar.gz"])

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from connect_proxy import use_proxy
 from https_server import LocalCA, Response, https_server
 
 from signing.errors import ExitStatus, OutputError, SourceError, SourceSpecError, TrustPolicyError, exit_status
@@ -325,6 +326,19 @@ def test_a_closed_port_is_retried_then_named(tmp_path, into):
         url = stopped.url("/pack.tar.gz")
     with pytest.raises(SourceError, match="connection failed: Connection refused \\(gave up after 3 attempts\\)"):
         download_release(url, into, limits=FAST)
+
+
+def test_a_proxy_that_is_not_http_is_refused_before_any_connection(server, into, monkeypatch):
+    use_proxy(monkeypatch, "socks5://user:secret@127.0.0.1:1080")
+    server.route("/releases/pack.tar.gz", Response(body=b"artifact"))
+
+    with pytest.raises(
+        SourceError, match=r"the proxy socks5://127\.0\.0\.1:1080 .* is not an http\(s\):// proxy"
+    ) as raised:
+        _download(server, into)
+
+    assert "secret" not in str(raised.value)
+    assert server.requests("/releases/pack.tar.gz") == 0
 
 
 @pytest.mark.parametrize(
