@@ -7,10 +7,13 @@ unusable key, password or path, malformed trust input, output in the way);
 interrupt by a real SIGINT while the command waits on a FIFO or hashes a
 large file. `keygen` examines nothing, so it has no refusal.
 
-The hashing command is stopped (SIGSTOP) while it reads the large file
-and interrupted only if it has read half of the file but not all: the
-signal then lands mid-hash whatever the machine's speed or load, so the
-file need not be large enough to outlast a race.
+The hashing command is stopped (SIGSTOP) once it has read `MID` bytes of
+the large file, and interrupted only if it is still short of the end: the
+signal then lands mid-hash. The file is sparse and grows to `LARGE` bytes
+only after the test has signed or recorded it empty, so neither the test
+nor the command hashes all of it, and reading from `MID` to the end would
+take the command minutes: no load keeps the test off the CPU long enough
+to miss it.
 """
 
 from __future__ import annotations
@@ -33,8 +36,10 @@ PACKSEAL = Path(sys.executable).parent / "packseal"
 COMMIT = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 SOURCE = ["--source-repo", "https://github.com/acme/pack", "--source-commit", COMMIT]
 BUILDER = ["--builder-id", "https://ci.example.com/builders/release"]
-LARGE = 256 * 1024**2
-"""A sparse file this large takes a tenth of a second or more to hash: long enough to be caught mid-read."""
+LARGE = 256 * 1024**3
+"""What the large file grows to: hashing all of it would take minutes."""
+MID = 128 * 1024**2
+"""How far into the large file the command is stopped: the pack's small files, hashed beside it, are long done."""
 
 
 @dataclass
@@ -52,9 +57,16 @@ def fifo_at(ctx: SimpleNamespace, name: str) -> Path:
 
 
 def large_file(ctx: SimpleNamespace, path: Path) -> Path:
+    """An empty file at `path`, grown to `LARGE` bytes (sparse, at once) just before the command starts.
+
+    Whatever signs or records it in the setup reads nothing. The command
+    meets a file other than the one signed or recorded, which it would
+    refuse, but only once it has hashed all of it: it is interrupted long
+    before.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as stream:
-        stream.truncate(LARGE)
+    path.touch()
+    ctx.before_start = lambda: os.truncate(path, LARGE)
     ctx.wait_for = lambda process: _stopped_mid_read(path, process)
     return path
 
@@ -236,24 +248,21 @@ def _reader_waits_on(fifo: Path, process: subprocess.Popen) -> int:
 
 
 def _stopped_mid_read(path: Path, process: subprocess.Popen) -> None:
-    """Return with the command stopped (SIGSTOP) in the second half of reading `path`, short of its end.
+    """Return with the command stopped (SIGSTOP) having read `MID` bytes of `path` or more, short of its end.
 
-    Not at its first read: by the second half the pack's small files are
-    hashed, as they always were when the 2 GiB file was raced, so the
-    interrupt meets only the thread reading this file.
+    Not at its first read: by then the pack's small files are hashed, so
+    the interrupt meets only the thread reading this file. From `MID` to
+    `LARGE` is minutes of the command's hashing, in which the test need
+    only be scheduled once; the position is read again once the command is
+    stopped, to prove it still holds the file and has not read all of it.
     """
-    while True:
+    while (position := _read_position(path, process.pid)) is None or position < MID:
         assert process.poll() is None, "the command ended before reading the large file"
-        position = _read_position(path, process.pid)
-        if position is not None:
-            process.send_signal(signal.SIGSTOP)
-            os.waitpid(process.pid, os.WUNTRACED)
-            position = _read_position(path, process.pid)
-            assert position is not None and position < LARGE, "the command read the whole file before it was stopped"
-            if position >= LARGE // 2:
-                return
-            process.send_signal(signal.SIGCONT)
         time.sleep(0.002)
+    process.send_signal(signal.SIGSTOP)
+    os.waitpid(process.pid, os.WUNTRACED)
+    position = _read_position(path, process.pid)
+    assert position is not None and position < LARGE, "the command read the whole file before it was stopped"
 
 
 def _read_position(path: Path, pid: int) -> int | None:
@@ -269,7 +278,11 @@ def _read_position(path: Path, pid: int) -> int | None:
 
 
 def _interrupt(ctx: SimpleNamespace, args: list) -> subprocess.CompletedProcess:
+    assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN, (
+        "SIGINT is ignored in this test run (started in the background by a shell?): the command would inherit that"
+    )
     environment = {name: value for name, value in os.environ.items() if name != "PACKSEAL_PASSWORD"}
+    ctx.before_start()
     process = subprocess.Popen(
         [str(ctx.cli_path), *map(str, args)],
         stdin=subprocess.DEVNULL,
@@ -294,7 +307,15 @@ def _interrupt(ctx: SimpleNamespace, args: list) -> subprocess.CompletedProcess:
 
 @pytest.fixture
 def ctx(tmp_path, cli, keys, key_store, pack) -> SimpleNamespace:
-    return SimpleNamespace(tmp_path=tmp_path, cli=cli, keys=keys, key_store=key_store, pack=pack, cli_path=PACKSEAL)
+    return SimpleNamespace(
+        tmp_path=tmp_path,
+        cli=cli,
+        keys=keys,
+        key_store=key_store,
+        pack=pack,
+        cli_path=PACKSEAL,
+        before_start=lambda: None,
+    )
 
 
 def _marks(case: Case) -> list:

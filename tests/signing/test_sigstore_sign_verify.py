@@ -385,6 +385,60 @@ def test_verifies_offline_with_the_instance_stopped(
     assert [signer["identity"] for signer in verdict["signers"]] == [ALICE]
 
 
+# What sigstore logs stays off the terminal
+
+
+def carrying_the_root_ca(bundle: dict[str, Any], instance: SigstoreInstance) -> None:
+    """Rewrite a v0.3 bundle as v0.2 with a certificate chain that runs up to `instance`'s root CA.
+
+    Older clients wrote bundles so. sigstore-python still verifies one (it
+    builds the chain from the trusted root), but as it loads the bundle it
+    logs a warning on its `sigstore` logger: "this bundle contains a root
+    CA, making it subject to misuse". Its TUF warning ("loaded in offline
+    mode") cannot serve: `--offline` reads the shipped root without TUF.
+    """
+    material = bundle["verificationMaterial"]
+    (authority,) = json.loads(instance.trusted_root.read_text())["certificateAuthorities"]
+    material["x509CertificateChain"] = {
+        "certificates": [material.pop("certificate"), *authority["certChain"]["certificates"]]
+    }
+    bundle["mediaType"] = "application/vnd.dev.sigstore.bundle+json;version=0.2"
+
+
+def test_sigstore_warnings_stay_off_stderr_verifying_offline(
+    packseal: Packseal, sigstore_instance: SigstoreInstance, alice_file: Path, tmp_path: Path
+) -> None:
+    """packseal words its verdict itself: where it builds Sigstore, it gives sigstore's loggers a handler.
+
+    Run as a child: the in-process runner keeps a logger first made during
+    a run with the handler that run gave it, which would hide a missing one.
+    """
+    release = copy_signed_file(alice_file, tmp_path)
+    edit_json(file_bundle(release), lambda bundle: carrying_the_root_ca(bundle, sigstore_instance))
+
+    result = packseal.spawn("verify-bundle", release, *offline(sigstore_instance), *alice(sigstore_instance))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr == ""
+
+
+def test_a_minisign_verify_reads_a_sigstore_bundle_beside_it_without_a_log_line(
+    packseal: Packseal, sigstore_instance: SigstoreInstance, signed_by_both: tuple[Path, Path]
+) -> None:
+    """Under a minisign policy the Sigstore bundle is checked for its shape only, without `sigstore`.
+
+    That path never quiets sigstore's loggers: were it to load the bundle
+    with `sigstore`, its warning would reach the terminal.
+    """
+    pack, public_key = signed_by_both
+    edit_json(pack_bundle(pack), lambda bundle: carrying_the_root_ca(bundle, sigstore_instance))
+
+    result = packseal.spawn("verify-bundle", pack, "--minisign-pubkey", public_key)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr == ""
+
+
 # Refused: the signer is not the one trusted
 
 
