@@ -576,7 +576,9 @@ def test_a_proxy_that_is_not_http_is_refused_before_any_connection(
     assert served.server.requests("/git/pack.git/info/refs") == 0
 
 
-@pytest.mark.parametrize("proxy", ["http://user:secret@127.0.0.1:99999", "http://user:secret@", "http://user:secret@[::1"])
+@pytest.mark.parametrize(
+    "proxy", ["http://user:secret@127.0.0.1:99999", "http://user:secret@", "http://user:secret@[::1"]
+)
 def test_a_proxy_url_that_does_not_parse_is_refused_without_its_credentials(
     served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, proxy: str
 ) -> None:

@@ -442,7 +442,9 @@ def test_a_swap_after_the_download_changes_nothing(server, into, release, policy
     assert verdict.verified and verdict.digest == f"sha256:{download.digest.sha256}"
 
 
-@pytest.mark.parametrize("proxy", ["http://user:secret@127.0.0.1:99999", "http://user:secret@", "http://user:secret@[::1"])
+@pytest.mark.parametrize(
+    "proxy", ["http://user:secret@127.0.0.1:99999", "http://user:secret@", "http://user:secret@[::1"]
+)
 def test_a_proxy_url_that_does_not_parse_is_refused_without_its_credentials(server, into, monkeypatch, proxy):
     use_proxy(monkeypatch, proxy)
     server.route("/releases/pack.tar.gz", Response(body=b"artifact"))
