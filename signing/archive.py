@@ -284,7 +284,10 @@ def _central_directory_records(stream: BinaryIO, limit: int) -> int:
     position), so the `size` bytes `ZipFile` then reads in one piece are
     bounded by the archive's size, which `--max-size` bounds for a download.
     """
-    end_record = getattr(zipfile, "_EndRecData")(stream)  # noqa: B009 (private, not in typeshed)
+    try:
+        end_record = getattr(zipfile, "_EndRecData")(stream)  # noqa: B009 (private, not in typeshed)
+    except OSError:  # a seek before the start, for the ZIP64 end record a locator promises: as `_RealGetContents`
+        end_record = None
     if not end_record:
         raise zipfile.BadZipFile("no end of central directory record")
     signature, size, offset, location = end_record[0], end_record[5], end_record[6], end_record[9]

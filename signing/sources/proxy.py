@@ -49,10 +49,10 @@ def proxy_for(url: str) -> Proxy | None:
     named = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
     if not named:
         return None
-    proxy = Proxy(requests.utils.prepend_scheme_if_needed(named, "http"))
     try:
+        proxy = Proxy(requests.utils.prepend_scheme_if_needed(named, "http"))
         parts = urllib3.util.parse_url(proxy.url)
-    except ValueError:
+    except (ValueError, TypeError):  # requests raises TypeError for credentials with no host; either quotes the URL
         raise SourceError(f"{escape(url)}: the proxy the environment names for it is not a URL") from None
     if parts.scheme not in ("http", "https") or not parts.host:
         raise SourceError(f"{escape(url)}: the proxy {proxy.shown} the environment names is not an http(s):// proxy")

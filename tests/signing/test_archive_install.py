@@ -231,6 +231,11 @@ def garbled_directories() -> dict[str, tuple[bytes, str]]:
             "central directory record 1 has no record signature",
         ),
         "no end record": (directory, "no end of central directory record"),
+        # `_EndRecData` seeks before the file's start for the ZIP64 end record its locator promises: an OSError
+        "zip64 locator at the start": (
+            struct.pack("<4sLQL", b"PK\x06\x07", 0, 0, 1) + _END_RECORD.pack(b"PK\x05\x06", 0, 0, 0, 0, 0, 0, 0),
+            "no end of central directory record",
+        ),
     }
 
 

@@ -574,3 +574,20 @@ def test_a_proxy_that_is_not_http_is_refused_before_any_connection(
     assert "the proxy socks5://127.0.0.1:1080 the environment names is not an http(s):// proxy" in message
     assert "secret" not in message
     assert served.server.requests("/git/pack.git/info/refs") == 0
+
+
+@pytest.mark.parametrize(
+    "proxy", ["http://user:secret@127.0.0.1:99999", "http://user:secret@", "http://user:secret@[::1"]
+)
+def test_a_proxy_url_that_does_not_parse_is_refused_without_its_credentials(
+    served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, proxy: str
+) -> None:
+    use_proxy(monkeypatch, proxy)
+
+    with pytest.raises(SourceError) as excinfo:
+        fetch_commit(served.server.url("/git/pack.git"), "1" * 40, tmp_path / "stage")
+
+    message = refusal(excinfo)
+    assert "the proxy the environment names for it is not a URL" in message
+    assert "secret" not in message
+    assert served.server.requests("/git/pack.git/info/refs") == 0

@@ -440,3 +440,17 @@ def test_a_swap_after_the_download_changes_nothing(server, into, release, policy
     assert download.digest.sha256 == hashlib.sha256(data).hexdigest()
     verdict = verify_bundle(download.artifact, policy)
     assert verdict.verified and verdict.digest == f"sha256:{download.digest.sha256}"
+
+
+@pytest.mark.parametrize(
+    "proxy", ["http://user:secret@127.0.0.1:99999", "http://user:secret@", "http://user:secret@[::1"]
+)
+def test_a_proxy_url_that_does_not_parse_is_refused_without_its_credentials(server, into, monkeypatch, proxy):
+    use_proxy(monkeypatch, proxy)
+    server.route("/releases/pack.tar.gz", Response(body=b"artifact"))
+
+    with pytest.raises(SourceError, match=r"the proxy the environment names for it is not a URL") as raised:
+        _download(server, into)
+
+    assert "secret" not in str(raised.value)
+    assert server.requests("/releases/pack.tar.gz") == 0
