@@ -11,7 +11,7 @@ from trees import snapshot
 
 import signing.installer
 import signing.staging
-from signing.errors import InstallRefused, OutputError
+from signing.errors import BundleError, InstallRefused, OutputError
 from signing.installer import install, read_installed
 from signing.sign import sign_with_minisign
 from signing.trustfile import TrustFile
@@ -54,7 +54,7 @@ def test_a_replacement_names_what_changed_and_leaves_only_the_new_bundle(tmp_pat
     assert snapshot(dest / "pack") == snapshot(new)
     assert installed.replaced is not None and set(installed.changes()) == {"digest"}
     assert installed.changes()["digest"] == (installed.replaced.digest, installed.digest)
-    assert sorted(os.listdir(dest / ".packseal-installs")) == ["lock", "pack.json"]
+    assert os.listdir(dest / ".packseal-installs") == ["pack.json"]
     assert read_installed(dest, "pack").digest == installed.digest
 
 
@@ -70,6 +70,37 @@ def test_a_refused_bundle_leaves_dest_byte_for_byte_unchanged(tmp_path, dest, ke
     assert refused.value.verdict.refusal.name == "files"
     assert snapshot(dest) == before
     assert audit_actions(packseal_home)[-1] == ("install-refused", "pack")
+
+
+@pytest.mark.parametrize("refusal", ["untrusted signer", "no such source"])
+def test_a_refused_install_into_a_fresh_dest_leaves_it_as_it_was(tmp_path, dest, other_key_pair, policy, refusal):
+    """Not even the state directory the install needed for its staging and records stays behind."""
+    (dest / "kept.txt").write_bytes(b"the user's own\n")
+    before = snapshot(dest)
+    if refusal == "untrusted signer":
+        source = signed_pack(tmp_path / "src" / "pack", OLD_PACK, other_key_pair)
+    else:
+        source = tmp_path / "src" / "pack"
+
+    with pytest.raises((InstallRefused, BundleError)):
+        install(source, dest, policy)
+
+    assert snapshot(dest) == before
+
+
+def test_a_refusal_keeps_a_state_directory_it_did_not_create(tmp_path, dest, other_key_pair, policy):
+    (dest / ".packseal-installs").mkdir(mode=0o700)
+    before = snapshot(dest)
+
+    with pytest.raises(InstallRefused):
+        install(signed_pack(tmp_path / "src" / "pack", OLD_PACK, other_key_pair), dest, policy)
+
+    assert snapshot(dest) == before
+
+
+def test_reading_install_records_creates_nothing(dest):
+    assert read_installed(dest, "pack") is None
+    assert os.listdir(dest) == []
 
 
 def test_a_source_file_swapped_after_it_was_copied_cannot_reach_dest(tmp_path, dest, key_pair, policy, monkeypatch):
@@ -102,8 +133,7 @@ def test_a_source_file_swapped_while_it_is_copied_is_refused(tmp_path, dest, key
     with pytest.raises(InstallRefused, match="at files: changed: bin/run"):
         install(pack, dest, policy)
 
-    assert sorted(os.listdir(dest)) == [".packseal-installs"]
-    assert os.listdir(dest / ".packseal-installs") == ["lock"]
+    assert os.listdir(dest) == []
 
 
 def test_a_single_file_lands_with_the_signature_it_was_verified_by(tmp_path, dest, key_pair, policy):
@@ -142,7 +172,7 @@ def test_an_entry_no_install_record_names_is_not_replaced(tmp_path, dest, key_pa
         install(signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair), dest, policy)
 
     assert snapshot(dest / "pack") == before
-    assert os.listdir(dest / ".packseal-installs") == ["lock"]
+    assert os.listdir(dest) == ["pack"]
 
 
 def test_a_state_directory_that_is_a_link_is_refused(tmp_path, dest, key_pair, policy):
