@@ -10,6 +10,7 @@ from installs import NEW_PACK, OLD_PACK, signed_pack, write_tree
 from trees import snapshot
 
 import signing.installer
+import signing.landing
 import signing.staging
 from signing.errors import BundleError, InstallRefused, OutputError
 from signing.installer import install, read_installed
@@ -101,6 +102,31 @@ def test_a_refusal_keeps_a_state_directory_it_did_not_create(tmp_path, dest, oth
 def test_reading_install_records_creates_nothing(dest):
     assert read_installed(dest, "pack") is None
     assert os.listdir(dest) == []
+
+
+def test_a_landing_writes_the_staged_data_before_the_first_rename_and_syncs_dest_after_the_last(
+    tmp_path, dest, key_pair, policy, monkeypatch
+):
+    """A power cut after a rename must not leave a new name over content never written; nor lose the rename."""
+    install(signed_pack(tmp_path / "v1" / "pack", OLD_PACK, key_pair), dest, policy)
+    steps: list[tuple[str, Path]] = []
+
+    def recorded(name, function):
+        def step(*args):
+            steps.append((name, Path(args[-1])))
+            return function(*args)
+
+        return step
+
+    for name in ("_write_staged", "_exchange", "_rename", "_rename_noreplace", "fsync_directory"):
+        monkeypatch.setattr(signing.landing, name, recorded(name, getattr(signing.landing, name)))
+    install(signed_pack(tmp_path / "v2" / "pack", NEW_PACK, key_pair), dest, policy)
+
+    moves = [index for index, (name, _) in enumerate(steps) if name != "fsync_directory"]
+    assert steps[moves[0]][0] == "_write_staged" and steps[moves[0]][1].parent == dest / ".packseal-installs"
+    assert len(moves) > 1, "no rename was seen"
+    synced = {path for name, path in steps[moves[-1] + 1 :] if name == "fsync_directory"}
+    assert synced == {dest, dest / ".packseal-installs"}
 
 
 def test_a_source_file_swapped_after_it_was_copied_cannot_reach_dest(tmp_path, dest, key_pair, policy, monkeypatch):
