@@ -11,12 +11,18 @@ and lands exactly it by rename (`signing.landing`), with its install record
 (`signing.records`). Whoever can write the source after the copy changes
 nothing that lands.
 
-One installer at a time works in an install directory (a lock in
-`DEST/.packseal-installs/`), and each first finishes or undoes a landing an
-earlier one left cut short. On any failure the staging directory is
-removed and the install directory is as it was. Every install and every
-refusal is an audit event (`signing.audit`), except a dry run, which
-writes nothing at all.
+One installer at a time works in an install directory (`flock` on the
+directory itself), and each first finishes or undoes a landing an earlier
+one left cut short. On any failure the staging directory is removed and
+the install directory is as it was, down to its listing: a state directory
+(`DEST/.packseal-installs/`) that the failed install created goes too.
+An install that returned is durable: everything staged is written to disk
+before the first rename, and the directories renamed into are fsynced
+after the last, so a power cut, like a kill, leaves at worst a landing
+the next install finishes or undoes, from data on disk (`signing.landing`).
+Every install and every refusal is an
+audit event (`signing.audit`), except a dry run, which writes nothing at
+all.
 """
 
 import contextlib
@@ -183,34 +189,37 @@ def install(
             return installed
     log = AuditLog.default() if audit is None else audit
     trust = _Trust.of(policy, lock)
-    with _refusals_audited(log, str(given), trust):
-        state.prepare()
-        with state.locked():
-            for leftover in state.stagings():
-                recover(leftover, dest)
-            staging = state.new_staging()
-            try:
-                staged = stage(given, staging, policy, limits, remote)
-                record = state.record_path(staged.name)
-                installed = _verified(
-                    staged, state, policy, lock, record=record, allow_downgrade=allow_downgrade, progress=progress
-                )
-                moves = _moves(staged, installed, state, trust)
-                if announce is not None:
-                    announce(installed)
-                land(staging, dest, moves)
-            finally:
-                if staging.exists():
-                    recover(staging, dest)
+    with _refusals_audited(log, str(given), trust), state.locked(), state.prepared():
+        for leftover in state.stagings():
+            recover(leftover, dest)
+        staging = state.new_staging()
+        try:
+            staged = stage(given, staging, policy, limits, remote)
+            record = state.record_path(staged.name)
+            installed = _verified(
+                staged, state, policy, lock, record=record, allow_downgrade=allow_downgrade, progress=progress
+            )
+            moves = _moves(staged, installed, state, trust)
+            if announce is not None:
+                announce(installed)
+            land(staging, dest, moves)
+        finally:
+            if staging.exists():
+                recover(staging, dest)
     log.append(_event(installed, trust))
     return installed
 
 
 def read_installed(dest: PathLike, name: str) -> InstallRecord | None:
-    """The install record of bundle `name` in `dest`, after finishing or undoing any landing cut short there."""
+    """The install record of bundle `name` in `dest`, after finishing or undoing any landing cut short there.
+
+    A read: it creates nothing, and an install directory without packseal's
+    state directory has nothing installed.
+    """
     state = InstallState(Path(dest))
-    state.prepare()
     with state.locked():
+        if not state.present():
+            return None
         for leftover in state.stagings():
             recover(leftover, state.dest)
         return InstallRecord.read(state.record_path(name))

@@ -16,6 +16,12 @@ new one, the landing is finished; otherwise every entry already moved is
 put back. Either way the staging directory, holding whatever was replaced
 or left over, is then removed. Recovery itself may be cut short and run
 again: each of its steps is decided anew from the disk.
+
+Power loss is covered the usual way: everything staged is written to disk
+(`syncfs`) before the journal, the journal is fsynced before the first
+move, and the directories the entries moved into are fsynced after the
+last, so a landing that returned survives a power cut, and one cut short
+by it is finished or undone from a journal that names written files.
 """
 
 import contextlib
@@ -66,10 +72,12 @@ def land(staging: Path, dest: Path, moves: Sequence[Move]) -> None:
     """
     items = [_Item(index, move, _inode(staging, move)) for index, move in enumerate(moves)]
     try:
+        _write_staged(staging)
         _write_journal(staging, [item.to_json() for item in items])
         (staging / _OLD_DIR).mkdir()
         for item in items:
             _land_item(staging, dest, item)
+        _sync_parents(dest, items)
     except OSError as err:
         recover(staging, dest)
         raise OutputError(os_error_line(dest, err, "install into")) from None
@@ -92,6 +100,7 @@ def recover(staging: Path, dest: Path) -> None:
             (staging / _DISCARD_DIR).mkdir(exist_ok=True)
             for item in reversed(items):
                 _undo_item(staging, dest, item)
+        _sync_parents(dest, items)
     _remove_tree(staging)
 
 
@@ -171,6 +180,39 @@ def _landed(dest: Path, item: _Item) -> bool:
         return target.lstat().st_ino == item.inode
     except FileNotFoundError:
         return False
+
+
+def _write_staged(staging: Path) -> None:
+    """Write everything staged to disk before the first entry moves: one `syncfs(2)` of the staging filesystem.
+
+    A rename is durable before the data of the file it names: without this,
+    a power cut after the landing could leave new names over unwritten
+    content. One syncfs covers whatever staging holds however it was made
+    (copied files, extracted archives, downloads, links, directories, the
+    record), and costs little more than writing the data: on ext4, for
+    20,000 files of 1-8 KiB, 0.28 s against 7.1 s for an fsync of each
+    file, in an install of 5.7 s (2,000 files: 0.03 s against 0.54 s, of
+    1.1 s; `benchmarks/bundles/install_durability.py`). The price: it also
+    waits for other programs' unwritten data on that filesystem. Without
+    syncfs in the C library, `os.sync()` does the same for every filesystem.
+    """
+    syncfs = getattr(_libc(), "syncfs", None)
+    if syncfs is None:
+        os.sync()
+        return
+    descriptor = os.open(staging, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        if syncfs(descriptor) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, os.strerror(error), str(staging))
+    finally:
+        os.close(descriptor)
+
+
+def _sync_parents(dest: Path, items: list[_Item]) -> None:
+    """Make the moves durable: fsync each directory an entry was renamed into or out of in `dest`."""
+    for directory in sorted({(dest / item.move.name).parent for item in items}):
+        fsync_directory(directory)
 
 
 def _write_journal(staging: Path, items: list[dict[str, Any]]) -> None:

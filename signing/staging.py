@@ -34,8 +34,7 @@ from signing.errors import BundleError, OutputError
 from signing.files import file_kind, open_regular_file
 
 STATE_DIR = ".packseal-installs"
-"""packseal's own state inside an install directory: records, staging directories, the lock."""
-_LOCK_NAME = "lock"
+"""packseal's own state inside an install directory: install records and staging directories."""
 STAGING_PREFIX = "stage-"
 _CHUNK_BYTES = 1024 * 1024
 
@@ -104,7 +103,17 @@ class CopyBudget:
 
 @dataclass(frozen=True)
 class InstallState:
-    """The state directory of one install directory (`DEST/.packseal-installs/`)."""
+    """The state directory of one install directory (`DEST/.packseal-installs/`), and the lock of that directory.
+
+    A refused or failed install leaves the install directory as it found
+    it, so the state directory exists only while an install holds the lock
+    or once a record is in it: `prepared` creates it and removes it again
+    if it is still empty, and a read (`present`) never creates it. That is
+    why the lock is on the install directory itself, not a file in the
+    state directory: a lock file would outlive a refusal, and a lock on the
+    state directory would be lost with it when one installer removes it
+    while another waits.
+    """
 
     dest: Path
 
@@ -115,8 +124,55 @@ class InstallState:
     def record_path(self, name: str) -> Path:
         return self.path / f"{name}.json"
 
-    def prepare(self) -> None:
-        """Create the state directory (0700); refuse a link, a non-directory, another filesystem, others' write access.
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the install directory's lock: one installer at a time lands, recovers or reads records.
+
+        `flock` on a descriptor of the install directory itself, which no
+        installer creates or removes, so the lock writes nothing to disk.
+        """
+        if not self.dest.is_dir():
+            raise OutputError(f"{self.dest}: the install directory does not exist or is not a directory")
+        try:
+            descriptor = os.open(self.dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as err:
+            raise OutputError(os_error_line(self.dest, err, "lock")) from None
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)
+
+    @contextlib.contextmanager
+    def prepared(self) -> Iterator[None]:
+        """With the lock held: the state directory, created (0700) if missing and checked; removed on exit if empty.
+
+        Only a directory this call created is removed, and only with
+        `os.rmdir`, which removes nothing but an empty directory: once an
+        install record is in it, it stays.
+        """
+        created = False
+        try:
+            self.path.mkdir(mode=0o700)
+            created = True
+        except FileExistsError:
+            pass
+        except OSError as err:
+            raise OutputError(os_error_line(self.path, err, "create directory")) from None
+        try:
+            self._checked()
+            yield
+        finally:
+            if created:
+                with contextlib.suppress(OSError):  # not empty: an install landed; else the error already raised wins
+                    os.rmdir(self.path)
+
+    def present(self) -> bool:
+        """With the lock held: whether the state directory exists, checked as `prepared` checks it; creates nothing."""
+        return self._checked()
+
+    def _checked(self) -> bool:
+        """Whether the state directory exists; refuse a link, a non-directory, another filesystem, others' write access.
 
         A link there would send staging, and the renames out of it, to a
         place of someone else's choosing; another filesystem would make the
@@ -126,11 +182,7 @@ class InstallState:
         place, so the state directory must be this user's and no one else's
         to write.
         """
-        if not self.dest.is_dir():
-            raise OutputError(f"{self.dest}: the install directory does not exist or is not a directory")
         try:
-            with contextlib.suppress(FileExistsError):
-                self.path.mkdir(mode=0o700)
             info = self.path.lstat()
             if not stat.S_ISDIR(info.st_mode):
                 raise OutputError(f"{self.path}: {file_kind(info.st_mode)}, not packseal's state directory")
@@ -141,21 +193,11 @@ class InstallState:
                 raise OutputError(f"{self.path}: writable by group or others (mode {mode}); they could swap what lands")
             if info.st_dev != self.dest.stat().st_dev:
                 raise OutputError(f"{self.path}: on another filesystem than {self.dest}; packseal lands by rename")
+        except FileNotFoundError:
+            return False
         except OSError as err:
             raise OutputError(os_error_line(self.path, err, "create directory")) from None
-
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        """Hold the install directory's lock: one installer at a time lands, recovers or reads records."""
-        try:
-            descriptor = os.open(self.path / _LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        except OSError as err:
-            raise OutputError(os_error_line(self.path / _LOCK_NAME, err, "lock")) from None
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(descriptor)
+        return True
 
     def new_staging(self) -> Path:
         """A new, empty staging directory, mode 0700, inside the state directory."""

@@ -10,8 +10,9 @@ from installs import NEW_PACK, OLD_PACK, signed_pack, write_tree
 from trees import snapshot
 
 import signing.installer
+import signing.landing
 import signing.staging
-from signing.errors import InstallRefused, OutputError
+from signing.errors import BundleError, InstallRefused, OutputError
 from signing.installer import install, read_installed
 from signing.sign import sign_with_minisign
 from signing.trustfile import TrustFile
@@ -54,7 +55,7 @@ def test_a_replacement_names_what_changed_and_leaves_only_the_new_bundle(tmp_pat
     assert snapshot(dest / "pack") == snapshot(new)
     assert installed.replaced is not None and set(installed.changes()) == {"digest"}
     assert installed.changes()["digest"] == (installed.replaced.digest, installed.digest)
-    assert sorted(os.listdir(dest / ".packseal-installs")) == ["lock", "pack.json"]
+    assert os.listdir(dest / ".packseal-installs") == ["pack.json"]
     assert read_installed(dest, "pack").digest == installed.digest
 
 
@@ -70,6 +71,62 @@ def test_a_refused_bundle_leaves_dest_byte_for_byte_unchanged(tmp_path, dest, ke
     assert refused.value.verdict.refusal.name == "files"
     assert snapshot(dest) == before
     assert audit_actions(packseal_home)[-1] == ("install-refused", "pack")
+
+
+@pytest.mark.parametrize("refusal", ["untrusted signer", "no such source"])
+def test_a_refused_install_into_a_fresh_dest_leaves_it_as_it_was(tmp_path, dest, other_key_pair, policy, refusal):
+    """Not even the state directory the install needed for its staging and records stays behind."""
+    (dest / "kept.txt").write_bytes(b"the user's own\n")
+    before = snapshot(dest)
+    if refusal == "untrusted signer":
+        source = signed_pack(tmp_path / "src" / "pack", OLD_PACK, other_key_pair)
+    else:
+        source = tmp_path / "src" / "pack"
+
+    with pytest.raises((InstallRefused, BundleError)):
+        install(source, dest, policy)
+
+    assert snapshot(dest) == before
+
+
+def test_a_refusal_keeps_a_state_directory_it_did_not_create(tmp_path, dest, other_key_pair, policy):
+    (dest / ".packseal-installs").mkdir(mode=0o700)
+    before = snapshot(dest)
+
+    with pytest.raises(InstallRefused):
+        install(signed_pack(tmp_path / "src" / "pack", OLD_PACK, other_key_pair), dest, policy)
+
+    assert snapshot(dest) == before
+
+
+def test_reading_install_records_creates_nothing(dest):
+    assert read_installed(dest, "pack") is None
+    assert os.listdir(dest) == []
+
+
+def test_a_landing_writes_the_staged_data_before_the_first_rename_and_syncs_dest_after_the_last(
+    tmp_path, dest, key_pair, policy, monkeypatch
+):
+    """A power cut after a rename must not leave a new name over content never written; nor lose the rename."""
+    install(signed_pack(tmp_path / "v1" / "pack", OLD_PACK, key_pair), dest, policy)
+    steps: list[tuple[str, Path]] = []
+
+    def recorded(name, function):
+        def step(*args):
+            steps.append((name, Path(args[-1])))
+            return function(*args)
+
+        return step
+
+    for name in ("_write_staged", "_exchange", "_rename", "_rename_noreplace", "fsync_directory"):
+        monkeypatch.setattr(signing.landing, name, recorded(name, getattr(signing.landing, name)))
+    install(signed_pack(tmp_path / "v2" / "pack", NEW_PACK, key_pair), dest, policy)
+
+    moves = [index for index, (name, _) in enumerate(steps) if name != "fsync_directory"]
+    assert steps[moves[0]][0] == "_write_staged" and steps[moves[0]][1].parent == dest / ".packseal-installs"
+    assert len(moves) > 1, "no rename was seen"
+    synced = {path for name, path in steps[moves[-1] + 1 :] if name == "fsync_directory"}
+    assert synced == {dest, dest / ".packseal-installs"}
 
 
 def test_a_source_file_swapped_after_it_was_copied_cannot_reach_dest(tmp_path, dest, key_pair, policy, monkeypatch):
@@ -102,8 +159,7 @@ def test_a_source_file_swapped_while_it_is_copied_is_refused(tmp_path, dest, key
     with pytest.raises(InstallRefused, match="at files: changed: bin/run"):
         install(pack, dest, policy)
 
-    assert sorted(os.listdir(dest)) == [".packseal-installs"]
-    assert os.listdir(dest / ".packseal-installs") == ["lock"]
+    assert os.listdir(dest) == []
 
 
 def test_a_single_file_lands_with_the_signature_it_was_verified_by(tmp_path, dest, key_pair, policy):
@@ -142,7 +198,7 @@ def test_an_entry_no_install_record_names_is_not_replaced(tmp_path, dest, key_pa
         install(signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair), dest, policy)
 
     assert snapshot(dest / "pack") == before
-    assert os.listdir(dest / ".packseal-installs") == ["lock"]
+    assert os.listdir(dest) == ["pack"]
 
 
 def test_a_state_directory_that_is_a_link_is_refused(tmp_path, dest, key_pair, policy):

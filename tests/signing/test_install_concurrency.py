@@ -1,0 +1,76 @@
+"""Installers that wait on one install directory's lock together: refused ones leave no trace, the others all land.
+
+A refused install removes the state directory it created, so the lock
+cannot live there: an installer waiting on it would then hold a lock no
+later installer sees. The test holds the lock while the installers start,
+and lets them go once every one is waiting on it (`/proc/locks`), in
+whatever order the kernel wakes them.
+"""
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from installs import OLD_PACK, signed_pack
+
+from signing.staging import InstallState
+
+_CHILD = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    import minisign
+    from signing.backends.minisign import MinisignKeyring
+    from signing.errors import InstallRefused
+    from signing.installer import install
+    from signing.policy import TrustPolicy
+
+    source, dest, key = map(Path, sys.argv[1:])
+    policy = TrustPolicy((MinisignKeyring([minisign.PublicKey.from_base64(key.read_bytes())]),))
+    try:
+        install(source, dest, policy)
+    except InstallRefused:
+        sys.exit(3)
+    """
+)
+
+
+def waiting_on(path: Path) -> int:
+    """How many processes wait for a lock on `path` (`->` lines of `/proc/locks` naming its inode)."""
+    inode = f":{path.stat().st_ino} "
+    return sum(1 for line in Path("/proc/locks").read_text().splitlines() if "->" in line and inode in line)
+
+
+@pytest.mark.slow
+def test_installers_waiting_together_land_every_trusted_bundle_and_nothing_else(
+    tmp_path, dest, key_pair, other_key_pair, monkeypatch
+):
+    monkeypatch.setenv("PACKSEAL_HOME", str(tmp_path / "home"))
+    key = tmp_path / "key.b64"
+    key.write_bytes(key_pair.public_key.to_base64())
+    sources = {
+        "trusted-a": signed_pack(tmp_path / "a" / "pack-a", OLD_PACK, key_pair),
+        "untrusted-x": signed_pack(tmp_path / "x" / "evil-x", OLD_PACK, other_key_pair),
+        "trusted-b": signed_pack(tmp_path / "b" / "pack-b", OLD_PACK, key_pair),
+        "untrusted-y": signed_pack(tmp_path / "y" / "evil-y", OLD_PACK, other_key_pair),
+    }
+
+    with InstallState(dest).locked():
+        children = {
+            name: subprocess.Popen([sys.executable, "-c", _CHILD, str(source), str(dest), str(key)])
+            for name, source in sources.items()
+        }
+        deadline = time.monotonic() + 60
+        while waiting_on(dest) < len(children):
+            assert time.monotonic() < deadline, "the installers never all waited on the lock"
+            assert all(child.poll() is None for child in children.values()), "an installer ended without the lock"
+            time.sleep(0.02)
+        assert list(dest.iterdir()) == [], "nothing is created in DEST before its lock is held"
+    statuses = {name: child.wait(timeout=60) for name, child in children.items()}
+
+    assert statuses == {"trusted-a": 0, "untrusted-x": 3, "trusted-b": 0, "untrusted-y": 3}
+    assert sorted(path.name for path in dest.iterdir()) == [".packseal-installs", "pack-a", "pack-b"]
+    assert sorted(path.name for path in (dest / ".packseal-installs").iterdir()) == ["pack-a.json", "pack-b.json"]
