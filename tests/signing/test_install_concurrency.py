@@ -7,8 +7,10 @@ and lets them go once every one is waiting on it (`/proc/locks`), in
 whatever order the kernel wakes them.
 """
 
+import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -74,3 +76,44 @@ def test_installers_waiting_together_land_every_trusted_bundle_and_nothing_else(
     assert statuses == {"trusted-a": 0, "untrusted-x": 3, "trusted-b": 0, "untrusted-y": 3}
     assert sorted(path.name for path in dest.iterdir()) == [".packseal-installs", "pack-a", "pack-b"]
     assert sorted(path.name for path in (dest / ".packseal-installs").iterdir()) == ["pack-a.json", "pack-b.json"]
+
+
+def holding_lock(path: Path) -> bool:
+    """Whether a process holds a lock on `path` (a `/proc/locks` line naming its inode that is not waiting)."""
+    inode = f":{path.stat().st_ino} "
+    return any("->" not in line and inode in line for line in Path("/proc/locks").read_text().splitlines())
+
+
+@pytest.fixture
+def shared_dest():
+    """An empty install directory any user can read and search, as `/usr/local/lib/x` is: not below tmp_path (0700)."""
+    with tempfile.TemporaryDirectory(prefix="packseal-shared-") as parent:
+        Path(parent).chmod(0o755)
+        dest = Path(parent) / "plugins"
+        dest.mkdir(mode=0o755)
+        yield dest
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="running a process as another user needs root")
+def test_another_user_who_can_read_dest_cannot_hold_up_its_installs(tmp_path, shared_dest, key_pair, monkeypatch):
+    """Anyone who can open DEST can `flock` it: the lock must be on something only the installing user can open."""
+    monkeypatch.setenv("PACKSEAL_HOME", str(tmp_path / "home"))
+    key = tmp_path / "key.b64"
+    key.write_bytes(key_pair.public_key.to_base64())
+    source = signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair)
+    other = subprocess.Popen(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "flock", "-x", str(shared_dest), "sleep", "120"]
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not holding_lock(shared_dest):
+            assert time.monotonic() < deadline and other.poll() is None, "the other user never locked DEST"
+            time.sleep(0.02)
+
+        installer = subprocess.run([sys.executable, "-c", _CHILD, str(source), str(shared_dest), str(key)], timeout=30)
+    finally:
+        other.kill()
+        other.wait()
+
+    assert installer.returncode == 0
+    assert sorted(os.listdir(shared_dest)) == [".packseal-installs", "pack"]
