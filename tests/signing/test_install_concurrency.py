@@ -1,10 +1,12 @@
 """Installers that wait on one install directory's lock together: refused ones leave no trace, the others all land.
 
-A refused install removes the state directory it created, so the lock
-cannot live there: an installer waiting on it would then hold a lock no
-later installer sees. The test holds the lock while the installers start,
-and lets them go once every one is waiting on it (`/proc/locks`), in
-whatever order the kernel wakes them.
+The lock is the state directory, which a refused install that created it
+removes: an installer waiting on it must then start over on the one the
+next installer makes, or it would hold a lock no later installer sees.
+The test holds the lock on a state directory it created while the
+installers start, and lets them go once every one is waiting on it
+(`/proc/locks`): the directory they wait on is then removed, as a
+refused install's is.
 """
 
 import os
@@ -60,17 +62,18 @@ def test_installers_waiting_together_land_every_trusted_bundle_and_nothing_else(
         "untrusted-y": signed_pack(tmp_path / "y" / "evil-y", OLD_PACK, other_key_pair),
     }
 
-    with InstallState(dest).locked():
+    with InstallState(dest).prepared():
         children = {
             name: subprocess.Popen([sys.executable, "-c", _CHILD, str(source), str(dest), str(key)])
             for name, source in sources.items()
         }
         deadline = time.monotonic() + 60
-        while waiting_on(dest) < len(children):
+        while waiting_on(dest / ".packseal-installs") < len(children):
             assert time.monotonic() < deadline, "the installers never all waited on the lock"
             assert all(child.poll() is None for child in children.values()), "an installer ended without the lock"
             time.sleep(0.02)
-        assert list(dest.iterdir()) == [], "nothing is created in DEST before its lock is held"
+        assert os.listdir(dest) == [".packseal-installs"], "nothing but the state directory before its lock is held"
+        assert os.listdir(dest / ".packseal-installs") == []
     statuses = {name: child.wait(timeout=60) for name, child in children.items()}
 
     assert statuses == {"trusted-a": 0, "untrusted-x": 3, "trusted-b": 0, "untrusted-y": 3}
