@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from installs import OLD_PACK, signed_pack
+from unprivileged import run_python_unprivileged
 
 from signing.staging import InstallState
 
@@ -120,3 +121,26 @@ def test_another_user_who_can_read_dest_cannot_hold_up_its_installs(tmp_path, sh
 
     assert installer.returncode == 0
     assert sorted(os.listdir(shared_dest)) == [".packseal-installs", "pack"]
+
+
+def test_an_install_directory_its_user_can_write_and_search_but_not_read_takes_installs(tmp_path, dest, key_pair):
+    """Mode 0300: landing needs only write and search in DEST; the lock must not need to read it."""
+    key = tmp_path / "key.b64"
+    key.write_bytes(key_pair.public_key.to_base64())
+    source = signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair)
+    dest.chmod(0o300)
+
+    child = run_python_unprivileged(
+        f"""
+        import os, sys
+        os.environ["PACKSEAL_HOME"] = {str(tmp_path / "home")!r}
+        sys.argv[1:] = [{str(source)!r}, {str(dest)!r}, {str(key)!r}]
+        exec({_CHILD!r})
+        from signing.installer import read_installed
+        print(read_installed(sys.argv[2], "pack").name)
+        """
+    )
+
+    dest.chmod(0o700)
+    assert (child.returncode, child.stdout, child.stderr) == (0, "pack\n", "")
+    assert sorted(os.listdir(dest)) == [".packseal-installs", "pack"]
