@@ -129,6 +129,38 @@ def test_a_landing_writes_the_staged_data_before_the_first_rename_and_syncs_dest
     assert synced == {dest, dest / ".packseal-installs"}
 
 
+def test_a_directory_that_cannot_be_opened_to_fsync_has_its_filesystem_synced_after_the_last_rename(
+    tmp_path, dest, key_pair, policy, monkeypatch
+):
+    """A DEST of mode 0300 cannot be opened, so not fsynced: its renames are written by a syncfs instead."""
+    steps: list[tuple[str, Path]] = []
+    fsync_directory = signing.landing.fsync_directory
+
+    def unreadable_dest(directory):
+        steps.append(("fsync_directory", Path(directory)))
+        if Path(directory) == dest:
+            raise PermissionError(13, "Permission denied", str(directory))
+        fsync_directory(directory)
+
+    def recorded(name, function):
+        def step(*args):
+            steps.append((name, Path(args[-1])))
+            return function(*args)
+
+        return step
+
+    monkeypatch.setattr(signing.landing, "fsync_directory", unreadable_dest)
+    for name in ("_rename_noreplace", "_sync_filesystem"):
+        monkeypatch.setattr(signing.landing, name, recorded(name, getattr(signing.landing, name)))
+    install(signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair), dest, policy)
+
+    last_rename = max(index for index, (name, _) in enumerate(steps) if name == "_rename_noreplace")
+    after = steps[last_rename + 1 :]
+    assert ("fsync_directory", dest) in after
+    assert [name for name, _ in after][-1] == "_sync_filesystem"
+    assert (dest / "pack").is_dir()
+
+
 def test_a_source_file_swapped_after_it_was_copied_cannot_reach_dest(tmp_path, dest, key_pair, policy, monkeypatch):
     """The old recipe's race: the source changes between the copy and the check. Only the private copy is checked."""
     pack = signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair)
