@@ -116,9 +116,9 @@ def reading_at(path, pid: int) -> int | None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["SIGTERM", "SIGHUP", "SIGINT"])
 def test_a_signal_while_an_install_copies_leaves_dest_as_it_was(tmp_path, pack, key_store, run_packseal, sent):
-    """`kill` (SIGTERM), as a service manager or a timeout sends it, is an interrupt like Ctrl-C: staging goes.
+    """`kill` (SIGTERM) or a closed terminal (SIGHUP) is an interrupt like Ctrl-C: staging goes.
 
     The source holds a file signed empty, grown (sparse) just before the
     install starts: the install is stopped while it copies it, well short
