@@ -161,6 +161,28 @@ def test_a_directory_that_cannot_be_opened_to_fsync_has_its_filesystem_synced_af
     assert (dest / "pack").is_dir()
 
 
+def test_a_directory_fsync_that_fails_after_the_last_rename_is_one_error_and_the_next_install_recovers(
+    tmp_path, dest, key_pair, policy, monkeypatch
+):
+    """An I/O error making the renames durable is an `OutputError` (one line), not a traceback of a raw OSError."""
+    install(signed_pack(tmp_path / "v1" / "pack", OLD_PACK, key_pair), dest, policy)
+    fsync_directory = signing.landing.fsync_directory
+
+    def failing(directory):
+        if Path(directory) == dest:
+            raise OSError(5, "Input/output error", str(directory))
+        fsync_directory(directory)
+
+    monkeypatch.setattr(signing.landing, "fsync_directory", failing)
+    with pytest.raises(OutputError, match="cannot sync: Input/output error"):
+        install(signed_pack(tmp_path / "v2" / "pack", NEW_PACK, key_pair), dest, policy)
+    monkeypatch.undo()
+
+    assert read_installed(dest, "pack") is not None
+    assert os.listdir(dest / ".packseal-installs") == ["pack.json"]
+    assert snapshot(dest / "pack") in (snapshot(tmp_path / "v1" / "pack"), snapshot(tmp_path / "v2" / "pack"))
+
+
 def test_a_source_file_swapped_after_it_was_copied_cannot_reach_dest(tmp_path, dest, key_pair, policy, monkeypatch):
     """The old recipe's race: the source changes between the copy and the check. Only the private copy is checked."""
     pack = signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair)
