@@ -221,15 +221,21 @@ def _sync_parents(staging: Path, dest: Path, items: list[_Item]) -> None:
     directory of mode 0300 takes installs) cannot be opened to be fsynced:
     its filesystem, which is staging's as every entry moved by rename, is
     then synced whole instead (`syncfs`), which writes its renames too.
+    An I/O error here is an `OutputError`, not an `OSError` for `land` to
+    undo the landing on: the journal stays in staging, for the next
+    install, or `read_installed`, to finish the landing (or undo it) again.
     """
     unreadable = False
-    for directory in sorted({(dest / item.move.name).parent for item in items}):
-        try:
-            fsync_directory(directory)
-        except PermissionError:
-            unreadable = True
-    if unreadable:
-        _sync_filesystem(staging)
+    try:
+        for directory in sorted({(dest / item.move.name).parent for item in items}):
+            try:
+                fsync_directory(directory)
+            except PermissionError:
+                unreadable = True
+        if unreadable:
+            _sync_filesystem(staging)
+    except OSError as err:
+        raise OutputError(os_error_line(dest, err, "sync")) from None
 
 
 def _write_journal(staging: Path, items: list[dict[str, Any]]) -> None:
