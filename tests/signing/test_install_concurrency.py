@@ -9,6 +9,7 @@ installers start, and lets them go once every one is waiting on it
 refused install's is.
 """
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -143,4 +144,32 @@ def test_an_install_directory_its_user_can_write_and_search_but_not_read_takes_i
 
     dest.chmod(0o700)
     assert (child.returncode, child.stdout, child.stderr) == (0, "pack\n", "")
+    assert sorted(os.listdir(dest)) == [".packseal-installs", "pack"]
+
+
+@pytest.mark.slow
+def test_an_installer_waiting_on_a_dest_that_is_then_replaced_waits_on_the_new_one(tmp_path, dest, key_pair):
+    """A lock counts only while the path names what was locked: else the waiter works beside the new DEST's holder."""
+    key = tmp_path / "key.b64"
+    key.write_bytes(key_pair.public_key.to_base64())
+    source = signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair)
+    environment = {**os.environ, "PACKSEAL_HOME": str(tmp_path / "home")}
+
+    with contextlib.ExitStack() as new_holder:
+        with InstallState(dest).prepared():
+            child = subprocess.Popen([sys.executable, "-c", _CHILD, str(source), str(dest), str(key)], env=environment)
+            deadline = time.monotonic() + 60
+            while waiting_on(dest / ".packseal-installs") < 1:
+                assert time.monotonic() < deadline and child.poll() is None, "the installer never waited on the lock"
+                time.sleep(0.02)
+            dest.rename(tmp_path / "replaced")
+            dest.mkdir()
+            new_holder.enter_context(InstallState(dest).prepared())
+        while waiting_on(dest / ".packseal-installs") < 1:
+            assert time.monotonic() < deadline, "the installer did not go on to wait on the new DEST's lock"
+            assert child.poll() is None, "the installer worked in the new DEST without its lock"
+            time.sleep(0.02)
+        assert os.listdir(dest) == [".packseal-installs"]
+
+    assert child.wait(timeout=60) == 0
     assert sorted(os.listdir(dest)) == [".packseal-installs", "pack"]
