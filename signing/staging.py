@@ -147,7 +147,7 @@ class InstallState:
         try:
             yield
         finally:
-            if created:
+            if created and self._names(descriptor):  # never another's, if DEST was replaced meanwhile
                 with contextlib.suppress(OSError):  # not empty: an install landed; else the error already raised wins
                     os.rmdir(self.path)
             os.close(descriptor)
@@ -194,19 +194,24 @@ class InstallState:
                 self._check(self.path.lstat())
             raise OutputError(os_error_line(self.path, err, "lock")) from None
         try:
-            held = os.fstat(descriptor)
-            self._check(held)
+            self._check(os.fstat(descriptor))
             fcntl.flock(descriptor, fcntl.LOCK_EX)
-            current = self.path.lstat()
-        except FileNotFoundError:
-            current = None
+            if self._names(descriptor):
+                return descriptor
         except BaseException:
             os.close(descriptor)
             raise
-        if current is None or (current.st_dev, current.st_ino) != (held.st_dev, held.st_ino):
-            os.close(descriptor)
-            return None
-        return descriptor
+        os.close(descriptor)
+        return None
+
+    def _names(self, descriptor: int) -> bool:
+        """Whether the state directory's path names the directory open as `descriptor`."""
+        held = os.fstat(descriptor)
+        try:
+            current = self.path.lstat()
+        except FileNotFoundError:
+            return False
+        return (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino)
 
     def _check(self, info: os.stat_result) -> None:
         """Refuse a link, a non-directory, another filesystem, others' write access as the state directory.
