@@ -136,7 +136,8 @@ class InstallState:
         On exit, a state directory this call created is removed if it is
         still empty, before the lock is let go, and only with `os.rmdir`,
         which removes nothing but an empty directory: once an install record
-        is in it, it stays.
+        is in it, it stays. Nor is it removed once its path names another
+        (DEST replaced meanwhile): that one may be another installer's.
         """
         self._check_dest()
         while True:
@@ -147,7 +148,7 @@ class InstallState:
         try:
             yield
         finally:
-            if created and self._names(descriptor):  # never another's, if DEST was replaced meanwhile
+            if created and self._names(descriptor):
                 with contextlib.suppress(OSError):  # not empty: an install landed; else the error already raised wins
                     os.rmdir(self.path)
             os.close(descriptor)
