@@ -11,9 +11,9 @@ and lands exactly it by rename (`signing.landing`), with its install record
 (`signing.records`). Whoever can write the source after the copy changes
 nothing that lands.
 
-One installer at a time works in an install directory (`flock` on the
-directory itself), and each first finishes or undoes a landing an earlier
-one left cut short. On any failure the staging directory is removed and
+One installer at a time works in an install directory (`flock` on its
+state directory, `signing.staging.InstallState`), and each first finishes
+or undoes a landing an earlier one left cut short. On any failure the staging directory is removed and
 the install directory is as it was, down to its listing: a state directory
 (`DEST/.packseal-installs/`) that the failed install created goes too.
 An install that returned is durable: everything staged is written to disk
@@ -189,7 +189,7 @@ def install(
             return installed
     log = AuditLog.default() if audit is None else audit
     trust = _Trust.of(policy, lock)
-    with _refusals_audited(log, str(given), trust), state.locked(), state.prepared():
+    with _refusals_audited(log, str(given), trust), state.prepared():
         for leftover in state.stagings():
             recover(leftover, dest)
         staging = state.new_staging()
@@ -217,8 +217,8 @@ def read_installed(dest: PathLike, name: str) -> InstallRecord | None:
     state directory has nothing installed.
     """
     state = InstallState(Path(dest))
-    with state.locked():
-        if not state.present():
+    with state.present() as present:
+        if not present:
             return None
         for leftover in state.stagings():
             recover(leftover, state.dest)

@@ -77,7 +77,7 @@ def land(staging: Path, dest: Path, moves: Sequence[Move]) -> None:
         (staging / _OLD_DIR).mkdir()
         for item in items:
             _land_item(staging, dest, item)
-        _sync_parents(dest, items)
+        _sync_parents(staging, dest, items)
     except OSError as err:
         recover(staging, dest)
         raise OutputError(os_error_line(dest, err, "install into")) from None
@@ -100,7 +100,7 @@ def recover(staging: Path, dest: Path) -> None:
             (staging / _DISCARD_DIR).mkdir(exist_ok=True)
             for item in reversed(items):
                 _undo_item(staging, dest, item)
-        _sync_parents(dest, items)
+        _sync_parents(staging, dest, items)
     _remove_tree(staging)
 
 
@@ -196,23 +196,46 @@ def _write_staged(staging: Path) -> None:
     waits for other programs' unwritten data on that filesystem. Without
     syncfs in the C library, `os.sync()` does the same for every filesystem.
     """
+    _sync_filesystem(staging)
+
+
+def _sync_filesystem(directory: Path) -> None:
+    """`syncfs(2)` of the filesystem `directory` is on, through a descriptor of it; `os.sync()` without syncfs."""
     syncfs = getattr(_libc(), "syncfs", None)
     if syncfs is None:
         os.sync()
         return
-    descriptor = os.open(staging, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         if syncfs(descriptor) != 0:
             error = ctypes.get_errno()
-            raise OSError(error, os.strerror(error), str(staging))
+            raise OSError(error, os.strerror(error), str(directory))
     finally:
         os.close(descriptor)
 
 
-def _sync_parents(dest: Path, items: list[_Item]) -> None:
-    """Make the moves durable: fsync each directory an entry was renamed into or out of in `dest`."""
-    for directory in sorted({(dest / item.move.name).parent for item in items}):
-        fsync_directory(directory)
+def _sync_parents(staging: Path, dest: Path, items: list[_Item]) -> None:
+    """Make the moves durable: fsync each directory an entry was renamed into or out of in `dest`.
+
+    A directory this user can write and search but not read (an install
+    directory of mode 0300 takes installs) cannot be opened to be fsynced:
+    its filesystem, which is staging's as every entry moved by rename, is
+    then synced whole instead (`syncfs`), which writes its renames too.
+    An I/O error here is an `OutputError`, not an `OSError` for `land` to
+    undo the landing on: the journal stays in staging, for the next
+    install, or `read_installed`, to finish the landing (or undo it) again.
+    """
+    unreadable = False
+    try:
+        for directory in sorted({(dest / item.move.name).parent for item in items}):
+            try:
+                fsync_directory(directory)
+            except PermissionError:
+                unreadable = True
+        if unreadable:
+            _sync_filesystem(staging)
+    except OSError as err:
+        raise OutputError(os_error_line(dest, err, "sync")) from None
 
 
 def _write_journal(staging: Path, items: list[dict[str, Any]]) -> None:

@@ -103,16 +103,21 @@ class CopyBudget:
 
 @dataclass(frozen=True)
 class InstallState:
-    """The state directory of one install directory (`DEST/.packseal-installs/`), and the lock of that directory.
+    """The state directory of one install directory (`DEST/.packseal-installs/`), which is also its lock.
 
     A refused or failed install leaves the install directory as it found
     it, so the state directory exists only while an install holds the lock
     or once a record is in it: `prepared` creates it and removes it again
-    if it is still empty, and a read (`present`) never creates it. That is
-    why the lock is on the install directory itself, not a file in the
-    state directory: a lock file would outlive a refusal, and a lock on the
-    state directory would be lost with it when one installer removes it
-    while another waits.
+    if it is still empty, and a read (`present`) never creates it.
+
+    The lock is `flock` on the state directory itself: this user's, mode
+    0700, so no other user can open it, let alone hold its lock and make
+    every install wait. A lock on the install directory would need it
+    readable (a mode-0300 DEST takes installs), and anyone who can read it
+    could hold that lock for as long as they like. As the directory locked
+    can be removed (by the refused install that created it) while others
+    wait on it, a lock counts only if the path still names the directory
+    locked once it is held; else the waiter starts over.
     """
 
     dest: Path
@@ -125,54 +130,92 @@ class InstallState:
         return self.path / f"{name}.json"
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        """Hold the install directory's lock: one installer at a time lands, recovers or reads records.
+    def prepared(self) -> Iterator[None]:
+        """Hold the lock on the state directory, created (0700) if missing: one installer at a time lands or recovers.
 
-        `flock` on a descriptor of the install directory itself, which no
-        installer creates or removes, so the lock writes nothing to disk.
+        On exit, a state directory this call created is removed if it is
+        still empty, before the lock is let go, and only with `os.rmdir`,
+        which removes nothing but an empty directory: once an install record
+        is in it, it stays. Nor is it removed once its path names another
+        (DEST replaced meanwhile): that one may be another installer's.
         """
-        if not self.dest.is_dir():
-            raise OutputError(f"{self.dest}: the install directory does not exist or is not a directory")
+        self._check_dest()
+        while True:
+            created = self._created()
+            descriptor = self._locked()
+            if descriptor is not None:
+                break
         try:
-            descriptor = os.open(self.dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except OSError as err:
-            raise OutputError(os_error_line(self.dest, err, "lock")) from None
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
             yield
         finally:
+            if created and self._names(descriptor):
+                with contextlib.suppress(OSError):  # not empty: an install landed; else the error already raised wins
+                    os.rmdir(self.path)
             os.close(descriptor)
 
     @contextlib.contextmanager
-    def prepared(self) -> Iterator[None]:
-        """With the lock held: the state directory, created (0700) if missing and checked; removed on exit if empty.
+    def present(self) -> Iterator[bool]:
+        """For a read: hold the lock and say True if the state directory exists; else False, creating nothing."""
+        self._check_dest()
+        while (descriptor := self._locked()) is None:
+            if not os.path.lexists(self.path):
+                yield False
+                return
+        try:
+            yield True
+        finally:
+            os.close(descriptor)
 
-        Only a directory this call created is removed, and only with
-        `os.rmdir`, which removes nothing but an empty directory: once an
-        install record is in it, it stays.
-        """
-        created = False
+    def _check_dest(self) -> None:
+        if not self.dest.is_dir():
+            raise OutputError(f"{self.dest}: the install directory does not exist or is not a directory")
+
+    def _created(self) -> bool:
+        """Make the state directory (0700) unless it exists; whether this call made it."""
         try:
             self.path.mkdir(mode=0o700)
-            created = True
         except FileExistsError:
-            pass
+            return False
         except OSError as err:
             raise OutputError(os_error_line(self.path, err, "create directory")) from None
+        return True
+
+    def _locked(self) -> int | None:
+        """A descriptor of the checked state directory, its lock held; None if the path no longer names it (or none).
+
+        Checked before the lock is waited for: a directory another user owns
+        or can write is refused, never waited on.
+        """
         try:
-            self._checked()
-            yield
-        finally:
-            if created:
-                with contextlib.suppress(OSError):  # not empty: an install landed; else the error already raised wins
-                    os.rmdir(self.path)
+            descriptor = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            with contextlib.suppress(OSError):  # a link or a file there: say so, as the check of what is there
+                self._check(self.path.lstat())
+            raise OutputError(os_error_line(self.path, err, "lock")) from None
+        try:
+            self._check(os.fstat(descriptor))
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            if self._names(descriptor):
+                return descriptor
+        except BaseException:
+            os.close(descriptor)
+            raise
+        os.close(descriptor)
+        return None
 
-    def present(self) -> bool:
-        """With the lock held: whether the state directory exists, checked as `prepared` checks it; creates nothing."""
-        return self._checked()
+    def _names(self, descriptor: int) -> bool:
+        """Whether the state directory's path names the directory open as `descriptor`."""
+        held = os.fstat(descriptor)
+        try:
+            current = self.path.lstat()
+        except FileNotFoundError:
+            return False
+        return (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino)
 
-    def _checked(self) -> bool:
-        """Whether the state directory exists; refuse a link, a non-directory, another filesystem, others' write access.
+    def _check(self, info: os.stat_result) -> None:
+        """Refuse a link, a non-directory, another filesystem, others' write access as the state directory.
 
         A link there would send staging, and the renames out of it, to a
         place of someone else's choosing; another filesystem would make the
@@ -182,22 +225,18 @@ class InstallState:
         place, so the state directory must be this user's and no one else's
         to write.
         """
+        if not stat.S_ISDIR(info.st_mode):
+            raise OutputError(f"{self.path}: {file_kind(info.st_mode)}, not packseal's state directory")
+        if info.st_uid != os.geteuid():
+            raise OutputError(f"{self.path}: owned by uid {info.st_uid}, not this user; it could swap what lands")
+        if info.st_mode & 0o022:
+            mode = f"{stat.S_IMODE(info.st_mode):o}"
+            raise OutputError(f"{self.path}: writable by group or others (mode {mode}); they could swap what lands")
         try:
-            info = self.path.lstat()
-            if not stat.S_ISDIR(info.st_mode):
-                raise OutputError(f"{self.path}: {file_kind(info.st_mode)}, not packseal's state directory")
-            if info.st_uid != os.geteuid():
-                raise OutputError(f"{self.path}: owned by uid {info.st_uid}, not this user; it could swap what lands")
-            if info.st_mode & 0o022:
-                mode = f"{stat.S_IMODE(info.st_mode):o}"
-                raise OutputError(f"{self.path}: writable by group or others (mode {mode}); they could swap what lands")
             if info.st_dev != self.dest.stat().st_dev:
                 raise OutputError(f"{self.path}: on another filesystem than {self.dest}; packseal lands by rename")
-        except FileNotFoundError:
-            return False
         except OSError as err:
-            raise OutputError(os_error_line(self.path, err, "create directory")) from None
-        return True
+            raise OutputError(os_error_line(self.dest, err, "lock")) from None
 
     def new_staging(self) -> Path:
         """A new, empty staging directory, mode 0700, inside the state directory."""

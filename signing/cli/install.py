@@ -4,8 +4,11 @@ SRC is a path, `git+https://host/org/repo@<commit>[#subdirectory=p]` or an
 `https://` release URL, read by `signing.sources.spec.parse_source`.
 """
 
+import contextlib
 import json
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -79,7 +82,10 @@ def install_command(
     policy = _policy(trust)
     limits = ArchiveLimits(max_bytes=max_bytes, max_files=max_files, max_ratio=max_ratio)
     try:
-        with progress_for_terminal(sys.stderr, label="installing", quiet=quiet or as_json) as progress:
+        with (
+            interrupted_by_termination(),
+            progress_for_terminal(sys.stderr, label="installing", quiet=quiet or as_json) as progress,
+        ):
             installed = install(
                 given,
                 dest,
@@ -98,6 +104,31 @@ def install_command(
         return ExitStatus.REFUSED
     click.echo(json.dumps(installed.to_json(), indent=2) if as_json else outcome(installed))
     return ExitStatus.DONE
+
+
+@contextlib.contextmanager
+def interrupted_by_termination() -> Iterator[None]:
+    """While installing, take SIGTERM and SIGHUP as Ctrl-C: an interrupt that unwinds, not a sudden death.
+
+    Their default action ends the process where it stands: an install
+    stopped by `kill`, a service manager, `timeout(1)` or a closed terminal
+    would leave its staging directory, and the state directory it created,
+    in DEST. As a `KeyboardInterrupt` (`signal.default_int_handler`) they
+    undo what was begun, as a refusal does, and the command exits 130. A
+    signal the parent chose to ignore stays ignored, as Python leaves an
+    ignored SIGINT. Only `install` does this, which works inside a
+    directory it must leave as it found it; the other commands need not
+    import `signal` to start.
+    """
+    previous = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGHUP)}
+    for number, handler in previous.items():
+        if handler is signal.SIG_DFL:
+            signal.signal(number, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _policy(trust: TrustOptions) -> TrustPolicy | TrustFile:

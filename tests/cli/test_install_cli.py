@@ -1,6 +1,14 @@
 """`packseal install`: the trust summary before landing, --dry-run, --json, refusals with DEST unchanged."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import json_output
+import pytest
 from trees import snapshot
 
 
@@ -93,3 +101,59 @@ def test_max_bytes_bounds_a_directory_source_as_it_copies(tmp_path, pack, key_st
     assert result.stderr == f"packseal: error: {pack}: more than 1048576 bytes to copy (--max-bytes); refused\n"
     assert sorted(path.name for path in dest.iterdir()) == ["other"]
     assert snapshot(dest / "other") == before
+
+
+def reading_at(path, pid: int) -> int | None:
+    """How far process `pid` has read `path`, or None if it does not have it open."""
+    try:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            if os.readlink(fd) == str(path):
+                fields = Path(f"/proc/{pid}/fdinfo/{fd.name}").read_text().split()
+                return int(fields[fields.index("pos:") + 1])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["SIGTERM", "SIGHUP", "SIGINT"])
+def test_a_signal_while_an_install_copies_leaves_dest_as_it_was(tmp_path, pack, key_store, run_packseal, sent):
+    """`kill` (SIGTERM) or a closed terminal (SIGHUP) is an interrupt like Ctrl-C: staging goes.
+
+    The source holds a file signed empty, grown (sparse) just before the
+    install starts: the install is stopped while it copies it, well short
+    of its end (and `--max-bytes` bounds what a missed stop could write).
+    """
+    key = key_store("trusted")
+    large = pack / "data" / "large.bin"
+    large.parent.mkdir(parents=True, exist_ok=True)
+    large.touch()
+    signed(run_packseal, pack, key)
+    os.truncate(large, 1024**3)
+    dest = tmp_path / "plugins"
+    dest.mkdir()
+    (dest / "kept.txt").write_bytes(b"the user's own\n")
+    before = snapshot(dest)
+    environment = {**os.environ, "PACKSEAL_HOME": str(tmp_path / "home")}
+    command = [Path(sys.executable).parent / "packseal", "install", pack, dest, "--minisign-pubkey", key.pub]
+    command += ["--max-bytes", str(1024**3 + 4096)]
+    pipes = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    process = subprocess.Popen(command, env=environment, text=True, **pipes)
+    try:
+        while (position := reading_at(large, process.pid)) is None or position < 8 * 1024**2:
+            assert process.poll() is None, "the install ended before it copied the large file"
+            time.sleep(0.002)
+        process.send_signal(signal.SIGSTOP)
+        os.waitpid(process.pid, os.WUNTRACED)
+        assert (reading_at(large, process.pid) or 0) < 1024**3, "the install copied the whole file before it stopped"
+        assert any((dest / ".packseal-installs").glob("stage-*")), "stopped while it stages"
+        process.send_signal(sent)
+        process.send_signal(signal.SIGCONT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert snapshot(dest) == before
+    assert process.returncode == 130 and stderr.endswith("packseal: error: interrupted\n"), stderr

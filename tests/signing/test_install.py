@@ -99,6 +99,20 @@ def test_a_refusal_keeps_a_state_directory_it_did_not_create(tmp_path, dest, oth
     assert snapshot(dest) == before
 
 
+def test_the_lock_file_of_earlier_versions_is_left_alone(tmp_path, dest, key_pair, other_key_pair, policy):
+    """Before this version, the lock was `.packseal-installs/lock`: a state directory holding it is not empty."""
+    (dest / ".packseal-installs").mkdir(mode=0o700)
+    (dest / ".packseal-installs" / "lock").write_bytes(b"")
+    before = snapshot(dest)
+
+    with pytest.raises(InstallRefused):
+        install(signed_pack(tmp_path / "x" / "pack", OLD_PACK, other_key_pair), dest, policy)
+    assert snapshot(dest) == before
+    install(signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair), dest, policy)
+
+    assert sorted(os.listdir(dest / ".packseal-installs")) == ["lock", "pack.json"]
+
+
 def test_reading_install_records_creates_nothing(dest):
     assert read_installed(dest, "pack") is None
     assert os.listdir(dest) == []
@@ -127,6 +141,78 @@ def test_a_landing_writes_the_staged_data_before_the_first_rename_and_syncs_dest
     assert len(moves) > 1, "no rename was seen"
     synced = {path for name, path in steps[moves[-1] + 1 :] if name == "fsync_directory"}
     assert synced == {dest, dest / ".packseal-installs"}
+
+
+def test_a_failing_syncfs_refuses_before_anything_moves(tmp_path, dest, key_pair, policy, monkeypatch):
+    install(signed_pack(tmp_path / "v1" / "pack", OLD_PACK, key_pair), dest, policy)
+    before = snapshot(dest)
+    moved: list[str] = []
+
+    def failing(directory):
+        raise OSError(5, "Input/output error", str(directory))
+
+    monkeypatch.setattr(signing.landing, "_sync_filesystem", failing)
+    for name in ("_exchange", "_rename", "_rename_noreplace"):
+        monkeypatch.setattr(signing.landing, name, lambda *args, name=name: moved.append(name))
+    with pytest.raises(OutputError, match="Input/output error"):
+        install(signed_pack(tmp_path / "v2" / "pack", NEW_PACK, key_pair), dest, policy)
+
+    assert moved == []
+    assert snapshot(dest) == before
+
+
+def test_a_directory_that_cannot_be_opened_to_fsync_has_its_filesystem_synced_after_the_last_rename(
+    tmp_path, dest, key_pair, policy, monkeypatch
+):
+    """A DEST of mode 0300 cannot be opened, so not fsynced: its renames are written by a syncfs instead."""
+    steps: list[tuple[str, Path]] = []
+    fsync_directory = signing.landing.fsync_directory
+
+    def unreadable_dest(directory):
+        steps.append(("fsync_directory", Path(directory)))
+        if Path(directory) == dest:
+            raise PermissionError(13, "Permission denied", str(directory))
+        fsync_directory(directory)
+
+    def recorded(name, function):
+        def step(*args):
+            steps.append((name, Path(args[-1])))
+            return function(*args)
+
+        return step
+
+    monkeypatch.setattr(signing.landing, "fsync_directory", unreadable_dest)
+    for name in ("_rename_noreplace", "_sync_filesystem"):
+        monkeypatch.setattr(signing.landing, name, recorded(name, getattr(signing.landing, name)))
+    install(signed_pack(tmp_path / "src" / "pack", OLD_PACK, key_pair), dest, policy)
+
+    last_rename = max(index for index, (name, _) in enumerate(steps) if name == "_rename_noreplace")
+    after = steps[last_rename + 1 :]
+    assert ("fsync_directory", dest) in after
+    assert [name for name, _ in after][-1] == "_sync_filesystem"
+    assert (dest / "pack").is_dir()
+
+
+def test_a_directory_fsync_that_fails_after_the_last_rename_is_one_error_and_the_next_install_recovers(
+    tmp_path, dest, key_pair, policy, monkeypatch
+):
+    """An I/O error making the renames durable is an `OutputError` (one line), not a traceback of a raw OSError."""
+    install(signed_pack(tmp_path / "v1" / "pack", OLD_PACK, key_pair), dest, policy)
+    fsync_directory = signing.landing.fsync_directory
+
+    def failing(directory):
+        if Path(directory) == dest:
+            raise OSError(5, "Input/output error", str(directory))
+        fsync_directory(directory)
+
+    monkeypatch.setattr(signing.landing, "fsync_directory", failing)
+    with pytest.raises(OutputError, match="cannot sync: Input/output error"):
+        install(signed_pack(tmp_path / "v2" / "pack", NEW_PACK, key_pair), dest, policy)
+    monkeypatch.undo()
+
+    assert read_installed(dest, "pack") is not None
+    assert os.listdir(dest / ".packseal-installs") == ["pack.json"]
+    assert snapshot(dest / "pack") in (snapshot(tmp_path / "v1" / "pack"), snapshot(tmp_path / "v2" / "pack"))
 
 
 def test_a_source_file_swapped_after_it_was_copied_cannot_reach_dest(tmp_path, dest, key_pair, policy, monkeypatch):
