@@ -31,6 +31,7 @@ from types import SimpleNamespace
 
 import json_output
 import pytest
+from proc_files import read_position
 
 PACKSEAL = Path(sys.executable).parent / "packseal"
 COMMIT = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -256,25 +257,13 @@ def _stopped_mid_read(path: Path, process: subprocess.Popen) -> None:
     only be scheduled once; the position is read again once the command is
     stopped, to prove it still holds the file and has not read all of it.
     """
-    while (position := _read_position(path, process.pid)) is None or position < MID:
+    while (position := read_position(path, process.pid)) is None or position < MID:
         assert process.poll() is None, "the command ended before reading the large file"
         time.sleep(0.002)
     process.send_signal(signal.SIGSTOP)
     os.waitpid(process.pid, os.WUNTRACED)
-    position = _read_position(path, process.pid)
+    position = read_position(path, process.pid)
     assert position is not None and position < LARGE, "the command read the whole file before it was stopped"
-
-
-def _read_position(path: Path, pid: int) -> int | None:
-    """How far process `pid` has read `path`, or None if it does not have it open."""
-    try:
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            if os.readlink(fd) == str(path):
-                fields = Path(f"/proc/{pid}/fdinfo/{fd.name}").read_text().split()
-                return int(fields[fields.index("pos:") + 1])
-    except (FileNotFoundError, ProcessLookupError):
-        pass
-    return None
 
 
 def _interrupt(ctx: SimpleNamespace, args: list) -> subprocess.CompletedProcess:

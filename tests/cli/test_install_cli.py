@@ -9,6 +9,7 @@ from pathlib import Path
 
 import json_output
 import pytest
+from proc_files import read_position
 from trees import snapshot
 
 
@@ -103,18 +104,6 @@ def test_max_bytes_bounds_a_directory_source_as_it_copies(tmp_path, pack, key_st
     assert snapshot(dest / "other") == before
 
 
-def reading_at(path, pid: int) -> int | None:
-    """How far process `pid` has read `path`, or None if it does not have it open."""
-    try:
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            if os.readlink(fd) == str(path):
-                fields = Path(f"/proc/{pid}/fdinfo/{fd.name}").read_text().split()
-                return int(fields[fields.index("pos:") + 1])
-    except (FileNotFoundError, ProcessLookupError):
-        pass
-    return None
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["SIGTERM", "SIGHUP", "SIGINT"])
 def test_a_signal_while_an_install_copies_leaves_dest_as_it_was(tmp_path, pack, key_store, run_packseal, sent):
@@ -140,12 +129,12 @@ def test_a_signal_while_an_install_copies_leaves_dest_as_it_was(tmp_path, pack, 
     pipes = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
     process = subprocess.Popen(command, env=environment, text=True, **pipes)
     try:
-        while (position := reading_at(large, process.pid)) is None or position < 8 * 1024**2:
+        while (position := read_position(large, process.pid)) is None or position < 8 * 1024**2:
             assert process.poll() is None, "the install ended before it copied the large file"
             time.sleep(0.002)
         process.send_signal(signal.SIGSTOP)
         os.waitpid(process.pid, os.WUNTRACED)
-        assert (reading_at(large, process.pid) or 0) < 1024**3, "the install copied the whole file before it stopped"
+        assert (read_position(large, process.pid) or 0) < 1024**3, "the install copied the whole file before it stopped"
         assert any((dest / ".packseal-installs").glob("stage-*")), "stopped while it stages"
         process.send_signal(sent)
         process.send_signal(signal.SIGCONT)

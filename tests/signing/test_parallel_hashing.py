@@ -317,12 +317,9 @@ def test_ctrl_c_in_the_calling_thread_is_raised_without_waiting_for_the_helpers(
     helper_released.set()
 
 
-def test_a_helper_that_cannot_start_fails_with_its_own_error(monkeypatch) -> None:
-    """No thread left (a process or cgroup limit): that error is raised, and the helpers started are ended.
-
-    Joining the helper that never started raised "cannot join thread before
-    it is started" instead, hiding why.
-    """
+@pytest.fixture
+def one_thread_only(monkeypatch) -> list[threading.Thread]:
+    """Threads after the first fail to start, as with no thread left (a process or cgroup limit); the one started."""
     start = threading.Thread.start
     started: list[threading.Thread] = []
 
@@ -333,6 +330,15 @@ def test_a_helper_that_cannot_start_fails_with_its_own_error(monkeypatch) -> Non
         start(thread)
 
     monkeypatch.setattr(threading.Thread, "start", start_one_only)
+    return started
+
+
+def test_a_helper_that_cannot_start_fails_with_its_own_error(one_thread_only: list[threading.Thread]) -> None:
+    """No thread left (a process or cgroup limit): that error is raised, and the helpers started are ended.
+
+    Joining the helper that never started raised "cannot join thread before
+    it is started" instead, hiding why.
+    """
 
     def hash_one(item: int, lane: Lane) -> int:
         lane.hashing_large_file()
@@ -340,8 +346,8 @@ def test_a_helper_that_cannot_start_fails_with_its_own_error(monkeypatch) -> Non
 
     with pytest.raises(RuntimeError, match=r"^can't start new thread$"):
         hash_all(list(range(10)), hash_one, threads=3)
-    started[0].join(timeout=PATIENCE)
-    assert not started[0].is_alive()
+    one_thread_only[0].join(timeout=PATIENCE)
+    assert not one_thread_only[0].is_alive()
 
 
 class _LaneStates:
@@ -376,23 +382,13 @@ def test_each_lane_state_is_made_by_the_caller_and_ended_by_the_lane_s_own_threa
     assert states.ended[1] is threading.current_thread()
 
 
-def test_the_state_of_a_lane_whose_thread_cannot_start_is_ended_too(monkeypatch):
+def test_the_state_of_a_lane_whose_thread_cannot_start_is_ended_too(one_thread_only: list[threading.Thread]) -> None:
     states = _LaneStates()
-    start = threading.Thread.start
-    started: list[threading.Thread] = []
-
-    def start_one_only(thread: threading.Thread) -> None:
-        if started:
-            raise RuntimeError("can't start new thread")
-        started.append(thread)
-        start(thread)
-
-    monkeypatch.setattr(threading.Thread, "start", start_one_only)
     with pytest.raises(RuntimeError, match=r"^can't start new thread$"):
         hash_all(list(range(10)), states.hash_one, threads=3, lane_state=states)
-    started[0].join(timeout=PATIENCE)
+    one_thread_only[0].join(timeout=PATIENCE)
     assert sorted(states.ended) == [1, 2, 3]
-    assert states.ended[2] is started[0]
+    assert states.ended[2] is one_thread_only[0]
     assert states.ended[3] is threading.current_thread()  # its thread never ran
 
 
