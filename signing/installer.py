@@ -13,16 +13,16 @@ nothing that lands.
 
 One installer at a time works in an install directory (`flock` on its
 state directory, `signing.staging.InstallState`), and each first finishes
-or undoes a landing an earlier one left cut short. On any failure the staging directory is removed and
-the install directory is as it was, down to its listing: a state directory
-(`DEST/.packseal-installs/`) that the failed install created goes too.
-An install that returned is durable: everything staged is written to disk
-before the first rename, and the directories renamed into are fsynced
-after the last, so a power cut, like a kill, leaves at worst a landing
-the next install finishes or undoes, from data on disk (`signing.landing`).
-Every install and every refusal is an
-audit event (`signing.audit`), except a dry run, which writes nothing at
-all.
+or undoes a landing an earlier one left cut short. On any failure the
+staging directory is removed and the install directory is as it was, down
+to its listing: a state directory (`DEST/.packseal-installs/`) that the
+failed install created goes too. An install that returned is durable:
+everything staged is written to disk before the first rename, and the
+directories renamed into are fsynced after the last, so a power cut, like
+a kill, leaves at worst a landing the next install finishes or undoes,
+from data on disk (`signing.landing`). Every install and every refusal is
+an audit event (`signing.audit`), except a dry run, which writes nothing
+at all.
 """
 
 import contextlib
